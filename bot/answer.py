@@ -1,0 +1,94 @@
+"""Ranked passages → the reply: the content's own sentences with [n] markers, sources and caveats."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import lexical, messages
+from .retrieval import Hit
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int
+    text: str  # the passage, verbatim
+    source: str  # document title
+    chunk_id: str
+    score: float
+    doc_id: str = ""
+    paragraph: int = 0
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str  # the whole reply as shown in chat: markdown with [n] markers and caveats
+    citations: list[Citation] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+    in_scope: bool = False
+    urgent: bool = False
+    red_flags: list[str] = field(default_factory=list)
+    kind: str = "answer"  # answer | urgent | refusal | small_talk | empty | language
+
+
+def examples_markdown() -> str:
+    return "\n".join(f"- {q}" for q in messages.EXAMPLE_QUESTIONS)
+
+
+def fixed_reply(template: str, kind: str, notice: str = "") -> Answer:
+    text = template.format(examples=examples_markdown())
+    return Answer(text=(notice + "\n\n" + text).strip(), kind=kind)
+
+
+def quotable(sentence: str) -> bool:
+    """Leftovers of page layout ("page.", "See page.") say nothing on their own; they stay in the passage."""
+    return len(lexical.terms(sentence)) >= 2
+
+
+def pick_sentences(hit: Hit, query_terms: set[str], limit: int) -> list[str]:
+    """The passage sentences that share most words with the question, kept in reading order."""
+    sentences = [s for s in hit.chunk.sentence_texts() if quotable(s)] or hit.chunk.sentence_texts()
+    if len(sentences) <= limit:
+        return sentences
+    overlap = [len(query_terms & set(lexical.terms(s))) for s in sentences]
+    best = sorted(range(len(sentences)), key=lambda i: (-overlap[i], i))[:limit]
+    return [sentences[i] for i in sorted(best)]
+
+
+def select_passages(hits: list[Hit], max_citations: int, support_ratio: float) -> list[Hit]:
+    """The best passage and the runners-up close enough to it to be worth quoting."""
+    if not hits:
+        return []
+    top = hits[0].score
+    return [h for h in hits[:max_citations] if h.score >= support_ratio * top]
+
+
+def compose(
+    hits: list[Hit],
+    query_terms: set[str],
+    lead_sentences: int = 3,
+    urgent_text: str = "",
+    acute: bool = False,
+    notice: str = "",
+    red_flags: list[str] | None = None,
+) -> Answer:
+    """Builds the reply; every sentence in it is quoted from a cited passage or is a fixed template."""
+    citations, quoted = [], []
+    for number, hit in enumerate(hits, start=1):
+        chunk = hit.chunk
+        citations.append(Citation(number, chunk.text, chunk.title, chunk.chunk_id, round(hit.score, 4),
+                                  chunk.doc_id, chunk.paragraph))
+        limit = lead_sentences if number == 1 else 1
+        quoted.extend(f"{s} [{number}]" for s in pick_sentences(hit, query_terms, limit))
+
+    caveats = [messages.ACUTE_CAVEAT, messages.GRADUAL_CAVEAT]
+    caveat_block = messages.CAVEATS_HEADING + "\n" + "\n".join(f"- {c}" for c in caveats)
+    parts = [f"_{notice}_"] if notice else []
+    if urgent_text:
+        parts.append(urgent_text)
+    # A fresh injury needs the acute caveat before any exercise content, not after it.
+    parts.extend([caveat_block, " ".join(quoted)] if acute else [" ".join(quoted), caveat_block])
+    parts.append(messages.SOURCES_HEADING + "\n" + "\n".join(
+        f"{c.number}. {c.source} (paragraph {c.paragraph}): \u201c{c.text}\u201d" for c in citations))
+    return Answer(
+        text="\n\n".join(parts), citations=citations, caveats=caveats, in_scope=True,
+        urgent=bool(urgent_text), red_flags=list(red_flags or []), kind="urgent" if urgent_text else "answer",
+    )

@@ -1,0 +1,186 @@
+"""Corpus → index on disk: embeds only new or changed chunks, writes a new build, swaps it in atomically."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from . import store
+from .corpus import corpus_hashes, corpus_files, read_document
+from .errors import BuildLockedError, CorpusError, IndexCorruptError, IndexMissingError
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    up_to_date: bool
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    documents: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    reused: int = 0
+    index_type: str = ""
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        if self.up_to_date:
+            return f"Index is up to date ({self.documents} documents, {self.chunks} chunks); nothing to do."
+        return (
+            f"Built index: {len(self.added)} files added, {len(self.changed)} changed, {len(self.removed)} removed; "
+            f"{self.chunks} chunks from {self.documents} documents, {self.embedded} embedded, "
+            f"{self.reused} reused; {self.index_type} index in {self.seconds:.1f}s."
+        )
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How the live index compares with the corpus folder."""
+    manifest: dict | None
+    hashes: dict[str, str]
+    reason: str = ""  # empty when the index is fresh
+
+    @property
+    def fresh(self) -> bool:
+        return not self.reason
+
+
+def check_freshness(settings: Settings) -> Freshness:
+    hashes = corpus_hashes(settings.corpus_dir)
+    try:
+        manifest = store.read_manifest(store.current_build(settings.index_dir))
+    except (IndexMissingError, IndexCorruptError) as e:
+        return Freshness(None, hashes, str(e))
+    if manifest.get("model") != settings.resolved_model():
+        return Freshness(manifest, hashes, "the index was built with another model")
+    if manifest.get("chunker") != settings.chunker_config():
+        return Freshness(manifest, hashes, "the index was built with other chunk settings")
+    old = manifest.get("files", {})
+    if old != hashes:
+        added, changed, removed = diff_files(old, hashes)
+        parts = [f"{len(x)} {label}" for x, label in ((added, "added"), (changed, "changed"), (removed, "removed")) if x]
+        return Freshness(manifest, hashes, "corpus files changed since the last build (" + ", ".join(parts) + ")")
+    return Freshness(manifest, hashes)
+
+
+def diff_files(old: dict, new: dict) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    added = tuple(sorted(k for k in new if k not in old))
+    changed = tuple(sorted(k for k in new if k in old and old[k] != new[k]))
+    removed = tuple(sorted(k for k in old if k not in new))
+    return added, changed, removed
+
+
+def build_index(settings: Settings, force: bool = False, progress: bool = True, log=print) -> BuildReport:
+    """The one rebuild path, used by build_index.py and by BackCareBot.load(auto_rebuild=True)."""
+    index_dir = Path(settings.index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(index_dir / store.LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise BuildLockedError(
+            f"another build of {index_dir} is running; wait for it to finish, then run `python build_index.py` again"
+        ) from None
+    try:
+        return _build_locked(settings, force, progress, log)
+    finally:
+        lock.release()
+
+
+def _build_locked(settings: Settings, force: bool, progress: bool, log) -> BuildReport:
+    t0 = time.perf_counter()
+    freshness = check_freshness(settings)
+    old_files = (freshness.manifest or {}).get("files", {})
+    if freshness.fresh and not force:
+        try:
+            store.verify_checksums(store.current_build(settings.index_dir), freshness.manifest)
+            counts = freshness.manifest.get("counts", {})
+            return BuildReport(True, documents=counts.get("documents", 0), chunks=counts.get("chunks", 0))
+        except IndexCorruptError as e:
+            log(f"Rebuilding: {e}")
+
+    from .chunking import chunk_document
+
+    paths = corpus_files(settings.corpus_dir)
+    documents = [read_document(p, settings.corpus_dir) for p in paths]
+    chunks = []
+    for doc in documents:
+        chunks.extend(chunk_document(doc, **settings.chunker_config()))
+    if not chunks:
+        raise CorpusError(f"no text found in {settings.corpus_dir}: add .txt or .md documents, then build again")
+
+    model_name = settings.resolved_model()
+    cache = {} if force else store.previous_vectors(settings.index_dir, model_name)
+    missing = list(dict.fromkeys(c.text_hash for c in chunks if c.text_hash not in cache))
+    texts = {c.text_hash: c.text for c in chunks}
+    if missing:
+        from .embedding import shared_embedder
+
+        embedder = shared_embedder(model_name, settings.torch_threads, settings.batch_size)
+        fresh = embedder.encode([texts[h] for h in missing], progress=progress and len(missing) >= 256)
+        cache.update(zip(missing, fresh))
+    vectors = np.vstack([cache[c.text_hash] for c in chunks]).astype(np.float32)
+
+    folder = store.new_build_folder(settings.index_dir)
+    index_type = write_dense_index(folder, vectors, settings)
+    write_lexical_index(folder, chunks)
+    store.write_chunks(folder, chunks)
+    added, changed, removed = diff_files({} if force else old_files, freshness.hashes)
+    if force:
+        added = tuple(sorted(freshness.hashes))
+    manifest = {
+        "format": store.FORMAT_VERSION,
+        "model": model_name,
+        "dimensions": int(vectors.shape[1]),
+        "chunker": settings.chunker_config(),
+        "index_type": index_type,
+        "corpus_dir": str(Path(settings.corpus_dir).resolve()),
+        "files": freshness.hashes,
+        "titles": {d.doc_id: d.title for d in documents},
+        "counts": {"documents": len(documents), "chunks": len(chunks)},
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "build_seconds": round(time.perf_counter() - t0, 3),
+        "index_files": store.file_checksums(folder),
+    }
+    (folder / store.MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    store.publish(settings.index_dir, folder)
+    return BuildReport(
+        False, added, changed, removed, len(documents), len(chunks),
+        embedded=len(missing), reused=len(chunks) - len(missing) if not force else 0,
+        index_type=index_type, seconds=time.perf_counter() - t0,
+    )
+
+
+def choose_index_type(n_chunks: int, settings: Settings) -> str:
+    """Exact search while it is fast enough; a graph index beyond, where exact would cost too much per query."""
+    return "flat" if n_chunks <= settings.exact_search_max_chunks else "hnsw"
+
+
+def write_dense_index(folder: Path, vectors: np.ndarray, settings: Settings) -> str:
+    import faiss
+
+    index_type = choose_index_type(len(vectors), settings)
+    dim = vectors.shape[1]
+    if index_type == "flat":
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = settings.hnsw_ef_construction
+    index.add(vectors)
+    store.write_dense(folder, index)
+    return index_type
+
+
+def write_lexical_index(folder: Path, chunks: list) -> None:
+    import bm25s
+
+    from . import lexical
+
+    retriever = bm25s.BM25()
+    retriever.index([lexical.terms(c.text) or [""] for c in chunks], show_progress=False)
+    retriever.save(str(folder / store.LEXICAL), show_progress=False)

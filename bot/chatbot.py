@@ -1,0 +1,201 @@
+"""BackCareBot: the one entry point. Loads the index once, then answers questions from it."""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from . import lexical, messages, safety, store
+from .answer import Answer, compose, fixed_reply, select_passages
+from .build import build_index, check_freshness
+from .conversation import check_history, clean_question, context_questions, leans_on_history, small_talk
+from .errors import IndexCorruptError, IndexMissingError, IndexStaleError
+from .retrieval import Hit, Query, Retriever
+from .settings import Settings
+
+_REMIT = re.compile(messages.OUT_OF_REMIT)
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_SMALL_TALK_TEMPLATES = {
+    "empty": (messages.EMPTY, "empty"),
+    "greeting": (messages.GREETING, "small_talk"),
+    "help": (messages.GREETING, "small_talk"),
+    "thanks": (messages.THANKS, "small_talk"),
+}
+
+
+class BackCareBot:
+    """Answers back-care questions with the content's own sentences; safe to share across threads."""
+
+    def __init__(self, retriever: Retriever, embedder, settings: Settings):
+        self.settings = settings
+        self._retriever = retriever
+        self._embedder = embedder
+        self._acute_note: dict[str, int | None] = {}
+        self._reload_lock = threading.Lock()
+
+    # ---- loading ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, index_dir: str | Path | None = None, corpus_dir: str | Path | None = None,
+             settings: Settings | None = None, auto_rebuild: bool = False) -> "BackCareBot":
+        """Opens the built index; a missing or stale one raises (or is rebuilt with auto_rebuild=True)."""
+        settings = settings or Settings()
+        if index_dir is not None:
+            settings = replace(settings, index_dir=Path(index_dir))
+            if corpus_dir is None:
+                settings = replace(settings, corpus_dir=_recorded_corpus(Path(index_dir), settings.corpus_dir))
+        if corpus_dir is not None:
+            settings = replace(settings, corpus_dir=Path(corpus_dir))
+
+        if Path(settings.corpus_dir).is_dir():
+            freshness = check_freshness(settings)
+            if not freshness.fresh:
+                if auto_rebuild:
+                    build_index(settings, progress=False, log=lambda *_: None)
+                elif freshness.manifest is None:
+                    raise IndexMissingError(f"{freshness.reason}") if "build_index.py" in freshness.reason else \
+                        IndexMissingError(f"no usable index in {settings.index_dir}: run `python build_index.py`")
+                else:
+                    raise IndexStaleError(f"index is out of date ({freshness.reason}): run `python build_index.py`")
+        retriever = open_retriever(settings)
+        from .embedding import shared_embedder
+
+        embedder = shared_embedder(retriever.manifest["model"], settings.torch_threads, settings.batch_size,
+                                   settings.query_cache_size)
+        if embedder.dim != retriever.manifest.get("dimensions"):
+            raise IndexCorruptError(
+                f"index has {retriever.manifest.get('dimensions')}-dimensional vectors but the model gives "
+                f"{embedder.dim}: run `python build_index.py --force`"
+            )
+        return cls(retriever, embedder, settings)
+
+    @property
+    def build_name(self) -> str:
+        return self._retriever.folder.name
+
+    def reload_if_changed(self) -> bool:
+        """Switches to a newer build when build_index.py has published one; the old one serves until then."""
+        with self._reload_lock:
+            try:
+                folder = store.current_build(self.settings.index_dir)
+            except (IndexMissingError, IndexCorruptError):
+                return False
+            if folder.name == self.build_name:
+                return False
+            retriever = open_retriever(self.settings)
+            if retriever.manifest.get("model") != self._retriever.manifest.get("model"):
+                return False
+            self._retriever = retriever
+            self._acute_note = {}
+            return True
+
+    # ---- answering -------------------------------------------------------------------------
+    def ask(self, question: str, history: list[dict] | None = None) -> Answer:
+        s = self.settings
+        clean = clean_question(question, s.max_question_chars)
+        turns = check_history(history, s.history_turns)
+        notice = messages.TOO_LONG.format(limit=s.max_question_chars) if clean.truncated else ""
+        text = clean.text
+
+        kind = small_talk(text) if _LETTER.search(text) or not text else "empty"
+        if kind:
+            template, answer_kind = _SMALL_TALK_TEMPLATES[kind]
+            return fixed_reply(template, answer_kind, notice)
+
+        retriever = self._retriever  # one build for the whole answer, even if a reload happens meanwhile
+        flags = safety.red_flags(text)
+        urgent_text = safety.urgent_message(flags) if flags else ""
+        if not flags and not self._looks_english(text, retriever):
+            return fixed_reply(messages.ENGLISH_ONLY, "language", notice)
+
+        context = context_questions(turns, s.followup_weight) if leans_on_history(text) else []
+        hits = retriever.search(self._query(text, context))
+        own_terms = set(lexical.query_terms(text))
+        in_scope = self._covers(hits, own_terms, retriever) and not _REMIT.search(text.lower())
+        if not in_scope and context:
+            in_scope = self._covers(hits, own_terms | set(self._context_terms(context)), retriever)
+            in_scope = in_scope and not _REMIT.search(text.lower())
+
+        if not in_scope:
+            if flags:
+                return Answer(text="\n\n".join(filter(None, [notice and f"_{notice}_", urgent_text])),
+                              urgent=True, red_flags=flags, kind="urgent")
+            template = messages.REMIT_REFUSAL if _REMIT.search(text.lower()) else messages.REFUSAL
+            return fixed_reply(template, "refusal", notice)
+
+        acute = safety.describes_acute_pain(text)
+        chosen = select_passages(hits, s.max_citations, s.support_ratio)
+        if acute:
+            chosen = self._acute_first(chosen, hits, retriever)
+        query_terms = own_terms | set(self._context_terms(context))
+        return compose(chosen, query_terms, urgent_text=urgent_text, acute=acute, notice=notice, red_flags=flags)
+
+    # ---- internals -------------------------------------------------------------------------
+    def _query(self, text: str, context: list[tuple[str, float]]) -> Query:
+        vector = self._embedder.encode_query(text).astype(np.float32)
+        terms = [(tuple(lexical.query_terms(text)), 1.0)]
+        if context:
+            vector = vector.copy()
+            for ctx, weight in context:
+                vector += weight * self._embedder.encode_query(ctx)
+                terms.append((tuple(lexical.query_terms(ctx)), weight))
+            vector /= np.linalg.norm(vector) or 1.0
+        return Query(vector=vector, terms=tuple(terms))
+
+    @staticmethod
+    def _context_terms(context: list[tuple[str, float]]) -> list[str]:
+        return [t for ctx, _ in context for t in lexical.query_terms(ctx)]
+
+    def _covers(self, hits: list[Hit], terms: set[str], retriever: Retriever) -> bool:
+        """Whether the content answers this: a close passage, or a fair one sharing a specific word."""
+        if not hits:
+            return False
+        s = self.settings
+        best_dense = max(h.dense for h in hits[:3])
+        if best_dense >= s.strong_dense_score:
+            return True
+        best_lexical = max(h.lexical for h in hits[:3])
+        return best_dense >= s.min_dense_score and best_lexical >= s.min_lexical_score
+
+    @staticmethod
+    def _looks_english(text: str, retriever: Retriever) -> bool:
+        """English words we know (stopwords or the content's vocabulary): otherwise say we answer in English."""
+        words = lexical.words(text)
+        if not words:
+            return False
+        vocab = retriever.lexical.vocab_dict
+        known = sum(1 for w in words if w in lexical.STOPWORDS or lexical.stem(w) in vocab or w in lexical.SYNONYMS)
+        return known >= 1 and known >= 0.25 * len(words)
+
+    def _acute_first(self, chosen: list[Hit], hits: list[Hit], retriever: Retriever) -> list[Hit]:
+        """For a fresh injury, the content's own acute-pain note leads the citations."""
+        key = retriever.folder.name
+        if key not in self._acute_note:
+            query = Query(self._embedder.encode_query(messages.ACUTE_NOTE_QUERY),
+                          ((tuple(lexical.query_terms(messages.ACUTE_NOTE_QUERY)), 1.0),))
+            found = retriever.search(query, k=5)
+            top = found[0] if found else None
+            self._acute_note[key] = top if top and top.dense >= self.settings.strong_dense_score else None
+        note = self._acute_note[key]
+        if note is None:
+            return chosen
+        rest = [h for h in chosen if h.chunk.chunk_id != note.chunk.chunk_id]
+        return [note] + rest[: self.settings.max_citations - 1]
+
+
+def open_retriever(settings: Settings) -> Retriever:
+    folder = store.current_build(settings.index_dir)
+    manifest = store.read_manifest(folder)
+    store.verify_checksums(folder, manifest)
+    return Retriever(folder, manifest, settings)
+
+
+def _recorded_corpus(index_dir: Path, default: Path) -> Path:
+    """The corpus an index was built from, so load(index_dir=...) checks the right folder."""
+    try:
+        recorded = store.read_manifest(store.current_build(index_dir)).get("corpus_dir")
+    except (IndexMissingError, IndexCorruptError):
+        return default
+    return Path(recorded) if recorded and Path(recorded).is_dir() else default

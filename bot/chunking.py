@@ -1,0 +1,131 @@
+"""Documents → chunks: whole sentences inside one paragraph, a few at a time, with stable ids."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+from .corpus import Document
+
+# Punkt learns abbreviations from training data we cannot download, so we teach it the common ones.
+ABBREVIATIONS = (
+    "e.g", "i.e", "etc", "vs", "approx", "dr", "mr", "mrs", "ms", "prof", "st", "no", "fig",
+    "min", "max", "cf", "al", "incl", "esp", "resp", "jan", "feb", "mar", "apr", "jun", "jul",
+    "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "wk", "hr", "hrs", "mins", "sec",
+)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str  # document path + paragraph position + content hash: stable while the text is
+    doc_id: str
+    title: str
+    paragraph: int
+    start: int  # character span in the document text
+    end: int
+    text: str
+    sentences: tuple[tuple[int, int], ...]  # sentence spans, relative to the chunk text
+
+    @property
+    def text_hash(self) -> str:
+        return text_hash(self.text)
+
+    def sentence_texts(self) -> list[str]:
+        return [self.text[s:e] for s, e in self.sentences]
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def sentence_tokenizer() -> PunktSentenceTokenizer:
+    params = PunktParameters()
+    params.abbrev_types = set(ABBREVIATIONS)
+    return PunktSentenceTokenizer(params)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of a text, trimmed of surrounding whitespace."""
+    spans = []
+    for s, e in sentence_tokenizer().span_tokenize(text):
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            spans.append((s, e))
+    return spans
+
+
+def split_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
+    """Cuts an over-long sentence at word boundaries so no chunk exceeds the size bound."""
+    pieces = []
+    while end - start > max_chars:
+        cut = text.rfind(" ", start + 1, start + max_chars)
+        if cut <= start:
+            cut = start + max_chars
+        pieces.append((start, cut))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if end > start:
+        pieces.append((start, end))
+    return pieces
+
+
+def pack(spans: list[tuple[int, int]], max_chars: int, max_sentences: int) -> list[list[tuple[int, int]]]:
+    """Groups consecutive sentences into balanced chunks within both bounds (no tiny trailing chunk)."""
+    if not spans:
+        return []
+    total = spans[-1][1] - spans[0][0]
+    n_groups = max(-(-total // max_chars), -(-len(spans) // max_sentences), 1)
+    while True:
+        target = total / n_groups
+        groups: list[list[tuple[int, int]]] = [[]]
+        for span in spans:
+            group = groups[-1]
+            if group:
+                width = span[1] - group[0][0]
+                if width > max_chars or len(group) >= max_sentences or (
+                    span[0] - group[0][0] >= target and len(groups) < n_groups
+                ):
+                    groups.append([])
+            groups[-1].append(span)
+        if len(groups) <= n_groups or n_groups >= len(spans):
+            return groups
+        n_groups += 1
+
+
+def chunk_document(doc: Document, max_chars: int = 600, max_sentences: int = 5) -> list[Chunk]:
+    chunks = []
+    for para in doc.paragraphs:
+        ptext = doc.text[para.start:para.end]
+        spans = []
+        for s, e in sentence_spans(ptext):
+            spans.extend(split_long(ptext, s, e, max_chars))
+        for k, group in enumerate(pack(spans, max_chars, max_sentences)):
+            cs, ce = group[0][0], group[-1][1]
+            text = ptext[cs:ce]
+            digest = text_hash(text)[:10]
+            chunks.append(Chunk(
+                chunk_id=f"{doc.doc_id}#p{para.number}.{k + 1}-{digest}",
+                doc_id=doc.doc_id,
+                title=doc.title,
+                paragraph=para.number,
+                start=para.start + cs,
+                end=para.start + ce,
+                text=text,
+                sentences=tuple((s - cs, e - cs) for s, e in group),
+            ))
+    return chunks
+
+
+_WS = re.compile(r"\s+")
+
+
+def normalise_space(text: str) -> str:
+    return _WS.sub(" ", text).strip()

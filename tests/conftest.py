@@ -1,0 +1,44 @@
+"""Shared fixtures: the real corpus built once per session into a temporary index, with the real model."""
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot import BackCareBot
+from bot.build import build_index
+from bot.settings import Settings
+
+PROJECT = Path(__file__).resolve().parent.parent
+CORPUS = PROJECT / "corpus"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Settings:
+    """The project's corpus and an index of its own, so tests never touch index/."""
+    root = tmp_path_factory.mktemp("project")
+    corpus = root / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    s = replace(Settings(), corpus_dir=corpus, index_dir=root / "index")
+    build_index(s, progress=False, log=lambda *_: None)
+    return s
+
+
+@pytest.fixture(scope="session")
+def bot(settings) -> BackCareBot:
+    return BackCareBot.load(index_dir=settings.index_dir, corpus_dir=settings.corpus_dir)
+
+
+@pytest.fixture
+def small_corpus(tmp_path) -> Settings:
+    """A two-document corpus in a temporary folder, for rebuild tests that change files."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / "back-exercises.txt", corpus / "back-exercises.txt")
+    (corpus / "walking.md").write_text(
+        "# Walking for a healthy back\n\n"
+        "Brisk walking is a gentle aerobic exercise. It strengthens the legs and the core.\n\n"
+        "Start with ten minutes a day, e.g. after lunch. Add a few minutes each week.\n",
+        encoding="utf-8",
+    )
+    return replace(Settings(), corpus_dir=corpus, index_dir=tmp_path / "index")

@@ -1,0 +1,60 @@
+import re
+
+import pytest
+
+from bot import messages
+
+CORE_QUESTIONS = [
+    ("Why should I work on my core?", "Improving core stability reduces the risk of injury"),
+    ("How does stretching help a sore back?", "Stretching exercises lengthen shortened muscles"),
+    ("Is walking good for my bones?", "improves bone density"),
+    ("How fast should I build up my workouts?", "must be done progressively"),
+]
+
+
+@pytest.mark.parametrize("question,expected", CORE_QUESTIONS)
+def test_expected_passage_is_cited_in_the_top_three(bot, question, expected):
+    answer = bot.ask(question)
+    assert answer.in_scope
+    assert any(expected in c.text for c in answer.citations[:3])
+
+
+@pytest.mark.parametrize("question,_", CORE_QUESTIONS)
+def test_every_in_scope_answer_ends_with_both_caveats(bot, question, _):
+    answer = bot.ask(question)
+    assert answer.caveats == [messages.ACUTE_CAVEAT, messages.GRADUAL_CAVEAT]
+    for caveat in answer.caveats:
+        assert caveat in answer.text
+
+
+def test_every_quoted_sentence_comes_from_its_cited_passage(bot):
+    answer = bot.ask("How can I stop slouching at my desk?")
+    body = answer.text.split(messages.CAVEATS_HEADING)[0]
+    quotes = re.findall(r"(.+?) \[(\d+)\]", body)
+    assert quotes
+    for sentence, number in quotes:
+        passage = answer.citations[int(number) - 1].text
+        assert sentence.strip() in passage
+    assert [c.number for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert all(f"[{c.number}]" in answer.text for c in answer.citations)
+
+
+def test_sources_list_titles_and_passages(bot):
+    answer = bot.ask("Which muscles make up the core?")
+    assert messages.SOURCES_HEADING in answer.text
+    first = answer.citations[0]
+    assert first.source == "Back Exercises Pictures"
+    assert first.chunk_id.startswith("back-exercises.txt#p")
+    assert 0 < first.score
+    assert first.text in answer.text
+
+
+def test_question_outside_the_content_gets_no_citations(bot):
+    answer = bot.ask("What is the best pasta recipe?")
+    assert not answer.in_scope and not answer.citations and not answer.caveats
+
+
+def test_red_flag_symptom_is_urgent(bot):
+    answer = bot.ask("My back hurts and I've lost control of my bowels.")
+    assert answer.urgent
+    assert answer.text.startswith("**Please seek medical care now.**")

@@ -1,0 +1,104 @@
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from bot import BackCareBot, IndexMissingError, IndexStaleError
+from bot import store
+from bot.build import build_index
+from conftest import PROJECT
+
+QUIET = {"progress": False, "log": lambda *_: None}
+
+
+def test_full_build_writes_manifest_chunks_and_indexes(settings):
+    folder = store.current_build(settings.index_dir)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["dimensions"] == 384
+    assert manifest["model"] == settings.resolved_model()
+    assert manifest["chunker"] == settings.chunker_config()
+    assert set(manifest["files"]) == {"back-exercises.txt"}
+    assert len(manifest["files"]["back-exercises.txt"]) == 64
+    assert manifest["counts"]["documents"] == 1 and manifest["counts"]["chunks"] >= 10
+    assert {"chunks.json", "dense.faiss"} <= set(manifest["index_files"])
+    assert manifest["index_type"] == "flat"
+
+
+def test_changed_document_reembeds_only_its_chunks(small_corpus):
+    first = build_index(small_corpus, **QUIET)
+    assert first.embedded == first.chunks and set(first.added) == {"back-exercises.txt", "walking.md"}
+
+    walking = small_corpus.corpus_dir / "walking.md"
+    walking.write_text(walking.read_text().replace("ten minutes", "fifteen minutes"), encoding="utf-8")
+    second = build_index(small_corpus, **QUIET)
+    assert second.changed == ("walking.md",)
+    assert second.embedded == 1  # only the edited paragraph's chunk
+    assert second.reused == second.chunks - 1
+
+    walking.unlink()
+    third = build_index(small_corpus, **QUIET)
+    assert third.removed == ("walking.md",) and third.embedded == 0
+    bot = BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir)
+    assert all(c.doc_id == "back-exercises.txt" for c in bot._retriever.chunks)
+
+
+def test_unchanged_corpus_rebuild_does_not_load_the_model(small_corpus):
+    build_index(small_corpus, **QUIET)
+    code = (
+        "import sys; from dataclasses import replace; from pathlib import Path\n"
+        "from bot.build import build_index; from bot.settings import Settings\n"
+        f"s = replace(Settings(), corpus_dir=Path({str(small_corpus.corpus_dir)!r}), index_dir=Path({str(small_corpus.index_dir)!r}))\n"
+        "r = build_index(s)\n"
+        "print(r.up_to_date, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False", "False"]
+
+
+def test_build_script_reports_what_it_did(small_corpus):
+    cmd = [sys.executable, "build_index.py", "--corpus", str(small_corpus.corpus_dir), "--index", str(small_corpus.index_dir)]
+    first = subprocess.run(cmd, cwd=PROJECT, capture_output=True, text=True, check=True)
+    assert "2 files added" in first.stdout and "embedded" in first.stdout
+    again = subprocess.run(cmd, cwd=PROJECT, capture_output=True, text=True, check=True)
+    assert again.stdout.strip().splitlines() == [again.stdout.strip()]
+    assert "up to date" in again.stdout
+
+
+def test_force_rebuild_embeds_everything(small_corpus):
+    build_index(small_corpus, **QUIET)
+    forced = build_index(small_corpus, force=True, **QUIET)
+    assert not forced.up_to_date and forced.embedded == forced.chunks
+
+
+def test_stale_index_is_never_used_silently(small_corpus):
+    build_index(small_corpus, **QUIET)
+    (small_corpus.corpus_dir / "new-page.txt").write_text("New page\nCore work helps the back.\n", encoding="utf-8")
+    with pytest.raises(IndexStaleError, match="build_index.py"):
+        BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir)
+    bot = BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir, auto_rebuild=True)
+    assert any(c.doc_id == "new-page.txt" for c in bot._retriever.chunks)
+
+
+def test_missing_index_names_the_build_command(small_corpus):
+    with pytest.raises(IndexMissingError, match="build_index.py"):
+        BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir)
+
+
+def test_failed_build_leaves_previous_index_intact(small_corpus, monkeypatch):
+    build_index(small_corpus, **QUIET)
+    before = store.current_build(small_corpus.index_dir)
+    (small_corpus.corpus_dir / "walking.md").write_text("# Walking\n\nWalk daily.\n", encoding="utf-8")
+
+    def broken(*_):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("bot.build.write_lexical_index", broken)
+    with pytest.raises(OSError):
+        build_index(small_corpus, **QUIET)
+    assert store.current_build(small_corpus.index_dir) == before
+    monkeypatch.undo()
+    bot = BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir, auto_rebuild=True)
+    assert bot.ask("How often should I walk?").in_scope
