@@ -30,3 +30,6 @@ test: setup
 
 clean:
 	rm -rf $(VENV) index/builds index/CURRENT index/.build.lock
+
+eval: index
+	$(BIN)/python eval/evaluate.py eval/questions.jsonl

@@ -23,8 +23,9 @@ class BuildReport:
     removed: tuple[str, ...] = ()
     documents: int = 0
     chunks: int = 0
-    embedded: int = 0
+    embedded: int = 0  # chunks with at least one new or changed sentence
     reused: int = 0
+    sentences_embedded: int = 0
     index_type: str = ""
     seconds: float = 0.0
 
@@ -33,8 +34,8 @@ class BuildReport:
             return f"Index is up to date ({self.documents} documents, {self.chunks} chunks); nothing to do."
         return (
             f"Built index: {len(self.added)} files added, {len(self.changed)} changed, {len(self.removed)} removed; "
-            f"{self.chunks} chunks from {self.documents} documents, {self.embedded} embedded, "
-            f"{self.reused} reused; {self.index_type} index in {self.seconds:.1f}s."
+            f"{self.chunks} chunks from {self.documents} documents, {self.embedded} embedded "
+            f"({self.sentences_embedded} sentences), {self.reused} reused; {self.index_type} index in {self.seconds:.1f}s."
         )
 
 
@@ -104,7 +105,7 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
         except IndexCorruptError as e:
             log(f"Rebuilding: {e}")
 
-    from .chunking import chunk_document
+    from .chunking import chunk_document, text_hash
 
     paths = corpus_files(settings.corpus_dir)
     documents = [read_document(p, settings.corpus_dir) for p in paths]
@@ -114,17 +115,23 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     if not chunks:
         raise CorpusError(f"no text found in {settings.corpus_dir}: add .txt or .md documents, then build again")
 
+    # Passages are searched by their sentences: a question usually matches one sentence, and a
+    # passage-wide vector blurs it with its neighbours. The cache is keyed by sentence text and model.
     model_name = settings.resolved_model()
     cache = {} if force else store.previous_vectors(settings.index_dir, model_name)
-    missing = list(dict.fromkeys(c.text_hash for c in chunks if c.text_hash not in cache))
-    texts = {c.text_hash: c.text for c in chunks}
+    sentences = [s for c in chunks for s in c.sentence_texts()]
+    keys = [text_hash(s) for s in sentences]
+    missing = list(dict.fromkeys(k for k in keys if k not in cache))
     if missing:
         from .embedding import shared_embedder
 
+        texts = dict(zip(keys, sentences))
         embedder = shared_embedder(model_name, settings.torch_threads, settings.batch_size)
-        fresh = embedder.encode([texts[h] for h in missing], progress=progress and len(missing) >= 256)
+        fresh = embedder.encode([texts[k] for k in missing], progress=progress and len(missing) >= 256)
         cache.update(zip(missing, fresh))
-    vectors = np.vstack([cache[c.text_hash] for c in chunks]).astype(np.float32)
+    vectors = np.vstack([cache[k] for k in keys]).astype(np.float32)
+    missing_set = set(missing)
+    reembedded = sum(1 for c in chunks if any(text_hash(s) in missing_set for s in c.sentence_texts()))
 
     folder = store.new_build_folder(settings.index_dir)
     index_type = write_dense_index(folder, vectors, settings)
@@ -142,7 +149,7 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
         "corpus_dir": str(Path(settings.corpus_dir).resolve()),
         "files": freshness.hashes,
         "titles": {d.doc_id: d.title for d in documents},
-        "counts": {"documents": len(documents), "chunks": len(chunks)},
+        "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "build_seconds": round(time.perf_counter() - t0, 3),
         "index_files": store.file_checksums(folder),
@@ -151,7 +158,7 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     store.publish(settings.index_dir, folder)
     return BuildReport(
         False, added, changed, removed, len(documents), len(chunks),
-        embedded=len(missing), reused=len(chunks) - len(missing) if not force else 0,
+        embedded=reembedded, reused=len(chunks) - reembedded, sentences_embedded=len(missing),
         index_type=index_type, seconds=time.perf_counter() - t0,
     )
 

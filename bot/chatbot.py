@@ -17,6 +17,7 @@ from .retrieval import Hit, Query, Retriever
 from .settings import Settings
 
 _REMIT = re.compile(messages.OUT_OF_REMIT)
+_ELSEWHERE = re.compile(messages.OTHER_BODY_PARTS)
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _SMALL_TALK_TEMPLATES = {
     "empty": (messages.EMPTY, "empty"),
@@ -110,13 +111,12 @@ class BackCareBot:
         if not flags and not self._looks_english(text, retriever):
             return fixed_reply(messages.ENGLISH_ONLY, "language", notice)
 
-        context = context_questions(turns, s.followup_weight) if leans_on_history(text) else []
-        hits = retriever.search(self._query(text, context))
-        own_terms = set(lexical.query_terms(text))
-        in_scope = self._covers(hits, own_terms, retriever) and not _REMIT.search(text.lower())
-        if not in_scope and context:
-            in_scope = self._covers(hits, own_terms | set(self._context_terms(context)), retriever)
-            in_scope = in_scope and not _REMIT.search(text.lower())
+        search_text = safety.without_denials(text)
+        context = context_questions(turns, s.followup_weight) if leans_on_history(search_text) else []
+        hits = retriever.search(self._query(search_text, context))
+        own_terms = set(lexical.query_terms(search_text))
+        query_terms = own_terms | set(self._context_terms(context))
+        in_scope = self._covers(hits, query_terms, search_text) and not _REMIT.search(text.lower())
 
         if not in_scope:
             if flags:
@@ -129,7 +129,6 @@ class BackCareBot:
         chosen = select_passages(hits, s.max_citations, s.support_ratio)
         if acute:
             chosen = self._acute_first(chosen, hits, retriever)
-        query_terms = own_terms | set(self._context_terms(context))
         return compose(chosen, query_terms, urgent_text=urgent_text, acute=acute, notice=notice, red_flags=flags)
 
     # ---- internals -------------------------------------------------------------------------
@@ -148,16 +147,25 @@ class BackCareBot:
     def _context_terms(context: list[tuple[str, float]]) -> list[str]:
         return [t for ctx, _ in context for t in lexical.query_terms(ctx)]
 
-    def _covers(self, hits: list[Hit], terms: set[str], retriever: Retriever) -> bool:
-        """Whether the content answers this: a close passage, or a fair one sharing a specific word."""
+    def _covers(self, hits: list[Hit], terms: set[str], text: str) -> bool:
+        """Whether the content answers this: a close passage, or a fair one that shares words with it.
+
+        Cosine similarity alone leaves off-topic questions (about 0.25 at most) too close to
+        everyday-worded on-topic ones, so in that grey band we also ask for shared words: two of the
+        question's words (or their content equivalents) in the top passages, or one when the match is fair.
+        """
         if not hits:
             return False
         s = self.settings
         best_dense = max(h.dense for h in hits[:3])
         if best_dense >= s.strong_dense_score:
             return True
-        best_lexical = max(h.lexical for h in hits[:3])
-        return best_dense >= s.min_dense_score and best_lexical >= s.min_lexical_score
+        if best_dense < s.min_dense_score or _ELSEWHERE.search(text.lower()):
+            return False
+        shared = set()
+        for hit in hits[:3]:
+            shared |= terms & set(lexical.terms(hit.chunk.text))
+        return len(shared) >= s.min_shared_terms or (bool(shared) and best_dense >= s.fair_dense_score)
 
     @staticmethod
     def _looks_english(text: str, retriever: Retriever) -> bool:

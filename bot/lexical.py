@@ -21,10 +21,12 @@ STOPWORDS = frozenset(w.strip() for w in _read_lines("stopwords.txt"))
 
 
 def _load_synonyms() -> dict[str, tuple[str, ...]]:
+    """Keyed by stem, so "hunch", "hunched" and "hunching" all find the content's words."""
     table: dict[str, tuple[str, ...]] = {}
     for line in _read_lines("synonyms.tsv"):
         word, _, terms = line.partition("\t")
-        table[word.strip()] = table.get(word.strip(), ()) + tuple(terms.split())
+        key = _STEMMER.stem(word.strip())
+        table[key] = table.get(key, ()) + tuple(t for t in terms.split() if t not in table.get(key, ()))
     return table
 
 
@@ -51,8 +53,7 @@ def query_terms(text: str) -> list[str]:
     for w in words(text):
         if w in STOPWORDS:
             continue
-        out.append(stem(w))
-        for extra in SYNONYMS.get(w, ()):
-            if extra not in STOPWORDS:
-                out.append(stem(extra))
+        root = stem(w)
+        out.append(root)
+        out.extend(stem(extra) for extra in SYNONYMS.get(root, ()) if extra not in STOPWORDS and stem(extra) != root)
     return out

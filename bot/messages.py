@@ -43,11 +43,12 @@ RED_FLAGS = (
     },
     {
         "name": "weakness or numbness in the legs that is getting worse",
-        "match": r"((weak\w*|numb\w*|tingl\w*|no feeling|can'?t feel|giving way|give way|gave way|giving out|gave out|buckl\w*|drag\w*|paraly\w*)"
-                 r"\W+(\w+\W+){0,6}(legs?|feet|foot|ankles?)\W+(\w+\W+){0,6}(worse|worsening|spreading|progress\w*|more and more|increasing\w*|each day|every day|by the day|by the hour|both)"
-                 r"|(legs?|feet|foot)\W+(\w+\W+){0,4}(getting|growing|becoming|going) (weaker|number|more numb|worse)"
-                 r"|(both|my) legs (are |feel )?(numb|weak|paraly\w*)"
-                 r"|(weak\w*|numb\w*)\W+(\w+\W+){0,3}both legs"
+        "match": r"((weak\w*|numb\w*|tingl\w*|no feeling|dead)\W+(\w+\W+){0,6}(legs?|feet|foot)\W+(\w+\W+){0,6}"
+                 r"(worse|worsening|spreading|progress\w*|more and more|increasing\w*|each day|every day|by the day|by the hour)"
+                 r"|(legs?|feet|foot)\W+(\w+\W+){0,4}(numb\w*|weak\w*|tingl\w*)\W+(\w+\W+){0,4}(worse|worsening|spreading|progress\w*|more and more)"
+                 r"|(legs?|feet|foot)\W+(\w+\W+){0,4}(getting|growing|becoming) (weaker|number|more numb|worse)"
+                 r"|both (of )?(my )?(legs|feet)\W+(\w+\W+){0,4}(numb\w*|weak\w*|tingl\w*|paraly\w*|dead|giv\w* way|gave way)"
+                 r"|(numb\w*|weak\w*|tingl\w*|paraly\w*)\W+(\w+\W+){0,3}(in )?both (of )?(my )?(legs|feet)"
                  r"|can'?t (walk|stand|move my legs|lift my (foot|feet|leg))|foot drop|legs? (keep |keeps )?(giving|gave) (way|out))",
     },
     {
@@ -90,6 +91,14 @@ OUT_OF_REMIT = (
     r"|muscle relaxants?|prescri\w+|antibiotics?|steroids?|injections?|supplements?|vitamins?|cbd|cannabis)\b"
 )
 
+# Body parts and conditions this content does not cover. Only a weak match naming one of them is
+# refused; a question that clearly matches the content ("back pain down to my foot") is answered.
+OTHER_BODY_PARTS = (
+    r"\b(ankles?|knees?|wrists?|elbows?|hands?|fingers?|thumbs?|toes?|heels?|head|headaches?|migraines?|eyes?|ears?"
+    r"|teeth|tooth|jaw|skin|acne|rash|hair|heart|lungs?|liver|kidneys?|throat|nose|sinus\w*|bladder infection"
+    r"|diabetes|asthma|flu|cold|covid|cough|allergy|allergies|blood pressure|cholesterol|pregnan\w*|period|menstrua\w*)\b"
+)
+
 REFUSAL = (
     "I'm sorry, my content doesn't cover that, so I can't answer it. I can only answer questions about "
     "back care and back exercises from the pages I hold, for example:\n\n{examples}"
@@ -121,7 +130,7 @@ HELP_WORDS = r"^\W*(help|what can you do|what do you (do|know)|who are you|what 
 
 # A question that describes a fresh injury or sudden pain: the acute caveat and note come first.
 ACUTE_CUES = (
-    r"\b(acute|sudden(ly)?|fresh|new injury|just (hurt|injured|pulled|strained|twisted|tweaked)|(hurt|injured|pulled|strained|tweaked|twisted|wrenched|jarred) (my|his|her) (back|spine|neck)"
+    r"\b(acute|sudden(ly)?|fresh|new injury|(i|i've|i have|just|recently|i just)\s+(\w+\s+)?(hurt|injured|pulled|strained|tweaked|twisted|wrenched|jarred) (my|his|her) (back|spine|neck)"
     r"|(pulled|strained|tweaked) a (muscle|back)|put my back out|threw (out )?my back( out)?|back (went|gave) (out|twinge)|spasms?|locked up"
     r"|(this|yesterday) (morning|afternoon|evening)|yesterday|today|last night|(an|one|two|a few|few) (hours?|days?) ago|since (this morning|yesterday)"
     r"|flare[- ]?up|flared up|(just|recently) (started|began))\b"

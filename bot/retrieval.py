@@ -1,4 +1,4 @@
-"""Question → ranked passages: dense FAISS search fused with BM25 by reciprocal rank."""
+"""Question → ranked passages: dense search over passage sentences fused with BM25 over passages."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,14 +15,15 @@ from .settings import Settings
 @dataclass(frozen=True)
 class Hit:
     chunk: Chunk
-    score: float  # fused rank score, for ordering
-    dense: float  # cosine similarity of question and passage
-    lexical: float  # BM25 score
+    score: float  # fused score, for ordering
+    dense: float  # cosine similarity of the question and the passage's closest sentence
+    lexical: float  # BM25 score of the passage
+    sentence_scores: tuple[float, ...] = ()  # cosine similarity per sentence of the passage
 
 
 @dataclass(frozen=True)
 class Query:
-    """What to search for: weighted texts' vectors and terms (a follow-up adds the earlier question)."""
+    """What to search for: one vector and weighted term lists (a follow-up adds the earlier question)."""
     vector: np.ndarray
     terms: tuple[tuple[tuple[str, ...], float], ...]
 
@@ -38,12 +39,15 @@ class Retriever:
         self.settings = settings
         self.chunks = store.read_chunks(folder)
         self.dense = store.read_dense(folder)
+        counts = np.fromiter((len(c.sentences) for c in self.chunks), dtype=np.int64, count=len(self.chunks))
+        self.owner = np.repeat(np.arange(len(self.chunks)), counts)  # sentence row → chunk
+        self.first_sentence = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else counts
         try:
             self.lexical = bm25s.BM25.load(str(self.folder / store.LEXICAL), mmap=False, load_vocab=True,
                                            show_progress=False, verbosity=0)
         except Exception:  # noqa: BLE001 - bm25s raises many kinds on a damaged folder
             raise IndexCorruptError(f"lexical index in {folder} is unreadable: {store.REBUILD_HINT}") from None
-        if self.dense.ntotal != len(self.chunks) or self.dense.d != manifest.get("dimensions"):
+        if self.dense.ntotal != len(self.owner) or self.dense.d != manifest.get("dimensions"):
             raise IndexCorruptError(f"index in {folder} does not match its chunk list: {store.REBUILD_HINT}")
         if hasattr(self.dense, "hnsw"):
             self.dense.hnsw.efSearch = settings.hnsw_ef_search
@@ -51,10 +55,23 @@ class Retriever:
     def __len__(self) -> int:
         return len(self.chunks)
 
+    def sentence_similarities(self, i: int, vector: np.ndarray) -> np.ndarray:
+        start, count = int(self.first_sentence[i]), len(self.chunks[i].sentences)
+        return self.dense.reconstruct_n(start, count) @ vector
+
     def dense_scores(self, vector: np.ndarray, k: int) -> dict[int, float]:
-        k = min(k, len(self.chunks))
-        scores, ids = self.dense.search(vector.reshape(1, -1).astype(np.float32), k)
-        return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+        """Best sentence similarity per passage, over the k passages with the closest sentences."""
+        n = min(self.dense.ntotal, k * 8)
+        if n == 0:
+            return {}
+        scores, rows = self.dense.search(vector.reshape(1, -1).astype(np.float32), n)
+        best: dict[int, float] = {}
+        for row, score in zip(rows[0], scores[0]):
+            if row >= 0:
+                i = int(self.owner[row])
+                if i not in best:
+                    best[i] = float(score)
+        return dict(list(best.items())[:k])
 
     def lexical_scores(self, terms: tuple[tuple[tuple[str, ...], float], ...]) -> np.ndarray:
         total = np.zeros(len(self.chunks), dtype=np.float32)
@@ -64,22 +81,26 @@ class Retriever:
         return total
 
     def search(self, query: Query, k: int | None = None) -> list[Hit]:
+        """Passages best first. Fusion adds BM25, scaled to the best passage's, to the cosine similarity:
+        the cosine carries meaning and stays comparable across questions (scope checks use it), while
+        BM25 lifts passages that share the question's exact or everyday words."""
         s = self.settings
         k = k or s.candidates
         dense = self.dense_scores(query.vector, k)
         lexical_all = self.lexical_scores(query.terms)
+        top_lexical = float(lexical_all.max()) if len(lexical_all) else 0.0
         n_lex = min(k, len(self.chunks))
-        lex_top = np.argpartition(-lexical_all, n_lex - 1)[:n_lex] if n_lex else []
-        lexical = {int(i): float(lexical_all[i]) for i in lex_top if lexical_all[i] > 0}
-
-        fused: dict[int, float] = {}
-        for weight, scores in ((s.dense_weight, dense), (s.lexical_weight, lexical)):
-            for rank, i in enumerate(sorted(scores, key=scores.get, reverse=True)):
-                fused[i] = fused.get(i, 0.0) + weight / (s.rrf_k + rank + 1)
-        missing = [i for i in fused if i not in dense]
-        if missing:  # exact similarity for lexical-only candidates, so scope checks see true numbers
-            vectors = self.dense.reconstruct_batch(np.array(missing, dtype=np.int64))
-            for i, v in zip(missing, vectors):
-                dense[i] = float(v @ query.vector)
-        order = sorted(fused, key=lambda i: (-fused[i], -dense[i]))
-        return [Hit(self.chunks[i], fused[i], dense[i], float(lexical_all[i])) for i in order]
+        candidates = set(dense)
+        if top_lexical > 0:
+            candidates.update(int(i) for i in np.argpartition(-lexical_all, n_lex - 1)[:n_lex] if lexical_all[i] > 0)
+        for i in candidates - dense.keys():  # exact similarity for passages found by BM25 alone
+            dense[i] = float(self.sentence_similarities(i, query.vector).max())
+        # Scaling by the best BM25 (but at least lexical_floor) keeps one weak shared word from counting fully.
+        lexical_norm = lexical_all / max(top_lexical, s.lexical_floor) if top_lexical > 0 else lexical_all
+        fused = {i: dense[i] + s.lexical_weight * float(lexical_norm[i]) for i in candidates}
+        order = sorted(fused, key=lambda i: (-fused[i], -dense[i]))[: s.max_hits]
+        return [
+            Hit(self.chunks[i], fused[i], dense[i], float(lexical_all[i]),
+                tuple(float(x) for x in self.sentence_similarities(i, query.vector)))
+            for i in order
+        ]

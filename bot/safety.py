@@ -45,6 +45,19 @@ def describes_acute_pain(question: str) -> bool:
     return any(not negated(text, m.start()) for m in _ACUTE.finditer(text))
 
 
+_CLAUSE = re.compile(r"[^,.;:!?\n]+[,.;:!?\n]*")
+_DENIAL_START = re.compile(r"^\W*(\w+\W+){0,2}?" + messages.NEGATION)
+_ASKS = re.compile(r"\b(what|why|how|when|which|who|where|should|can|could|does|do|is|are|will|would|help)\b")
+
+
+def without_denials(question: str) -> str:
+    """The question minus clauses that only deny symptoms ("No fever, no numbness, ..."), which
+    would otherwise pull the search towards the passages about those symptoms."""
+    clauses = _CLAUSE.findall(question)
+    kept = [c for c in clauses if not (_DENIAL_START.search(normalise(c)) and not _ASKS.search(normalise(c)))]
+    return "".join(kept).strip() if kept and len(kept) < len(clauses) else question
+
+
 def urgent_message(flags: list[str]) -> str:
     reasons = "; ".join(flags)
     return messages.URGENT_MESSAGE.format(reasons=reasons[0].upper() + reasons[1:])

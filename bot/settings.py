@@ -36,19 +36,21 @@ class Settings:
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 128
 
-    # Retrieval: candidates from each retriever, fused by reciprocal rank.
+    # Retrieval: candidates from each retriever; fused score = cosine + lexical_weight × BM25 / best BM25.
     candidates: int = 20
-    rrf_k: int = 10
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
+    lexical_weight: float = 0.35
+    lexical_floor: float = 3.0
+    max_hits: int = 10
     max_citations: int = 3
     # A supporting passage is cited only when its fused score is this share of the best one.
     support_ratio: float = 0.5
 
-    # Scope: below this dense similarity, with no specific lexical match, the content does not cover it.
-    min_dense_score: float = 0.30
-    strong_dense_score: float = 0.45
-    min_lexical_score: float = 1.0
+    # Scope (calibrated on eval/questions.jsonl): a closest sentence at or above strong_dense_score is
+    # covered; between the two, the top passages must share min_shared_terms words with the question.
+    min_dense_score: float = 0.20
+    strong_dense_score: float = 0.40
+    min_shared_terms: int = 2
+    fair_dense_score: float = 0.35
 
     # Follow-ups: weight of the previous user question when the current one leans on it.
     followup_weight: float = 0.6

@@ -117,21 +117,23 @@ def read_dense(folder: Path, mmap: bool = True):
 
 
 def previous_vectors(index_dir: Path, model: str) -> dict[str, np.ndarray]:
-    """text hash → vector from the live build when it used the same model: the embedding cache."""
+    """sentence text hash → vector from the live build when it used the same model: the embedding cache."""
     try:
         folder = current_build(index_dir)
         manifest = read_manifest(folder)
         verify_checksums(folder, manifest)
         if manifest.get("model") != model:
             return {}
-        chunks = read_chunks(folder)
+        from .chunking import text_hash
+
+        keys = [text_hash(s) for c in read_chunks(folder) for s in c.sentence_texts()]
         index = read_dense(folder, mmap=False)
-        if index.ntotal != len(chunks):
+        if index.ntotal != len(keys):
             return {}
         vectors = index.reconstruct_n(0, index.ntotal)
     except Exception:  # noqa: BLE001 - any unreadable old build just means no cache
         return {}
-    return {c.text_hash: vectors[i] for i, c in enumerate(chunks)}
+    return dict(zip(keys, vectors))
 
 
 def new_build_folder(index_dir: Path) -> Path:
