@@ -20,7 +20,7 @@ index: setup
 	$(BIN)/python build_index.py
 
 run: index
-	$(BIN)/python -m bot
+	$(BIN)/python -m ui --host 127.0.0.1 --port $${GRADIO_SERVER_PORT:-7860}
 
 chat: index
 	$(BIN)/python -m bot

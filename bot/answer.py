@@ -27,6 +27,10 @@ class Answer:
     urgent: bool = False
     red_flags: list[str] = field(default_factory=list)
     kind: str = "answer"  # answer | urgent | refusal | small_talk | empty | language
+    # The pieces of `text`, for pages that lay them out themselves:
+    lead: str = ""  # urgent-care message or input notice, shown first
+    body: str = ""  # the quoted sentences with their [n] markers
+    acute: bool = False  # the question describes a fresh injury: caveats come before the body
 
 
 def examples_markdown() -> str:
@@ -35,7 +39,8 @@ def examples_markdown() -> str:
 
 def fixed_reply(template: str, kind: str, notice: str = "") -> Answer:
     text = template.format(examples=examples_markdown())
-    return Answer(text=(notice + "\n\n" + text).strip(), kind=kind)
+    lead = f"_{notice}_" if notice else ""
+    return Answer(text=(lead + "\n\n" + text).strip(), kind=kind, lead=lead, body=text)
 
 
 def quotable(sentence: str) -> bool:
@@ -81,14 +86,15 @@ def compose(
 
     caveats = [messages.ACUTE_CAVEAT, messages.GRADUAL_CAVEAT]
     caveat_block = messages.CAVEATS_HEADING + "\n" + "\n".join(f"- {c}" for c in caveats)
-    parts = [f"_{notice}_"] if notice else []
-    if urgent_text:
-        parts.append(urgent_text)
+    lead = "\n\n".join(p for p in (f"_{notice}_" if notice else "", urgent_text) if p)
+    body = " ".join(quoted)
+    parts = [lead] if lead else []
     # A fresh injury needs the acute caveat before any exercise content, not after it.
-    parts.extend([caveat_block, " ".join(quoted)] if acute else [" ".join(quoted), caveat_block])
+    parts.extend([caveat_block, body] if acute else [body, caveat_block])
     parts.append(messages.SOURCES_HEADING + "\n" + "\n".join(
         f"{c.number}. {c.source} (paragraph {c.paragraph}): \u201c{c.text}\u201d" for c in citations))
     return Answer(
         text="\n\n".join(parts), citations=citations, caveats=caveats, in_scope=True,
         urgent=bool(urgent_text), red_flags=list(red_flags or []), kind="urgent" if urgent_text else "answer",
+        lead=lead, body=body, acute=acute,
     )

@@ -120,8 +120,8 @@ class BackCareBot:
 
         if not in_scope:
             if flags:
-                return Answer(text="\n\n".join(filter(None, [notice and f"_{notice}_", urgent_text])),
-                              urgent=True, red_flags=flags, kind="urgent")
+                lead = "\n\n".join(filter(None, [notice and f"_{notice}_", urgent_text]))
+                return Answer(text=lead, urgent=True, red_flags=flags, kind="urgent", lead=lead)
             template = messages.REMIT_REFUSAL if _REMIT.search(text.lower()) else messages.REFUSAL
             return fixed_reply(template, "refusal", notice)
 

@@ -10,6 +10,7 @@ from . import lexical, messages
 from .errors import InvalidHistoryError
 
 ROLES = ("user", "assistant", "system")
+_MARKUP = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)|<[^<>]{0,200}>", re.IGNORECASE | re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _GREETING = re.compile(messages.GREETING_WORDS)
 _THANKS = re.compile(messages.THANKS_WORDS)
@@ -37,7 +38,8 @@ def clean_question(question: object, max_chars: int) -> CleanQuestion:
         question = ""
     if not isinstance(question, str):
         raise InvalidHistoryError(f"question must be a string, not {type(question).__name__}")
-    text = _CONTROL.sub(" ", question)
+    # Markup carries no question; dropping it keeps "<script>…</script> how do I lift?" answerable.
+    text = _MARKUP.sub(" ", _CONTROL.sub(" ", question))
     text = unicodedata.normalize("NFKC", text)
     text = re.sub(r"\s+", " ", text).strip()
     truncated = len(text) > max_chars

@@ -21,6 +21,9 @@ class Embedder:
     def __init__(self, model_name: str, threads: int = 2, batch_size: int = 64, cache_size: int = 512):
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         torch.set_num_threads(max(1, threads))
         self.model_name = model_name

@@ -1,0 +1,1 @@
+"""The Gradio chat page for the back-care bot: `python -m ui`."""

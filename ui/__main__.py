@@ -1,0 +1,25 @@
+"""python -m ui [--host 127.0.0.1] [--port 7860]: serve the chat page."""
+import argparse
+import os
+import sys
+
+from bot import BackCareError
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ui", description="Serve the back-care chat page.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    args = parser.parse_args(argv)
+    from .app import launch
+
+    try:
+        launch(args.host, args.port)
+    except BackCareError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The chat page: one bot per process serves every visitor; the index is swapped in when rebuilt."""
+from __future__ import annotations
+
+import html
+import os
+import threading
+import time
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from bot import BackCareBot, BackCareError, messages  # noqa: E402
+from bot.errors import InvalidHistoryError  # noqa: E402
+
+from .render import reply_parts, to_markdown, user_text  # noqa: E402
+
+TITLE = "Back-care assistant"
+INTRO = (
+    "Ask about back care and back exercises. Every answer quotes trusted back-care content and "
+    "numbers its sources, so you can check where each sentence comes from. It is not a doctor: "
+    "for new, severe or worrying symptoms, seek medical care."
+)
+CSS = """
+.gradio-container { max-width: 900px !important; margin: auto; }
+#chat blockquote { border-left: 4px solid #d97706; background: #fffbeb; padding: 0.4em 0.8em; }
+#chat details { margin: 0.2em 0; }
+#chat details summary { cursor: pointer; }
+#chat h3 { color: #b91c1c; }
+"""
+WATCH_SECONDS = 2.0
+# Two cores: more answers at once would only queue inside torch.
+CONCURRENCY = 2
+
+
+class IndexWatcher:
+    """Polls the index pointer and swaps in a newly published build without a restart."""
+
+    def __init__(self, bot: BackCareBot, every: float = WATCH_SECONDS):
+        self.bot, self.every = bot, every
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="index-watcher", daemon=True)
+
+    def start(self) -> "IndexWatcher":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                if self.bot.reload_if_changed():
+                    print(f"Switched to index build {self.bot.build_name}", flush=True)
+            except BackCareError as e:  # a damaged new build: keep serving the old one
+                print(f"Index not reloaded: {e}", flush=True)
+
+
+def history_for_bot(chat: list[dict]) -> list[dict]:
+    """The page's messages back to plain text turns (the page shows user text escaped)."""
+    turns = []
+    for m in chat or []:
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, list):  # newer Gradio gives content as a list of parts
+            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if m.get("role") in ("user", "assistant") and isinstance(content, str):
+            turns.append({"role": m["role"], "content": html.unescape(content) if m["role"] == "user" else content})
+    return turns
+
+
+def build_app(bot: BackCareBot) -> gr.Blocks:
+    def respond(message: str, chat: list[dict]):
+        message = message if isinstance(message, str) else ""
+        chat = list(chat or [])
+        history = history_for_bot(chat)
+        chat.append({"role": "user", "content": user_text(message)})
+        try:
+            answer = bot.ask(message, history=history)
+            parts = reply_parts(answer)
+        except InvalidHistoryError:
+            parts = ["Sorry, I lost track of this conversation. Please clear the chat and ask again."]
+        chat.append({"role": "assistant", "content": ""})
+        shown = []
+        for part in parts:  # stream the reply piece by piece
+            shown.append(part)
+            chat[-1] = {"role": "assistant", "content": "\n\n".join(shown)}
+            yield "", chat
+
+    def chat_api(message: str) -> str:
+        """For programs: a question in, the reply markdown out."""
+        return to_markdown(bot.ask(message if isinstance(message, str) else ""))
+
+    with gr.Blocks(title=TITLE, fill_height=True) as demo:
+        gr.Markdown(f"# {TITLE}\n\n{INTRO}")
+        chatbot = gr.Chatbot(
+            label="Conversation", elem_id="chat", height=520, sanitize_html=True, render_markdown=True,
+            feedback_options=None, placeholder="Ask a question below, or pick an example.",
+        )
+        with gr.Row():
+            box = gr.Textbox(
+                label="Your question", placeholder="e.g. How can I prevent slouching?", elem_id="question",
+                scale=5, autofocus=True, max_lines=4, submit_btn=True,
+            )
+        with gr.Row():
+            clear = gr.Button("Clear chat", variant="secondary", elem_id="clear", size="sm")
+        gr.Examples(examples=[[q] for q in messages.EXAMPLE_QUESTIONS], inputs=[box], label="Example questions")
+
+        box.submit(respond, [box, chatbot], [box, chatbot], api_visibility="private")
+        clear.click(lambda: ("", []), None, [box, chatbot], api_visibility="private")
+        gr.api(chat_api, api_name="chat")
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
+    return demo
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, bot: BackCareBot | None = None, block: bool = True):
+    t0 = time.perf_counter()
+    bot = bot or BackCareBot.load(auto_rebuild=True)
+    IndexWatcher(bot).start()
+    demo = build_app(bot)
+    demo.launch(server_name=host, server_port=port, share=False, show_error=False, quiet=True,
+                prevent_thread_lock=True, ssr_mode=False, css=CSS, footer_links=[])
+    print(f"Serving on http://{host}:{port} (ready in {time.perf_counter() - t0:.1f}s)", flush=True)
+    if block:
+        demo.block_thread()
+    return demo
