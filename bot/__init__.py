@@ -12,7 +12,7 @@ _EXPORTS = {
     "BackCareBot": "chatbot", "Answer": "answer", "Citation": "answer", "Settings": "settings",
     "BackCareError": "errors", "BuildLockedError": "errors", "CorpusError": "errors",
     "IndexCorruptError": "errors", "IndexMissingError": "errors", "IndexStaleError": "errors",
-    "InvalidHistoryError": "errors",
+    "InvalidHistoryError": "errors", "InvalidQuestionError": "errors",
 }
 __all__ = list(_EXPORTS)
 

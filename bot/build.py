@@ -45,6 +45,7 @@ class Freshness:
     manifest: dict | None
     hashes: dict[str, str]
     reason: str = ""  # empty when the index is fresh
+    corrupt: bool = False  # the live index is unreadable, not just missing or old
 
     @property
     def fresh(self) -> bool:
@@ -55,8 +56,10 @@ def check_freshness(settings: Settings) -> Freshness:
     hashes = corpus_hashes(settings.corpus_dir)
     try:
         manifest = store.read_manifest(store.current_build(settings.index_dir))
-    except (IndexMissingError, IndexCorruptError) as e:
+    except IndexMissingError as e:
         return Freshness(None, hashes, str(e))
+    except IndexCorruptError as e:
+        return Freshness(None, hashes, str(e), corrupt=True)
     if manifest.get("model") != settings.resolved_model():
         return Freshness(manifest, hashes, "the index was built with another model")
     if manifest.get("chunker") != settings.chunker_config():

@@ -52,12 +52,14 @@ class BackCareBot:
 
         if Path(settings.corpus_dir).is_dir():
             freshness = check_freshness(settings)
+            if freshness.manifest and freshness.manifest.get("model") != settings.resolved_model() and not auto_rebuild:
+                raise IndexCorruptError(f"index was built with another model ({freshness.manifest.get('model')}): "
+                                        "run `python build_index.py --force`")
             if not freshness.fresh:
                 if auto_rebuild:
                     build_index(settings, progress=False, log=lambda *_: None)
                 elif freshness.manifest is None:
-                    raise IndexMissingError(f"{freshness.reason}") if "build_index.py" in freshness.reason else \
-                        IndexMissingError(f"no usable index in {settings.index_dir}: run `python build_index.py`")
+                    raise (IndexCorruptError if freshness.corrupt else IndexMissingError)(freshness.reason)
                 else:
                     raise IndexStaleError(f"index is out of date ({freshness.reason}): run `python build_index.py`")
         retriever = open_retriever(settings)

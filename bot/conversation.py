@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from . import lexical, messages
-from .errors import InvalidHistoryError
+from .errors import InvalidHistoryError, InvalidQuestionError
 
 ROLES = ("user", "assistant", "system")
 _MARKUP = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)|<[^<>]{0,200}>", re.IGNORECASE | re.DOTALL)
@@ -37,7 +37,7 @@ def clean_question(question: object, max_chars: int) -> CleanQuestion:
     if question is None:
         question = ""
     if not isinstance(question, str):
-        raise InvalidHistoryError(f"question must be a string, not {type(question).__name__}")
+        raise InvalidQuestionError(f"question must be a string, not {type(question).__name__}")
     # Markup carries no question; dropping it keeps "<script>…</script> how do I lift?" answerable.
     text = _MARKUP.sub(" ", _CONTROL.sub(" ", question))
     text = unicodedata.normalize("NFKC", text)

@@ -27,3 +27,7 @@ class CorpusError(BackCareError):
 
 class InvalidHistoryError(BackCareError, ValueError):
     pass
+
+
+class InvalidQuestionError(BackCareError, ValueError):
+    pass
