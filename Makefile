@@ -33,3 +33,6 @@ clean:
 
 eval: index
 	$(BIN)/python eval/evaluate.py eval/questions.jsonl
+
+bench: index
+	$(BIN)/python bench/bench.py

@@ -49,12 +49,20 @@ def quotable(sentence: str) -> bool:
 
 
 def pick_sentences(hit: Hit, query_terms: set[str], limit: int) -> list[str]:
-    """The passage sentences that share most words with the question, kept in reading order."""
-    sentences = [s for s in hit.chunk.sentence_texts() if quotable(s)] or hit.chunk.sentence_texts()
-    if len(sentences) <= limit:
-        return sentences
-    overlap = [len(query_terms & set(lexical.terms(s))) for s in sentences]
-    best = sorted(range(len(sentences)), key=lambda i: (-overlap[i], i))[:limit]
+    """The passage sentences closest to the question, kept in reading order.
+
+    Closeness is the sentence's cosine similarity, nudged by the words it shares with the question.
+    """
+    sentences = hit.chunk.sentence_texts()
+    candidates = [i for i, s in enumerate(sentences) if quotable(s)] or list(range(len(sentences)))
+    if len(candidates) <= limit:
+        return [sentences[i] for i in candidates]
+    dense = hit.sentence_scores or (0.0,) * len(sentences)
+
+    def closeness(i: int) -> float:
+        return dense[i] + 0.05 * len(query_terms & set(lexical.terms(sentences[i])))
+
+    best = sorted(candidates, key=lambda i: (-closeness(i), i))[:limit]
     return [sentences[i] for i in sorted(best)]
 
 

@@ -26,6 +26,7 @@ class BuildReport:
     embedded: int = 0  # chunks with at least one new or changed sentence
     reused: int = 0
     sentences_embedded: int = 0
+    embed_seconds: float = 0.0  # model load and encoding, the part plain model.encode also pays
     index_type: str = ""
     seconds: float = 0.0
 
@@ -125,6 +126,7 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     sentences = [s for c in chunks for s in c.sentence_texts()]
     keys = [text_hash(s) for s in sentences]
     missing = list(dict.fromkeys(k for k in keys if k not in cache))
+    t_embed = time.perf_counter()
     if missing:
         from .embedding import shared_embedder
 
@@ -132,6 +134,7 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
         embedder = shared_embedder(model_name, settings.torch_threads, settings.batch_size)
         fresh = embedder.encode([texts[k] for k in missing], progress=progress and len(missing) >= 256)
         cache.update(zip(missing, fresh))
+    embed_seconds = time.perf_counter() - t_embed
     vectors = np.vstack([cache[k] for k in keys]).astype(np.float32)
     missing_set = set(missing)
     reembedded = sum(1 for c in chunks if any(text_hash(s) in missing_set for s in c.sentence_texts()))
@@ -162,13 +165,13 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     return BuildReport(
         False, added, changed, removed, len(documents), len(chunks),
         embedded=reembedded, reused=len(chunks) - reembedded, sentences_embedded=len(missing),
-        index_type=index_type, seconds=time.perf_counter() - t0,
+        index_type=index_type, seconds=time.perf_counter() - t0, embed_seconds=embed_seconds,
     )
 
 
-def choose_index_type(n_chunks: int, settings: Settings) -> str:
+def choose_index_type(n_vectors: int, settings: Settings) -> str:
     """Exact search while it is fast enough; a graph index beyond, where exact would cost too much per query."""
-    return "flat" if n_chunks <= settings.exact_search_max_chunks else "hnsw"
+    return "flat" if n_vectors <= settings.exact_search_max_vectors else "hnsw"
 
 
 def write_dense_index(folder: Path, vectors: np.ndarray, settings: Settings) -> str:

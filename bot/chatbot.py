@@ -115,17 +115,17 @@ class BackCareBot:
 
         search_text = safety.without_denials(text)
         context = context_questions(turns, s.followup_weight) if leans_on_history(search_text) else []
-        hits = retriever.search(self._query(search_text, context))
-        own_terms = set(lexical.query_terms(search_text))
-        query_terms = own_terms | set(self._context_terms(context))
-        in_scope = self._covers(hits, query_terms, search_text) and not _REMIT.search(text.lower())
+        query = self._query(search_text, context)
+        hits = retriever.search(query)
+        query_terms = {t for words, _ in query.terms for t in words}
+        outside_remit = bool(_REMIT.search(text.lower()))
+        in_scope = not outside_remit and self._covers(hits, query_terms, search_text)
 
         if not in_scope:
             if flags:
                 lead = "\n\n".join(filter(None, [notice and f"_{notice}_", urgent_text]))
                 return Answer(text=lead, urgent=True, red_flags=flags, kind="urgent", lead=lead)
-            template = messages.REMIT_REFUSAL if _REMIT.search(text.lower()) else messages.REFUSAL
-            return fixed_reply(template, "refusal", notice)
+            return fixed_reply(messages.REMIT_REFUSAL if outside_remit else messages.REFUSAL, "refusal", notice)
 
         acute = safety.describes_acute_pain(text)
         chosen = select_passages(hits, s.max_citations, s.support_ratio)
@@ -144,10 +144,6 @@ class BackCareBot:
                 terms.append((tuple(lexical.query_terms(ctx)), weight))
             vector /= np.linalg.norm(vector) or 1.0
         return Query(vector=vector, terms=tuple(terms))
-
-    @staticmethod
-    def _context_terms(context: list[tuple[str, float]]) -> list[str]:
-        return [t for ctx, _ in context for t in lexical.query_terms(ctx)]
 
     def _covers(self, hits: list[Hit], terms: set[str], text: str) -> bool:
         """Whether the content answers this: a close passage, or a fair one that shares words with it.
@@ -176,7 +172,7 @@ class BackCareBot:
         if not words:
             return False
         vocab = retriever.lexical.vocab_dict
-        known = sum(1 for w in words if w in lexical.STOPWORDS or lexical.stem(w) in vocab or w in lexical.SYNONYMS)
+        known = sum(1 for w in words if w in lexical.STOPWORDS or lexical.stem(w) in vocab or lexical.stem(w) in lexical.SYNONYMS)
         return known >= 1 and known >= 0.25 * len(words)
 
     def _acute_first(self, chosen: list[Hit], hits: list[Hit], retriever: Retriever) -> list[Hit]:

@@ -102,3 +102,16 @@ def test_failed_build_leaves_previous_index_intact(small_corpus, monkeypatch):
     monkeypatch.undo()
     bot = BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir, auto_rebuild=True)
     assert bot.ask("How often should I walk?").in_scope
+
+
+def test_index_type_switches_from_exact_to_hnsw_at_the_threshold(small_corpus):
+    build_index(small_corpus, **QUIET)
+    vectors = json.loads((store.current_build(small_corpus.index_dir) / "manifest.json").read_text())["counts"]["sentences"]
+    exact = replace(small_corpus, exact_search_max_vectors=vectors)
+    assert build_index(exact, force=True, **QUIET).index_type == "flat"
+    graph = replace(small_corpus, exact_search_max_vectors=vectors - 1)
+    assert build_index(graph, force=True, **QUIET).index_type == "hnsw"
+    bot = BackCareBot.load(index_dir=graph.index_dir, corpus_dir=graph.corpus_dir, settings=graph)
+    assert hasattr(bot._retriever.dense, "hnsw")
+    answer = bot.ask("How can I stop slouching?")
+    assert any("prevent slouching" in c.text for c in answer.citations[:3])

