@@ -84,11 +84,16 @@ RED_FLAGS = (
 
 NEGATION = r"\b(no|not|without|never|none|neither|nor|denies|deny|free of|don'?t have|do not have|doesn'?t have|haven'?t (had|got|noticed)|hasn'?t|didn'?t have|no sign of|no signs of|not had|not having)\b"
 
-# Topics this content can never answer, whatever the similarity says: it holds exercise advice only.
+# Topics this content can never answer, whatever the similarity says: it holds exercise advice, not
+# medicines, treatments, products or the diagnosis of named conditions. Edit when content is added.
 OUT_OF_REMIT = (
     r"\b(medications?|medicines?|drugs?|pills?|tablets?|painkillers?|pain ?killers?|doses?|dosage|dosing|mg|milligrams?"
     r"|ibuprofen|paracetamol|acetaminophen|tylenol|advil|aspirin|naproxen|codeine|tramadol|opioids?|morphine|diazepam"
-    r"|muscle relaxants?|prescri\w+|antibiotics?|steroids?|injections?|supplements?|vitamins?|cbd|cannabis)\b"
+    r"|muscle relaxants?|prescri\w+|antibiotics?|steroids?|injections?|supplements?|vitamins?|cbd|cannabis"
+    r"|surgery|surgeon|operations?|chiropract\w+|osteopath\w*|acupuncture|massages?|tens machine|heat packs?|ice packs?"
+    r"|hot water bottle|heating pad|mattress(es)?|pillows?|back braces?|lumbar supports?|orthotics?|insoles?|shoes|footwear"
+    r"|x-rays?|mri|scans?|diagnos\w+|sciatica|herniated|slipped dis[ck]s?|bulging dis[ck]s?|scoliosis|arthritis"
+    r"|osteoarthritis|spondyl\w+|stenosis|fibromyalgia|kidney stones?|pregnan\w+)\b"
 )
 
 # Body parts and conditions this content does not cover. Only a weak match naming one of them is
@@ -104,8 +109,9 @@ REFUSAL = (
     "back care and back exercises from the pages I hold, for example:\n\n{examples}"
 )
 REMIT_REFUSAL = (
-    "I can't advise on medicines, doses or treatments: please ask a doctor or pharmacist. I can answer "
-    "questions about back care and back exercises from the pages I hold, for example:\n\n{examples}"
+    "My content doesn't cover medicines, doses, treatments, products or specific medical conditions, so I "
+    "can't advise on that: please ask a doctor, pharmacist or physiotherapist. I can answer questions about "
+    "back care and back exercises from the pages I hold, for example:\n\n{examples}"
 )
 GREETING = (
     "Hello! I answer questions about back care and back exercises, quoting trusted content and citing "

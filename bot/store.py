@@ -7,7 +7,6 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +82,7 @@ def verify_checksums(folder: Path, manifest: dict) -> None:
 
 
 def write_chunks(folder: Path, chunks: list) -> None:
-    rows = [asdict(c) for c in chunks]
+    rows = [vars(c) for c in chunks]  # flat dataclasses: vars() is asdict() without its deep copies
     (Path(folder) / CHUNKS).write_text(json.dumps(rows, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 

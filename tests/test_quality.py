@@ -41,6 +41,9 @@ def test_follow_up_is_resolved_against_the_previous_question(bot, previous, ques
     "How many milligrams of ibuprofen can I take?",
     "How do I reset my phone?",
     "What helps with a sore throat?",
+    "Should I get surgery for my slipped disc?",
+    "What's the best mattress for a bad back?",
+    "Is heat or an ice pack better for back pain?",
 ])
 def test_uncovered_questions_are_refused_kindly(bot, question):
     answer = bot.ask(question)
