@@ -9,9 +9,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Ask the back-care bot from a terminal.")
     parser.add_argument("question", nargs="*", help="a question; leave out for an interactive chat")
     parser.add_argument("--rebuild", action="store_true", help="rebuild a missing or stale index first")
+    parser.add_argument("--index", default=None, help="index folder (default: the project's index/)")
+    parser.add_argument("--corpus", default=None, help="corpus folder (default: the one the index was built from)")
     args = parser.parse_args(argv)
     try:
-        bot = BackCareBot.load(auto_rebuild=args.rebuild)
+        bot = BackCareBot.load(index_dir=args.index, corpus_dir=args.corpus, auto_rebuild=args.rebuild)
     except BackCareError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

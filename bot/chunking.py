@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -122,10 +121,3 @@ def chunk_document(doc: Document, max_chars: int = 600, max_sentences: int = 5) 
                 sentences=tuple((s - cs, e - cs) for s, e in group),
             ))
     return chunks
-
-
-_WS = re.compile(r"\s+")
-
-
-def normalise_space(text: str) -> str:
-    return _WS.sub(" ", text).strip()

@@ -58,3 +58,17 @@ def test_red_flag_symptom_is_urgent(bot):
     answer = bot.ask("My back hurts and I've lost control of my bowels.")
     assert answer.urgent
     assert answer.text.startswith("**Please seek medical care now.**")
+
+
+def test_terminal_prints_one_answer_and_runs_a_small_chat(settings):
+    import subprocess
+    import sys
+
+    from conftest import PROJECT
+
+    base = [sys.executable, "-m", "bot", "--index", str(settings.index_dir), "--corpus", str(settings.corpus_dir)]
+    one = subprocess.run(base + ["How can I stop slouching?"], cwd=PROJECT, capture_output=True, text=True, check=True)
+    assert "prevent slouching" in one.stdout and "[1]" in one.stdout
+    chat = subprocess.run(base, cwd=PROJECT, input="Which tight muscles pull my spine out of line?\nDoes stretching them help?\n\n",
+                          capture_output=True, text=True, check=True)
+    assert chat.stdout.count("Sources") == 2 and "Stretching exercises lengthen" in chat.stdout
