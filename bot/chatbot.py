@@ -120,6 +120,11 @@ class BackCareBot:
         query_terms = {t for words, _ in query.terms for t in words}
         outside_remit = bool(_REMIT.search(text.lower()))
         in_scope = not outside_remit and self._covers(hits, query_terms, search_text)
+        if in_scope and context and not self._own_words_known(search_text, retriever):
+            # "What about pizza?" leans on the last question but asks about something else: its own
+            # words are unknown to the content and, alone, it matches no passage.
+            own_best = retriever.dense_scores(self._embedder.encode_query(search_text), 3)
+            in_scope = max(own_best.values(), default=0.0) >= s.min_dense_score
 
         if not in_scope:
             if flags:
@@ -164,6 +169,13 @@ class BackCareBot:
         for hit in hits[:3]:
             shared |= terms & set(lexical.terms(hit.chunk.text))
         return len(shared) >= s.min_shared_terms or (bool(shared) and best_dense >= s.fair_dense_score)
+
+    @staticmethod
+    def _own_words_known(text: str, retriever: Retriever) -> bool:
+        """A follow-up's own content words (if any) are words the content or the lay-word table knows."""
+        own = lexical.query_terms(text)
+        vocab = retriever.lexical.vocab_dict
+        return not own or any(t in vocab or t in lexical.SYNONYMS for t in own)
 
     @staticmethod
     def _looks_english(text: str, retriever: Retriever) -> bool:

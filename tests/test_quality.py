@@ -36,6 +36,12 @@ def test_follow_up_is_resolved_against_the_previous_question(bot, previous, ques
     assert any(expected in c.text for c in answer.citations[:3])
 
 
+def test_off_topic_question_phrased_as_a_follow_up_is_still_refused(bot):
+    history = [{"role": "user", "content": "Which muscles make up the core?"}, {"role": "assistant", "content": "..."}]
+    answer = bot.ask("And what about my guitar strings?", history=history)
+    assert not answer.in_scope and not answer.citations
+
+
 @pytest.mark.parametrize("question", [
     "What's a good recipe for lasagne?",
     "How many milligrams of ibuprofen can I take?",
