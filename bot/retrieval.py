@@ -39,9 +39,7 @@ class Retriever:
         self.settings = settings
         self.chunks = store.read_chunks(folder)
         self.dense = store.read_dense(folder)
-        counts = np.fromiter((len(c.sentences) for c in self.chunks), dtype=np.int64, count=len(self.chunks))
-        self.owner = np.repeat(np.arange(len(self.chunks)), counts)  # sentence row → chunk
-        self.first_sentence = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else counts
+        self.owner = np.repeat(np.arange(len(self.chunks)), self.chunks.sentence_counts)  # sentence row → chunk
         try:
             self.lexical = bm25s.BM25.load(str(self.folder / store.LEXICAL), mmap=False, load_vocab=True,
                                            show_progress=False, verbosity=0)
@@ -56,7 +54,7 @@ class Retriever:
         return len(self.chunks)
 
     def sentence_similarities(self, i: int, vector: np.ndarray) -> np.ndarray:
-        start, count = int(self.first_sentence[i]), len(self.chunks[i].sentences)
+        start, count = int(self.chunks.first_sentence[i]), int(self.chunks.sentence_counts[i])
         return self.dense.reconstruct_n(start, count) @ vector
 
     def dense_scores(self, vector: np.ndarray, k: int) -> dict[int, float]:

@@ -13,12 +13,14 @@ import numpy as np
 
 from .errors import IndexCorruptError, IndexMissingError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 POINTER = "CURRENT"
 BUILDS = "builds"
 LOCK = ".build.lock"
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.json"
+SENTENCES = "sentences.npy"
+SENTENCE_COUNTS = "sentence_counts.npy"
 DENSE = "dense.faiss"
 LEXICAL = "lexical"
 KEEP_BUILDS = 2  # the current build and the one before, which a reader may still be opening
@@ -81,18 +83,57 @@ def verify_checksums(folder: Path, manifest: dict) -> None:
             raise IndexCorruptError(f"index file {rel} is corrupted (checksum mismatch): {REBUILD_HINT}")
 
 
+_CHUNK_COLUMNS = ("chunk_id", "doc_id", "title", "paragraph", "start", "end", "text")
+
+
 def write_chunks(folder: Path, chunks: list) -> None:
-    rows = [vars(c) for c in chunks]  # flat dataclasses: vars() is asdict() without its deep copies
-    (Path(folder) / CHUNKS).write_text(json.dumps(rows, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    """Column-wise: one JSON of lists and one array of sentence spans, so loading builds no objects."""
+    columns = {name: [getattr(c, name) for c in chunks] for name in _CHUNK_COLUMNS}
+    (Path(folder) / CHUNKS).write_text(json.dumps(columns, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    spans = np.array([span for c in chunks for span in c.sentences], dtype=np.int32).reshape(-1, 2)
+    np.save(Path(folder) / SENTENCES, spans, allow_pickle=False)
+    np.save(Path(folder) / SENTENCE_COUNTS, np.array([len(c.sentences) for c in chunks], dtype=np.int32),
+            allow_pickle=False)
 
 
-def read_chunks(folder: Path) -> list:
-    from .chunking import Chunk
+class ChunkTable:
+    """The chunks of one build, read column-wise; a Chunk object is made only for a passage asked for."""
 
+    def __init__(self, columns: dict, spans: np.ndarray, counts: np.ndarray):
+        self.columns, self.spans, self.sentence_counts = columns, spans, counts
+        self.first_sentence = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if len(counts) else counts
+
+    def __len__(self) -> int:
+        return len(self.sentence_counts)
+
+    def __getitem__(self, i: int):
+        from .chunking import Chunk
+
+        first, count = int(self.first_sentence[i]), int(self.sentence_counts[i])
+        sentences = tuple((int(a), int(b)) for a, b in self.spans[first:first + count])
+        return Chunk(**{name: self.columns[name][i] for name in _CHUNK_COLUMNS}, sentences=sentences)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def sentence_texts(self) -> list[str]:
+        """Every sentence of every chunk, in index order (the rows of the dense index)."""
+        texts = self.columns["text"]
+        owner = np.repeat(np.arange(len(self)), self.sentence_counts)
+        return [texts[o][a:b] for o, (a, b) in zip(owner.tolist(), self.spans.tolist())]
+
+
+def read_chunks(folder: Path) -> ChunkTable:
     try:
-        rows = json.loads((Path(folder) / CHUNKS).read_text(encoding="utf-8"))
-        return [Chunk(**{**r, "sentences": tuple(tuple(s) for s in r["sentences"])}) for r in rows]
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        columns = json.loads((Path(folder) / CHUNKS).read_text(encoding="utf-8"))
+        spans = np.load(Path(folder) / SENTENCES, allow_pickle=False)
+        counts = np.load(Path(folder) / SENTENCE_COUNTS, allow_pickle=False)
+        n = len(counts)
+        if (not isinstance(columns, dict) or any(len(columns.get(k, ())) != n for k in _CHUNK_COLUMNS)
+                or spans.ndim != 2 or len(spans) != int(counts.sum())):
+            raise ValueError("inconsistent chunk table")
+        return ChunkTable(columns, spans, counts)
+    except (ValueError, TypeError, KeyError, OSError, UnicodeDecodeError):
         raise IndexCorruptError(f"chunk metadata in {folder} is unreadable: {REBUILD_HINT}") from None
 
 
@@ -125,7 +166,7 @@ def previous_vectors(index_dir: Path, model: str) -> dict[str, np.ndarray]:
             return {}
         from .chunking import text_hash
 
-        keys = [text_hash(s) for c in read_chunks(folder) for s in c.sentence_texts()]
+        keys = [text_hash(s) for s in read_chunks(folder).sentence_texts()]
         index = read_dense(folder, mmap=False)
         if index.ntotal != len(keys):
             return {}
