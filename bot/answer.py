@@ -43,9 +43,12 @@ def fixed_reply(template: str, kind: str, notice: str = "") -> Answer:
     return Answer(text=(lead + "\n\n" + text).strip(), kind=kind, lead=lead, body=text)
 
 
+_LAYOUT_STEMS = frozenset(lexical.stem(w) for w in messages.LAYOUT_WORDS)
+
+
 def quotable(sentence: str) -> bool:
     """Leftovers of page layout ("page.", "See page.") say nothing on their own; they stay in the passage."""
-    return len(lexical.terms(sentence)) >= 2
+    return len([t for t in lexical.terms(sentence) if t not in _LAYOUT_STEMS]) >= 2
 
 
 def pick_sentences(hit: Hit, query_terms: set[str], limit: int) -> list[str]:

@@ -142,5 +142,9 @@ ACUTE_CUES = (
     r"|flare[- ]?up|flared up|(just|recently) (started|began))\b"
 )
 
+# Words of page layout, not advice: a sentence made only of these ("See posture page for more
+# info.") stays in its passage but is never quoted as an answer on its own.
+LAYOUT_WORDS = frozenset("see page pages info information read click here link more below above first".split())
+
 SOURCES_HEADING = "**Sources**"
 CAVEATS_HEADING = "**Safety notes**"
