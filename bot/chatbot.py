@@ -174,8 +174,7 @@ class BackCareBot:
     def _own_words_known(text: str, retriever: Retriever) -> bool:
         """A follow-up's own content words (if any) are words the content or the lay-word table knows."""
         own = lexical.query_terms(text)
-        vocab = retriever.lexical.vocab_dict
-        return not own or any(t in vocab or t in lexical.SYNONYMS for t in own)
+        return not own or any(retriever.knows(t) for t in own)
 
     @staticmethod
     def _looks_english(text: str, retriever: Retriever) -> bool:
@@ -183,8 +182,7 @@ class BackCareBot:
         words = lexical.words(text)
         if not words:
             return False
-        vocab = retriever.lexical.vocab_dict
-        known = sum(1 for w in words if w in lexical.STOPWORDS or lexical.stem(w) in vocab or lexical.stem(w) in lexical.SYNONYMS)
+        known = sum(1 for w in words if w in lexical.STOPWORDS or retriever.knows(lexical.stem(w)))
         return known >= 1 and known >= 0.25 * len(words)
 
     def _acute_first(self, chosen: list[Hit], hits: list[Hit], retriever: Retriever) -> list[Hit]:

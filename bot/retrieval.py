@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
+from . import lexical, store
 from .chunking import Chunk
 from .errors import IndexCorruptError
 from .settings import Settings
@@ -52,6 +52,10 @@ class Retriever:
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def knows(self, term: str) -> bool:
+        """A search term the content uses, or an everyday word the lay-word table translates."""
+        return term in self.lexical.vocab_dict or term in lexical.SYNONYMS
 
     def sentence_similarities(self, i: int, vector: np.ndarray) -> np.ndarray:
         start, count = int(self.chunks.first_sentence[i]), int(self.chunks.sentence_counts[i])
