@@ -47,6 +47,7 @@ class Freshness:
     hashes: dict[str, str]
     reason: str = ""  # empty when the index is fresh
     corrupt: bool = False  # the live index is unreadable, not just missing or old
+    other_model: bool = False  # built with another model: its vectors cannot serve this one
 
     @property
     def fresh(self) -> bool:
@@ -62,7 +63,7 @@ def check_freshness(settings: Settings) -> Freshness:
     except IndexCorruptError as e:
         return Freshness(None, hashes, str(e), corrupt=True)
     if manifest.get("model") != settings.resolved_model():
-        return Freshness(manifest, hashes, "the index was built with another model")
+        return Freshness(manifest, hashes, "the index was built with another model", other_model=True)
     if manifest.get("chunker") != settings.chunker_config():
         return Freshness(manifest, hashes, "the index was built with other chunk settings")
     old = manifest.get("files", {})
@@ -136,8 +137,11 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
         cache.update(zip(missing, fresh))
     embed_seconds = time.perf_counter() - t_embed
     vectors = np.vstack([cache[k] for k in keys]).astype(np.float32)
-    missing_set = set(missing)
-    reembedded = sum(1 for c in chunks if any(text_hash(s) in missing_set for s in c.sentence_texts()))
+    missing_set, row = set(missing), 0
+    reembedded = 0  # chunks with a new sentence, counted over the same keys, not hashed again
+    for c in chunks:
+        reembedded += any(k in missing_set for k in keys[row:row + len(c.sentences)])
+        row += len(c.sentences)
 
     folder = store.new_build_folder(settings.index_dir)
     index_type = write_dense_index(folder, vectors, settings)

@@ -52,7 +52,7 @@ class BackCareBot:
 
         if Path(settings.corpus_dir).is_dir():
             freshness = check_freshness(settings)
-            if freshness.manifest and freshness.manifest.get("model") != settings.resolved_model() and not auto_rebuild:
+            if freshness.other_model and not auto_rebuild:
                 raise IndexCorruptError(f"index was built with another model ({freshness.manifest.get('model')}): "
                                         "run `python build_index.py --force`")
             if not freshness.fresh:

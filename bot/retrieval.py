@@ -39,7 +39,7 @@ class Retriever:
         self.settings = settings
         self.chunks = store.read_chunks(folder)
         self.dense = store.read_dense(folder)
-        self.owner = np.repeat(np.arange(len(self.chunks)), self.chunks.sentence_counts)  # sentence row → chunk
+        self.owner = self.chunks.owner  # sentence row → chunk
         try:
             self.lexical = bm25s.BM25.load(str(self.folder / store.LEXICAL), mmap=False, load_vocab=True,
                                            show_progress=False, verbosity=0)

@@ -102,6 +102,7 @@ class ChunkTable:
     def __init__(self, columns: dict, spans: np.ndarray, counts: np.ndarray):
         self.columns, self.spans, self.sentence_counts = columns, spans, counts
         self.first_sentence = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if len(counts) else counts
+        self.owner = np.repeat(np.arange(len(counts)), counts)  # sentence row of the dense index → chunk
 
     def __len__(self) -> int:
         return len(self.sentence_counts)
@@ -119,8 +120,7 @@ class ChunkTable:
     def sentence_texts(self) -> list[str]:
         """Every sentence of every chunk, in index order (the rows of the dense index)."""
         texts = self.columns["text"]
-        owner = np.repeat(np.arange(len(self)), self.sentence_counts)
-        return [texts[o][a:b] for o, (a, b) in zip(owner.tolist(), self.spans.tolist())]
+        return [texts[o][a:b] for o, (a, b) in zip(self.owner.tolist(), self.spans.tolist())]
 
 
 def read_chunks(folder: Path) -> ChunkTable:
