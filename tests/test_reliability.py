@@ -199,11 +199,11 @@ def test_two_build_processes_never_interleave(built):
 
 def test_build_killed_mid_embedding_leaves_previous_index_loadable(built):
     before = store.current_build(built.index_dir)
-    big = "\n".join(f"Paragraph {i} says the core muscles help posture number {i}. It adds detail {i}." for i in range(3000))
+    big = "\n".join(f"Paragraph {i} says the core muscles help posture number {i}. It adds detail {i}." for i in range(30000))
     (built.corpus_dir / "big.txt").write_text("Big page\n" + big + "\n", encoding="utf-8")
     cmd = [sys.executable, "build_index.py", "--corpus", str(built.corpus_dir), "--index", str(built.index_dir)]
     proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:  # about 15 s in, the model is loaded and the build is embedding
+    try:  # about 15 s in, the model is loaded and embedding 60,000 sentences, far from publishing
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         pass
