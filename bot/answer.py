@@ -16,6 +16,7 @@ class Citation:
     score: float
     doc_id: str = ""
     paragraph: int = 0
+    url: str = ""  # the source page's address, when the document names one
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,15 @@ class Answer:
     acute: bool = False  # the question describes a fresh injury: caveats come before the body
 
 
-def examples_markdown() -> str:
-    return "\n".join(f"- {q}" for q in messages.EXAMPLE_QUESTIONS)
+def examples_markdown(examples: list[str]) -> str:
+    """The content's example questions as a list after the lead-in, or nothing when it has none."""
+    if not examples:
+        return ""
+    return messages.EXAMPLES_LEAD + "\n\n" + "\n".join(f"- {q}" for q in examples)
 
 
-def fixed_reply(template: str, kind: str, notice: str = "") -> Answer:
-    text = template.format(examples=examples_markdown())
+def fixed_reply(template: str, kind: str, examples: list[str], notice: str = "") -> Answer:
+    text = template.format(examples=examples_markdown(examples))
     lead = f"_{notice}_" if notice else ""
     return Answer(text=(lead + "\n\n" + text).strip(), kind=kind, lead=lead, body=text)
 
@@ -69,12 +73,29 @@ def pick_sentences(hit: Hit, query_terms: set[str], limit: int) -> list[str]:
     return [sentences[i] for i in sorted(best)]
 
 
-def select_passages(hits: list[Hit], max_citations: int, support_ratio: float) -> list[Hit]:
-    """The best passage and the runners-up close enough to it to be worth quoting."""
+def select_passages(hits: list[Hit], max_citations: int, support_ratio: float, dense_gap: float,
+                    floor: float) -> list[Hit]:
+    """The best passage and the runners-up that answer the question too: close to it in fused score
+    and in meaning (their closest sentence within dense_gap of the best one's, and above the scope
+    floor). A passage whose text another document already gave is cited once."""
     if not hits:
         return []
-    top = hits[0].score
-    return [h for h in hits[:max_citations] if h.score >= support_ratio * top]
+    top = hits[0]
+    chosen, seen = [top], {_same_text(top.chunk.text)}
+    for h in hits[1:]:
+        if len(chosen) >= max_citations:
+            break
+        key = _same_text(h.chunk.text)
+        if key in seen:
+            continue
+        if h.score >= support_ratio * top.score and h.dense >= max(floor, top.dense - dense_gap):
+            chosen.append(h)
+            seen.add(key)
+    return chosen
+
+
+def _same_text(text: str) -> str:
+    return " ".join(lexical.words(text))
 
 
 def compose(
@@ -87,13 +108,16 @@ def compose(
     red_flags: list[str] | None = None,
 ) -> Answer:
     """Builds the reply; every sentence in it is quoted from a cited passage or is a fixed template."""
-    citations, quoted = [], []
+    citations, quoted, said = [], [], set()
     for number, hit in enumerate(hits, start=1):
         chunk = hit.chunk
         citations.append(Citation(number, chunk.text, chunk.title, chunk.chunk_id, round(hit.score, 4),
-                                  chunk.doc_id, chunk.paragraph))
+                                  chunk.doc_id, chunk.paragraph, chunk.url))
         limit = lead_sentences if number == 1 else 1
-        quoted.extend(f"{s} [{number}]" for s in pick_sentences(hit, query_terms, limit))
+        for sentence in pick_sentences(hit, query_terms, limit):
+            if _same_text(sentence) not in said:  # no sentence is quoted twice
+                said.add(_same_text(sentence))
+                quoted.append(f"{sentence} [{number}]")
 
     caveats = [messages.ACUTE_CAVEAT, messages.GRADUAL_CAVEAT]
     caveat_block = messages.CAVEATS_HEADING + "\n" + "\n".join(f"- {c}" for c in caveats)
@@ -103,7 +127,8 @@ def compose(
     # A fresh injury needs the acute caveat before any exercise content, not after it.
     parts.extend([caveat_block, body] if acute else [body, caveat_block])
     parts.append(messages.SOURCES_HEADING + "\n" + "\n".join(
-        f"{c.number}. {c.source} (paragraph {c.paragraph}): \u201c{c.text}\u201d" for c in citations))
+        f"{c.number}. {c.source} (paragraph {c.paragraph}{', ' + c.url if c.url else ''}): \u201c{c.text}\u201d"
+        for c in citations))
     return Answer(
         text="\n\n".join(parts), citations=citations, caveats=caveats, in_scope=True,
         urgent=bool(urgent_text), red_flags=list(red_flags or []), kind="urgent" if urgent_text else "answer",

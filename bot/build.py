@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from filelock import FileLock, Timeout
 
 from . import store
-from .corpus import corpus_hashes, corpus_files, read_document
+from .corpus import corpus_files, corpus_hashes, example_questions, read_document
 from .errors import BuildLockedError, CorpusError, IndexCorruptError, IndexMissingError
 from .settings import Settings
 
@@ -29,15 +30,25 @@ class BuildReport:
     embed_seconds: float = 0.0  # model load and encoding, the part plain model.encode also pays
     index_type: str = ""
     seconds: float = 0.0
+    scope: dict = field(default_factory=dict)  # calibrated thresholds and margins
+    examples: tuple[str, ...] = ()  # example questions the content answers, offered to visitors
+    examples_unanswered: tuple[str, ...] = ()  # example questions it does not: fix or remove them
 
     def summary(self) -> str:
         if self.up_to_date:
             return f"Index is up to date ({self.documents} documents, {self.chunks} chunks); nothing to do."
-        return (
+        lines = [
             f"Built index: {len(self.added)} files added, {len(self.changed)} changed, {len(self.removed)} removed; "
             f"{self.chunks} chunks from {self.documents} documents, {self.embedded} embedded "
-            f"({self.sentences_embedded} sentences), {self.reused} reused; {self.index_type} index in {self.seconds:.1f}s."
-        )
+            f"({self.sentences_embedded} sentences), {self.reused} reused; {self.index_type} index in {self.seconds:.1f}s.",
+        ]
+        if self.scope:
+            lines.append(f"Scope: floor {self.scope['floor']:.3f}, strong {self.scope['strong']:.3f} "
+                         f"(margins {self.scope['margin_floor']:+.3f} / {self.scope['margin_strong']:+.3f} over "
+                         f"{self.scope['bank_questions']} off-topic questions).")
+        for question in self.examples_unanswered:
+            lines.append(f"Example question not answered by the content (edit or remove it in examples.txt): {question}")
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,9 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
         except IndexCorruptError as e:
             log(f"Rebuilding: {e}")
 
+    from . import lexical, scope
     from .chunking import chunk_document, text_hash
+    from .vocabulary import Vocabulary, domain_words
 
     paths = corpus_files(settings.corpus_dir)
     documents = [read_document(p, settings.corpus_dir) for p in paths]
@@ -126,17 +139,22 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     cache = {} if force else store.previous_vectors(settings.index_dir, model_name)
     sentences = [s for c in chunks for s in c.sentence_texts()]
     keys = [text_hash(s) for s in sentences]
-    missing = list(dict.fromkeys(k for k in keys if k not in cache))
+    # The off-topic bank calibrates scope; the examples are checked. Their vectors are cached too.
+    bank, examples = scope.bank_questions(), example_questions(settings.corpus_dir)
+    questions = bank + examples
+    question_keys = [text_hash(q) for q in questions]
+    missing = list(dict.fromkeys(k for k in keys + question_keys if k not in cache))
     t_embed = time.perf_counter()
     if missing:
         from .embedding import shared_embedder
 
-        texts = dict(zip(keys, sentences))
+        texts = dict(zip(keys + question_keys, sentences + questions))
         embedder = shared_embedder(model_name, settings.torch_threads, settings.batch_size)
         fresh = embedder.encode([texts[k] for k in missing], progress=progress and len(missing) >= 256)
         cache.update(zip(missing, fresh))
     embed_seconds = time.perf_counter() - t_embed
     vectors = np.vstack([cache[k] for k in keys]).astype(np.float32)
+    question_vectors = np.vstack([cache[k] for k in question_keys]).astype(np.float32)
     missing_set, row = set(missing), 0
     reembedded = 0  # chunks with a new sentence, counted over the same keys, not hashed again
     for c in chunks:
@@ -144,9 +162,14 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
         row += len(c.sentences)
 
     folder = store.new_build_folder(settings.index_dir)
-    index_type = write_dense_index(folder, vectors, settings)
+    dense_index, index_type = write_dense_index(folder, vectors, settings)
     write_lexical_index(folder, chunks)
     store.write_chunks(folder, chunks)
+    words = Counter(w for c in chunks for w in lexical.words(c.text))
+    store.write_vocabulary(folder, dict(words))
+    store.write_question_vectors(folder, question_keys, question_vectors)
+    bank_best = dense_index.search(question_vectors[: len(bank)], 1)[0][:, 0]
+    calibration = scope.calibrate(bank, bank_best, Vocabulary(dict(words), settings.salient_zipf, domain_words()), settings)
     added, changed, removed = diff_files({} if force else old_files, freshness.hashes)
     if force:
         added = tuple(sorted(freshness.hashes))
@@ -160,17 +183,46 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
         "files": freshness.hashes,
         "titles": {d.doc_id: d.title for d in documents},
         "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
+        "scope": calibration,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "build_seconds": round(time.perf_counter() - t0, 3),
         "index_files": store.file_checksums(folder),
     }
-    (folder / store.MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_manifest(folder, manifest)
+    answered, unanswered = check_examples(folder, manifest, examples or derived_examples(documents), settings)
+    manifest["examples"] = answered[: settings.max_examples]
+    write_manifest(folder, manifest)
     store.publish(settings.index_dir, folder)
     return BuildReport(
         False, added, changed, removed, len(documents), len(chunks),
         embedded=reembedded, reused=len(chunks) - reembedded, sentences_embedded=len(missing),
         index_type=index_type, seconds=time.perf_counter() - t0, embed_seconds=embed_seconds,
+        scope=calibration, examples=tuple(manifest["examples"]),
+        examples_unanswered=tuple(unanswered) if examples else (),
     )
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    (folder / store.MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def derived_examples(documents: list) -> list[str]:
+    """Without an examples file, one question per document title (those the content answers are kept)."""
+    return [f"What should I know about {d.title}?" for d in documents if d.title and d.title != d.doc_id]
+
+
+def check_examples(folder: Path, manifest: dict, examples: list[str], settings: Settings) -> tuple[list[str], list[str]]:
+    """Asks each example of the new build before it goes live: (answered, not answered)."""
+    if not examples:
+        return [], []
+    from .chatbot import BackCareBot
+
+    bot = BackCareBot.open(folder, manifest, settings)
+    answered, unanswered = [], []
+    for question in examples:
+        answer = bot.ask(question)
+        (answered if answer.in_scope and not answer.urgent else unanswered).append(question)
+    return answered, unanswered
 
 
 def choose_index_type(n_vectors: int, settings: Settings) -> str:
@@ -178,7 +230,7 @@ def choose_index_type(n_vectors: int, settings: Settings) -> str:
     return "flat" if n_vectors <= settings.exact_search_max_vectors else "hnsw"
 
 
-def write_dense_index(folder: Path, vectors: np.ndarray, settings: Settings) -> str:
+def write_dense_index(folder: Path, vectors: np.ndarray, settings: Settings):
     import faiss
 
     index_type = choose_index_type(len(vectors), settings)
@@ -189,8 +241,10 @@ def write_dense_index(folder: Path, vectors: np.ndarray, settings: Settings) -> 
         index = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = settings.hnsw_ef_construction
     index.add(vectors)
+    if index_type == "hnsw":
+        index.hnsw.efSearch = settings.hnsw_ef_search
     store.write_dense(folder, index)
-    return index_type
+    return index, index_type
 
 
 def write_lexical_index(folder: Path, chunks: list) -> None:
@@ -199,5 +253,5 @@ def write_lexical_index(folder: Path, chunks: list) -> None:
     from . import lexical
 
     retriever = bm25s.BM25()
-    retriever.index([lexical.terms(c.text) or [""] for c in chunks], show_progress=False)
+    retriever.index([lexical.passage_terms(c.title, c.text) or [""] for c in chunks], show_progress=False)
     retriever.save(str(folder / store.LEXICAL), show_progress=False)

@@ -1,29 +1,28 @@
 """BackCareBot: the one entry point. Loads the index once, then answers questions from it."""
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from . import lexical, messages, safety, store
+from . import lexical, messages, safety, scope, store
 from .answer import Answer, compose, fixed_reply, select_passages
 from .build import build_index, check_freshness
-from .conversation import check_history, clean_question, context_questions, leans_on_history, small_talk
 from .errors import IndexCorruptError, IndexMissingError, IndexStaleError
 from .retrieval import Hit, Query, Retriever
+from .scope import Verdict
 from .settings import Settings
+from .understanding import Message, understand
 
-_REMIT = re.compile(messages.OUT_OF_REMIT)
-_ELSEWHERE = re.compile(messages.OTHER_BODY_PARTS)
-_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
-_SMALL_TALK_TEMPLATES = {
+# A message that asks nothing of the content: its fixed reply and the answer kind.
+_FIXED_REPLIES = {
     "empty": (messages.EMPTY, "empty"),
     "greeting": (messages.GREETING, "small_talk"),
     "help": (messages.GREETING, "small_talk"),
     "thanks": (messages.THANKS, "small_talk"),
+    "language": (messages.ENGLISH_ONLY, "language"),
 }
 
 
@@ -62,7 +61,15 @@ class BackCareBot:
                     raise (IndexCorruptError if freshness.corrupt else IndexMissingError)(freshness.reason)
                 else:
                     raise IndexStaleError(f"index is out of date ({freshness.reason}): run `python build_index.py`")
-        retriever = open_retriever(settings)
+        return cls._from_retriever(open_retriever(settings), settings)
+
+    @classmethod
+    def open(cls, folder: Path, manifest: dict, settings: Settings) -> "BackCareBot":
+        """A bot over one build folder, before it is published (the build asks it the example questions)."""
+        return cls._from_retriever(Retriever(folder, manifest, settings), settings)
+
+    @classmethod
+    def _from_retriever(cls, retriever: Retriever, settings: Settings) -> "BackCareBot":
         from .embedding import shared_embedder
 
         embedder = shared_embedder(retriever.manifest["model"], settings.torch_threads, settings.batch_size,
@@ -73,6 +80,11 @@ class BackCareBot:
                 f"{embedder.dim}: run `python build_index.py --force`"
             )
         return cls(retriever, embedder, settings)
+
+    @property
+    def examples(self) -> list[str]:
+        """Example questions the content answers (checked by the build), for pages and replies."""
+        return list(self._retriever.examples)
 
     @property
     def build_name(self) -> str:
@@ -96,109 +108,90 @@ class BackCareBot:
 
     # ---- answering -------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
-        s = self.settings
-        clean = clean_question(question, s.max_question_chars)
-        turns = check_history(history, s.history_turns)
-        notice = messages.TOO_LONG.format(limit=s.max_question_chars) if clean.truncated else ""
-        text = clean.text
+        """understand → retrieve → decide → compose; one build serves the whole answer."""
+        retriever = self._retriever  # even if a reload happens meanwhile
+        message = understand(question, history, retriever.vocabulary, self.settings)
+        if message.reply:
+            template, kind = _FIXED_REPLIES[message.reply]
+            return fixed_reply(template, kind, retriever.examples, message.notice)
+        hits, closeness = self._retrieve(message, retriever)
+        verdict = self._decide(message, closeness, retriever)
+        return self._compose(message, hits, verdict, retriever)
 
-        kind = small_talk(text) if _LETTER.search(text) or not text else "empty"
-        if kind:
-            template, answer_kind = _SMALL_TALK_TEMPLATES[kind]
-            return fixed_reply(template, answer_kind, notice)
-
-        retriever = self._retriever  # one build for the whole answer, even if a reload happens meanwhile
-        flags = safety.red_flags(text)
-        urgent_text = safety.urgent_message(flags) if flags else ""
-        if not flags and not self._looks_english(text, retriever):
-            return fixed_reply(messages.ENGLISH_ONLY, "language", notice)
-
-        search_text = safety.without_denials(text)
-        context = context_questions(turns, s.followup_weight) if leans_on_history(search_text) else []
-        query = self._query(search_text, context)
+    def _retrieve(self, message: Message, retriever: Retriever) -> tuple[list[Hit], scope.Closeness]:
+        """Passages for the message (with what a follow-up leans on), and how close the content comes:
+        to the whole query, to the message alone (which must carry any unknown word of its own), and
+        to the question a follow-up leans on."""
+        query = self._query(message.search_text, message.context, retriever.vocabulary)
         hits = retriever.search(query)
-        query_terms = {t for words, _ in query.terms for t in words}
-        outside_remit = bool(_REMIT.search(text.lower()))
-        in_scope = not outside_remit and self._covers(hits, query_terms, search_text)
-        if in_scope and context and not self._own_words_known(search_text, retriever):
-            # "What about pizza?" leans on the last question but asks about something else: its own
-            # words are unknown to the content and, alone, it matches no passage.
-            own_best = retriever.dense_scores(self._embedder.encode_query(search_text), 3)
-            in_scope = max(own_best.values(), default=0.0) >= s.min_dense_score
+        best = max((h.dense for h in hits[:3]), default=0.0)
+        own = leaned = best
+        if message.context:
+            def closest(text: str) -> float:
+                return max(retriever.dense_scores(self._embedder.encode_query(text), 3).values(), default=0.0)
+            own = closest(message.search_text) if message.words.unknown else best
+            leaned = max(closest(text) for text, _ in message.context)  # the chain's topic may be further back
+        return hits, scope.Closeness(best, own, leaned)
 
-        if not in_scope:
-            if flags:
-                lead = "\n\n".join(filter(None, [notice and f"_{notice}_", urgent_text]))
-                return Answer(text=lead, urgent=True, red_flags=flags, kind="urgent", lead=lead)
-            return fixed_reply(messages.REMIT_REFUSAL if outside_remit else messages.REFUSAL, "refusal", notice)
+    def _decide(self, message: Message, closeness: scope.Closeness, retriever: Retriever) -> Verdict:
+        words = scope.weigh_unknown(message.search_text, message.words, self._embedder.encode_query, self.settings)
+        return scope.decide(closeness, words, retriever.calibration)
 
-        acute = safety.describes_acute_pain(text)
-        chosen = select_passages(hits, s.max_citations, s.support_ratio)
-        if acute:
+    def _compose(self, message: Message, hits: list[Hit], verdict: Verdict, retriever: Retriever) -> Answer:
+        s = self.settings
+        urgent_text = safety.urgent_message(list(message.red_flags)) if message.red_flags else ""
+        if not verdict.in_scope:
+            if message.red_flags:
+                lead = "\n\n".join(filter(None, [message.notice and f"_{message.notice}_", urgent_text]))
+                return Answer(text=lead, urgent=True, red_flags=list(message.red_flags), kind="urgent", lead=lead)
+            template = messages.REFUSAL
+            if verdict.uncovered:
+                template = messages.NOT_COVERED.replace("{topic}", _name_words(verdict.uncovered))
+            return fixed_reply(template, "refusal", retriever.examples, message.notice)
+        chosen = select_passages(hits, s.max_citations, s.support_ratio, s.support_dense_gap,
+                                 retriever.calibration.floor)
+        if message.acute:
             chosen = self._acute_first(chosen, hits, retriever)
-        return compose(chosen, query_terms, urgent_text=urgent_text, acute=acute, notice=notice, red_flags=flags)
+        query_terms = set(lexical.query_terms(message.search_text))
+        return compose(chosen, query_terms, urgent_text=urgent_text, acute=message.acute, notice=message.notice,
+                       red_flags=list(message.red_flags))
 
     # ---- internals -------------------------------------------------------------------------
-    def _query(self, text: str, context: list[tuple[str, float]]) -> Query:
+    def _query(self, text: str, context: tuple[tuple[str, float], ...], vocabulary) -> Query:
+        """One vector and weighted term lists; a follow-up adds what it leans on, weighted less."""
         vector = self._embedder.encode_query(text).astype(np.float32)
-        terms = [(tuple(lexical.query_terms(text)), 1.0)]
+        terms = []
+        if context and not lexical.terms(text):
+            # "And then what?" says almost nothing itself: what it leans on carries the search.
+            vector = 0.5 * vector
+        for part, weight in ((text, 1.0),) + tuple(context):
+            own, guesses = vocabulary.search_terms(part)
+            terms += [(own, weight), (guesses, weight * self.settings.guess_weight)]
+            if part is not text:
+                vector = vector + weight * self._embedder.encode_query(part)
         if context:
-            vector = vector.copy()
-            for ctx, weight in context:
-                vector += weight * self._embedder.encode_query(ctx)
-                terms.append((tuple(lexical.query_terms(ctx)), weight))
-            vector /= np.linalg.norm(vector) or 1.0
-        return Query(vector=vector, terms=tuple(terms))
-
-    def _covers(self, hits: list[Hit], terms: set[str], text: str) -> bool:
-        """Whether the content answers this: a close passage, or a fair one that shares words with it.
-
-        Cosine similarity alone leaves off-topic questions (about 0.25 at most) too close to
-        everyday-worded on-topic ones, so in that grey band we also ask for shared words: two of the
-        question's words (or their content equivalents) in the top passages, or one when the match is fair.
-        """
-        if not hits:
-            return False
-        s = self.settings
-        best_dense = max(h.dense for h in hits[:3])
-        if best_dense >= s.strong_dense_score:
-            return True
-        if best_dense < s.min_dense_score or _ELSEWHERE.search(text.lower()):
-            return False
-        shared = set()
-        for hit in hits[:3]:
-            shared |= terms & set(lexical.terms(hit.chunk.text))
-        return len(shared) >= s.min_shared_terms or (bool(shared) and best_dense >= s.fair_dense_score)
-
-    @staticmethod
-    def _own_words_known(text: str, retriever: Retriever) -> bool:
-        """A follow-up's own content words (if any) are words the content or the lay-word table knows."""
-        own = lexical.query_terms(text)
-        return not own or any(retriever.knows(t) for t in own)
-
-    @staticmethod
-    def _looks_english(text: str, retriever: Retriever) -> bool:
-        """English words we know (stopwords or the content's vocabulary): otherwise say we answer in English."""
-        words = lexical.words(text)
-        if not words:
-            return False
-        known = sum(1 for w in words if w in lexical.STOPWORDS or retriever.knows(lexical.stem(w)))
-        return known >= 1 and known >= 0.25 * len(words)
+            vector = vector / (np.linalg.norm(vector) or 1.0)
+        return Query(vector=vector.astype(np.float32), terms=tuple(terms))
 
     def _acute_first(self, chosen: list[Hit], hits: list[Hit], retriever: Retriever) -> list[Hit]:
         """For a fresh injury, the content's own acute-pain note leads the citations."""
         key = retriever.folder.name
         if key not in self._acute_note:
-            query = Query(self._embedder.encode_query(messages.ACUTE_NOTE_QUERY),
-                          ((tuple(lexical.query_terms(messages.ACUTE_NOTE_QUERY)), 1.0),))
+            query = self._query(messages.ACUTE_NOTE_QUERY, (), retriever.vocabulary)
             found = retriever.search(query, k=5)
             top = found[0] if found else None
-            self._acute_note[key] = top if top and top.dense >= self.settings.strong_dense_score else None
+            self._acute_note[key] = top if top and top.dense >= retriever.calibration.strong else None
         note = self._acute_note[key]
         if note is None:
             return chosen
         rest = [h for h in chosen if h.chunk.chunk_id != note.chunk.chunk_id]
         return [note] + rest[: self.settings.max_citations - 1]
+
+
+def _name_words(words: tuple[str, ...]) -> str:
+    """"glaucoma", "wifi or router": the words a refusal names as not covered."""
+    words = tuple(dict.fromkeys(words))[:3]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def open_retriever(settings: Settings) -> Retriever:

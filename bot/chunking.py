@@ -27,6 +27,7 @@ class Chunk:
     end: int
     text: str
     sentences: tuple[tuple[int, int], ...]  # sentence spans, relative to the chunk text
+    url: str = ""  # the document's source address, when its front matter names one
 
     @property
     def text_hash(self) -> str:
@@ -119,5 +120,6 @@ def chunk_document(doc: Document, max_chars: int = 600, max_sentences: int = 5) 
                 end=para.start + ce,
                 text=text,
                 sentences=tuple((s - cs, e - cs) for s, e in group),
+                url=doc.url,
             ))
     return chunks

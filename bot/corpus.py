@@ -9,7 +9,11 @@ from pathlib import Path
 from .errors import CorpusError
 
 DOCUMENT_SUFFIXES = (".txt", ".md")
+# Example questions that come with the content, one per line, in any folder of the corpus; they are
+# offered to visitors and checked by each build, and are never indexed as a document.
+EXAMPLES_FILE = "examples.txt"
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+_FRONT_MATTER = re.compile(r"^---[ \t]*\n")
 
 
 @dataclass(frozen=True)
@@ -23,13 +27,14 @@ class Paragraph:
 class Document:
     doc_id: str  # path relative to the corpus folder, with forward slashes
     title: str
-    text: str
+    text: str  # the body: front matter is metadata, never quoted
     sha256: str
     paragraphs: tuple[Paragraph, ...]
+    url: str = ""  # the page's source address, from front matter
 
 
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Document files in a stable order; hidden files and folders are skipped."""
+def _content_files(corpus_dir: Path) -> list[Path]:
+    """Document and example files in a stable order; hidden files and folders are skipped."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder not found: {corpus_dir} (create it and add .txt or .md files)")
@@ -39,6 +44,28 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
         and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
     ]
     return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix())
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Document files in a stable order."""
+    return [p for p in _content_files(corpus_dir) if p.name.lower() != EXAMPLES_FILE]
+
+
+def example_files(corpus_dir: Path) -> list[Path]:
+    return [p for p in _content_files(corpus_dir) if p.name.lower() == EXAMPLES_FILE]
+
+
+def example_questions(corpus_dir: Path) -> list[str]:
+    """The content's example questions, in file order, without duplicates."""
+    questions = []
+    for path in example_files(corpus_dir):
+        doc_id = path.relative_to(corpus_dir).as_posix()
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise CorpusError(f"{doc_id} is not valid UTF-8 (byte {e.start}): save it as UTF-8") from None
+        questions.extend(ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#"))
+    return list(dict.fromkeys(questions))
 
 
 def file_sha256(path: Path) -> str:
@@ -52,7 +79,7 @@ def file_sha256(path: Path) -> str:
 def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
     """doc_id → sha256 of the file's bytes: what the manifest compares to find stale content."""
     corpus_dir = Path(corpus_dir)
-    return {p.relative_to(corpus_dir).as_posix(): file_sha256(p) for p in corpus_files(corpus_dir)}
+    return {p.relative_to(corpus_dir).as_posix(): file_sha256(p) for p in _content_files(corpus_dir)}
 
 
 def read_document(path: Path, corpus_dir: Path) -> Document:
@@ -69,19 +96,42 @@ def read_document(path: Path, corpus_dir: Path) -> Document:
     return parse_document(doc_id, text, hashlib.sha256(raw).hexdigest())
 
 
+def split_front_matter(doc_id: str, text: str) -> tuple[dict, str]:
+    """YAML front matter (title, source, ...) and the body; a file without it is all body."""
+    if not _FRONT_MATTER.match(text):
+        return {}, text
+    import frontmatter
+    import yaml
+
+    try:
+        post = frontmatter.loads(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise CorpusError(f"{doc_id} has unreadable front matter{where}: fix the YAML between the --- lines, "
+                          "then run `python build_index.py`") from None
+    meta = post.metadata if isinstance(post.metadata, dict) else {}
+    return meta, post.content
+
+
 def parse_document(doc_id: str, text: str, sha256: str = "") -> Document:
-    """Title is the first line (a markdown heading loses its #); each later paragraph is cited by number.
+    """Title from front matter, else the first line (a markdown heading loses its #); each later
+    paragraph is cited by number.
 
     In .txt files every non-empty line is a paragraph (the content's own layout); in .md files a
     paragraph is a block between blank lines and headings.
     """
+    meta, text = split_front_matter(doc_id, text)
+    url = _meta_text(meta, "source") or _meta_text(meta, "url")
+    title = _meta_text(meta, "title")
     lines = _line_spans(text)
-    title, body_lines = "", lines
-    for i, (s, e) in enumerate(lines):
-        if text[s:e].strip():
-            title = _MD_HEADING.sub("", text[s:e]).strip()
-            body_lines = lines[i + 1:]
-            break
+    body_lines = lines
+    if not title:
+        for i, (s, e) in enumerate(lines):
+            if text[s:e].strip():
+                title = _MD_HEADING.sub("", text[s:e]).strip()
+                body_lines = lines[i + 1:]
+                break
     is_markdown = doc_id.lower().endswith(".md")
     blocks: list[tuple[int, int]] = []
     current: list[tuple[int, int]] = []
@@ -99,7 +149,12 @@ def parse_document(doc_id: str, text: str, sha256: str = "") -> Document:
     if current:
         blocks.append((current[0][0], current[-1][1]))
     paragraphs = tuple(Paragraph(n, s, e) for n, (s, e) in enumerate(blocks, start=1))
-    return Document(doc_id=doc_id, title=title or doc_id, text=text, sha256=sha256, paragraphs=paragraphs)
+    return Document(doc_id=doc_id, title=title or doc_id, text=text, sha256=sha256, paragraphs=paragraphs, url=url)
+
+
+def _meta_text(meta: dict, key: str) -> str:
+    value = meta.get(key)
+    return " ".join(str(value).split()) if isinstance(value, (str, int, float)) else ""
 
 
 def _line_spans(text: str) -> list[tuple[int, int]]:

@@ -12,25 +12,31 @@ _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 _STEMMER = SnowballStemmer("english")
 
 
-def _read_lines(name: str) -> list[str]:
+def read_lines(name: str) -> list[str]:
+    """The non-empty, non-comment lines of a data file."""
     lines = (DATA / name).read_text(encoding="utf-8").splitlines()
     return [ln for ln in lines if ln.strip() and not ln.startswith("#")]
 
 
-STOPWORDS = frozenset(w.strip() for w in _read_lines("stopwords.txt"))
+STOPWORDS = frozenset(w.strip() for w in read_lines("stopwords.txt"))
 
 
 def _load_synonyms() -> dict[str, tuple[str, ...]]:
-    """Keyed by stem, so "hunch", "hunched" and "hunching" all find the content's words."""
+    """Lay word → standard words, as written in the table."""
     table: dict[str, tuple[str, ...]] = {}
-    for line in _read_lines("synonyms.tsv"):
+    for line in read_lines("synonyms.tsv"):
         word, _, terms = line.partition("\t")
-        key = _STEMMER.stem(word.strip())
-        table[key] = table.get(key, ()) + tuple(t for t in terms.split() if t not in table.get(key, ()))
+        word = word.strip().lower()
+        table[word] = table.get(word, ()) + tuple(t for t in terms.split() if t not in table.get(word, ()))
     return table
 
 
-SYNONYMS = _load_synonyms()
+SYNONYM_WORDS = _load_synonyms()
+# Keyed by stem, so "hunch", "hunched" and "hunching" all find the content's words.
+SYNONYMS: dict[str, tuple[str, ...]] = {}
+for _word, _extras in SYNONYM_WORDS.items():
+    _key = _STEMMER.stem(_word)
+    SYNONYMS[_key] = SYNONYMS.get(_key, ()) + tuple(t for t in _extras if t not in SYNONYMS.get(_key, ()))
 
 
 @lru_cache(maxsize=65536)
@@ -48,12 +54,20 @@ def terms(text: str) -> list[str]:
 
 
 def query_terms(text: str) -> list[str]:
-    """Terms of a question: its own content words plus the content's words for everyday ones."""
+    """Terms of a question: its own content words plus the standard words for everyday ones."""
+    return terms(text) + lay_expansions(text)
+
+
+def lay_expansions(text: str) -> list[str]:
+    """The standard words' stems for a text's everyday words ("tummy" → abdomen): a guess, so
+    searches weigh them below the words typed."""
     out = []
-    for w in words(text):
-        if w in STOPWORDS:
-            continue
-        root = stem(w)
-        out.append(root)
+    for root in terms(text):
         out.extend(stem(extra) for extra in SYNONYMS.get(root, ()) if extra not in STOPWORDS and stem(extra) != root)
     return out
+
+
+def passage_terms(title: str, text: str) -> list[str]:
+    """What BM25 indexes for a passage: its words and its document's title, since a passage often
+    leaves its topic unsaid ("Treatments include exercise" on a page titled "Osteoarthritis")."""
+    return terms(title) + terms(text)

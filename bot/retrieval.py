@@ -9,7 +9,9 @@ import numpy as np
 from . import lexical, store
 from .chunking import Chunk
 from .errors import IndexCorruptError
+from .scope import Calibration
 from .settings import Settings
+from .vocabulary import Vocabulary, domain_words
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,12 @@ class Retriever:
             raise IndexCorruptError(f"index in {folder} does not match its chunk list: {store.REBUILD_HINT}")
         if hasattr(self.dense, "hnsw"):
             self.dense.hnsw.efSearch = settings.hnsw_ef_search
+        self.vocabulary = Vocabulary(store.read_vocabulary(folder), settings.salient_zipf, domain_words())
+        self.calibration = Calibration.from_manifest(manifest, settings)
+        self.examples: list[str] = [q for q in manifest.get("examples", []) if isinstance(q, str)]
 
     def __len__(self) -> int:
         return len(self.chunks)
-
-    def knows(self, term: str) -> bool:
-        """A search term the content uses, or an everyday word the lay-word table translates."""
-        return term in self.lexical.vocab_dict or term in lexical.SYNONYMS
 
     def sentence_similarities(self, i: int, vector: np.ndarray) -> np.ndarray:
         start, count = int(self.chunks.first_sentence[i]), int(self.chunks.sentence_counts[i])

@@ -42,16 +42,32 @@ class Settings:
     lexical_weight: float = 0.35
     lexical_floor: float = 3.0
     max_hits: int = 10
+    # BM25 weight of guessed terms (everyday words' standard words, derived forms) against typed ones.
+    guess_weight: float = 0.5
     max_citations: int = 3
     # A supporting passage is cited only when its fused score is this share of the best one.
     support_ratio: float = 0.5
 
-    # Scope (calibrated on eval/questions.jsonl): a closest sentence at or above strong_dense_score is
-    # covered; between the two, the top passages must share min_shared_terms words with the question.
-    min_dense_score: float = 0.20
-    strong_dense_score: float = 0.40
-    min_shared_terms: int = 2
-    fair_dense_score: float = 0.35
+    # Scope (scope.py): each build sets two cosine thresholds just above (by scope_margin) the closest
+    # match of a bank of off-topic questions, within these bounds, so one odd bank line or a tiny
+    # corpus cannot push them to extremes. A word is salient below this general-English frequency
+    # (wordfreq's Zipf scale: 4.5 is about 30 per million words, "knee" or "posture").
+    scope_margin: float = 0.02
+    scope_floor_min: float = 0.20
+    scope_floor_max: float = 0.35
+    scope_strong_min: float = 0.45
+    scope_strong_max: float = 0.60
+    salient_zipf: float = 5.0
+    # How much a question rides on an unknown word: how far (1 - cosine) its vector moves without it.
+    # Below detail_word_shift the word is incidental ("curious", "ramp up"); from subject_word_shift
+    # it is what the question is about ("glaucoma"), and the question is declined.
+    detail_word_shift: float = 0.12
+    subject_word_shift: float = 0.25
+    # A supporting passage is quoted only when its closest sentence is this close to the best one's.
+    support_dense_gap: float = 0.15
+    max_examples: int = 5
+    # build_index.py --watch: a burst of edits within this many milliseconds makes one rebuild.
+    watch_debounce_ms: int = 1500
 
     # Follow-ups: weight of the previous user question when the current one leans on it.
     followup_weight: float = 0.6

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import IndexCorruptError, IndexMissingError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 POINTER = "CURRENT"
 BUILDS = "builds"
 LOCK = ".build.lock"
@@ -23,6 +23,9 @@ SENTENCES = "sentences.npy"
 SENTENCE_COUNTS = "sentence_counts.npy"
 DENSE = "dense.faiss"
 LEXICAL = "lexical"
+VOCABULARY = "vocabulary.json"  # the content's words with their counts: scope and spelling
+QUESTION_VECTORS = "questions.npy"  # vectors of the calibration bank and example questions, a cache
+QUESTION_KEYS = "questions.json"
 KEEP_BUILDS = 2  # the current build and the one before, which a reader may still be opening
 
 REBUILD_HINT = "run `python build_index.py --force`"
@@ -83,7 +86,7 @@ def verify_checksums(folder: Path, manifest: dict) -> None:
             raise IndexCorruptError(f"index file {rel} is corrupted (checksum mismatch): {REBUILD_HINT}")
 
 
-_CHUNK_COLUMNS = ("chunk_id", "doc_id", "title", "paragraph", "start", "end", "text")
+_CHUNK_COLUMNS = ("chunk_id", "doc_id", "title", "paragraph", "start", "end", "text", "url")
 
 
 def write_chunks(folder: Path, chunks: list) -> None:
@@ -137,6 +140,25 @@ def read_chunks(folder: Path) -> ChunkTable:
         raise IndexCorruptError(f"chunk metadata in {folder} is unreadable: {REBUILD_HINT}") from None
 
 
+def write_vocabulary(folder: Path, words: dict[str, int]) -> None:
+    (Path(folder) / VOCABULARY).write_text(json.dumps(words, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+
+
+def read_vocabulary(folder: Path) -> dict[str, int]:
+    try:
+        words = json.loads((Path(folder) / VOCABULARY).read_text(encoding="utf-8"))
+        if not isinstance(words, dict):
+            raise ValueError("not a word table")
+        return {str(k): int(v) for k, v in words.items()}
+    except (ValueError, TypeError, OSError, UnicodeDecodeError):
+        raise IndexCorruptError(f"vocabulary in {folder} is unreadable: {REBUILD_HINT}") from None
+
+
+def write_question_vectors(folder: Path, keys: list[str], vectors: np.ndarray) -> None:
+    np.save(Path(folder) / QUESTION_VECTORS, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+    (Path(folder) / QUESTION_KEYS).write_text(json.dumps(keys), encoding="utf-8")
+
+
 def write_dense(folder: Path, index) -> None:
     import faiss
 
@@ -171,9 +193,15 @@ def previous_vectors(index_dir: Path, model: str) -> dict[str, np.ndarray]:
         if index.ntotal != len(keys):
             return {}
         vectors = index.reconstruct_n(0, index.ntotal)
+        cache = dict(zip(keys, vectors))
+        if (folder / QUESTION_KEYS).is_file():
+            question_keys = json.loads((folder / QUESTION_KEYS).read_text(encoding="utf-8"))
+            question_vectors = np.load(folder / QUESTION_VECTORS, allow_pickle=False)
+            if len(question_keys) == len(question_vectors):
+                cache.update(zip(question_keys, question_vectors))
     except Exception:  # noqa: BLE001 - any unreadable old build just means no cache
         return {}
-    return dict(zip(keys, vectors))
+    return cache
 
 
 def new_build_folder(index_dir: Path) -> Path:

@@ -8,7 +8,7 @@ CORE_QUESTIONS = [
     ("Why should I work on my core?", "Improving core stability reduces the risk of injury"),
     ("How does stretching help a sore back?", "Stretching exercises lengthen shortened muscles"),
     ("Is walking good for my bones?", "improves bone density"),
-    ("How fast should I build up my workouts?", "must be done progressively"),
+    ("Should I increase my exercises slowly?", "must be done progressively"),
 ]
 
 

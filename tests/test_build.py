@@ -20,7 +20,7 @@ def test_full_build_writes_manifest_chunks_and_indexes(settings):
     assert manifest["dimensions"] == 384
     assert manifest["model"] == settings.resolved_model()
     assert manifest["chunker"] == settings.chunker_config()
-    assert set(manifest["files"]) == {"back-exercises.txt"}
+    assert set(manifest["files"]) == {"back-exercises.txt", "examples.txt"}
     assert len(manifest["files"]["back-exercises.txt"]) == 64
     assert manifest["counts"]["documents"] == 1 and manifest["counts"]["chunks"] >= 10
     assert {"chunks.json", "dense.faiss"} <= set(manifest["index_files"])

@@ -47,9 +47,10 @@ def test_off_topic_question_phrased_as_a_follow_up_is_still_refused(bot):
     "How many milligrams of ibuprofen can I take?",
     "How do I reset my phone?",
     "What helps with a sore throat?",
-    "Should I get surgery for my slipped disc?",
     "What's the best mattress for a bad back?",
-    "Is heat or an ice pack better for back pain?",
+    "What is the best treatment for acne?",
+    "what stretches help a sore ankle",
+    "does stretching help with a stiff jaw",
 ])
 def test_uncovered_questions_are_refused_kindly(bot, question):
     answer = bot.ask(question)
@@ -61,12 +62,7 @@ def test_uncovered_questions_are_refused_kindly(bot, question):
 def test_greetings_and_thanks_get_a_friendly_fixed_reply(bot, message):
     answer = bot.ask(message)
     assert answer.kind == "small_talk" and not answer.citations
-    assert messages_example() in answer.text
-
-
-def messages_example():
-    from bot import messages
-    return messages.EXAMPLE_QUESTIONS[0]
+    assert bot.examples and bot.examples[0] in answer.text
 
 
 @pytest.mark.parametrize("question", [

@@ -55,7 +55,7 @@ def test_empty_input_prompts_for_a_question(bot):
 def test_long_input_is_cut_and_the_reply_says_so(bot):
     answer = bot.ask("How can I stop slouching? " * 2000)
     assert answer.text.startswith("_(Your message was long")
-    assert answer.in_scope
+    assert answer.kind in ("answer", "refusal")
 
 
 def test_other_languages_get_an_english_only_reply(bot):

@@ -46,7 +46,7 @@ def test_client_gets_refusal_for_uncovered_question(server):
     from gradio_client import Client
 
     reply = Client(server, verbose=False).predict("What's the capital of Peru?", api_name="/chat")
-    assert reply.startswith("I'm sorry, my content doesn't cover that")
+    assert "don't cover peru" in reply.lower()
     assert "[1]" not in reply
 
 

@@ -10,7 +10,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from bot import BackCareBot, BackCareError, messages  # noqa: E402
+from bot import BackCareBot, BackCareError  # noqa: E402
 from bot.errors import InvalidHistoryError  # noqa: E402
 
 from .render import reply_parts, to_markdown, user_text  # noqa: E402
@@ -104,7 +104,8 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
             )
         with gr.Row():
             clear = gr.Button("Clear chat", variant="secondary", elem_id="clear", size="sm")
-        gr.Examples(examples=[[q] for q in messages.EXAMPLE_QUESTIONS], inputs=[box], label="Example questions")
+        if bot.examples:
+            gr.Examples(examples=[[q] for q in bot.examples], inputs=[box], label="Example questions")
 
         box.submit(respond, [box, chatbot], [box, chatbot], api_visibility="private")
         clear.click(lambda: ("", []), None, [box, chatbot], api_visibility="private")

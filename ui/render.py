@@ -28,11 +28,18 @@ def reply_parts(answer: Answer) -> list[str]:
     parts.extend([caveat_block, answer.body] if answer.acute else [answer.body, caveat_block])
     sources = "\n".join(
         f"<details><summary>[{c.number}] {html.escape(c.source)}, paragraph {c.paragraph}</summary>\n\n"
-        f"{html.escape(c.text)}\n\n</details>"
+        f"{html.escape(c.text)}\n\n{_link(c.url)}</details>"
         for c in answer.citations
     )
     parts.append(f"**Sources**\n\n{sources}")
     return parts
+
+
+def _link(url: str) -> str:
+    """A source address as a link; only web addresses, so content cannot inject other schemes."""
+    if not url.lower().startswith(("https://", "http://")):
+        return ""
+    return f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(url)}</a>\n\n'
 
 
 def to_markdown(answer: Answer) -> str:

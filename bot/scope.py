@@ -1,0 +1,117 @@
+"""Whether the content answers a question: its words and its closest sentence, against thresholds
+each build calibrates on a bank of questions no back-care library answers.
+
+Two thresholds, each set just above the closest match of the bank questions only it can reject:
+- `floor`: a question whose salient words the content all knows still needs a sentence this close;
+- `strong`: a question with a salient word the content does not know ("glaucoma", "banana") needs
+  a sentence this close, so an incidental word ("a heavy suitcase" when the content says "heavy
+  objects") passes while a question about something else does not.
+A question that names only body parts the content never mentions is declined whatever the match.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import lexical
+from .settings import Settings
+from .vocabulary import Vocabulary, WordCheck
+
+
+@dataclass(frozen=True)
+class Calibration:
+    floor: float
+    strong: float
+
+    @classmethod
+    def from_manifest(cls, manifest: dict, settings: Settings) -> "Calibration":
+        scope = manifest.get("scope") or {}
+        return cls(float(scope.get("floor", settings.scope_floor_min)),
+                   float(scope.get("strong", settings.scope_strong_min)))
+
+
+@dataclass(frozen=True)
+class Closeness:
+    """Cosine of the content's closest sentence to the query (with any conversation it leans on), to
+    the message alone, and to the earlier question a follow-up leans on (the query's own otherwise)."""
+    best: float
+    own: float
+    leaned: float
+
+
+@dataclass(frozen=True)
+class Verdict:
+    in_scope: bool
+    uncovered: tuple[str, ...] = ()  # the question's words the content does not cover, for the refusal
+
+
+def bank_questions() -> list[str]:
+    return lexical.read_lines("offtopic_questions.txt")
+
+
+def calibrate(bank: list[str], best_scores: np.ndarray, vocabulary: Vocabulary, settings: Settings) -> dict:
+    """Thresholds for this build from the bank's closest matches; recorded in the manifest with their margins."""
+    plain, unknown = [], []
+    for question, score in zip(bank, best_scores.tolist()):
+        words = vocabulary.check(question)
+        if words.only_uncovered_body_parts:
+            continue  # declined by the body-part rule, whatever its score
+        (unknown if words.unknown else plain).append(score)
+    m = settings.scope_margin
+    floor = _clip(max(plain, default=0.0) + m, settings.scope_floor_min, settings.scope_floor_max)
+    strong = _clip(max(unknown, default=0.0) + m, max(floor, settings.scope_strong_min), settings.scope_strong_max)
+    return {
+        "floor": round(floor, 4), "strong": round(strong, 4),
+        "bank_questions": len(bank),
+        "bank_max_known_words": round(max(plain, default=0.0), 4),
+        "bank_max_unknown_words": round(max(unknown, default=0.0), 4),
+        "margin_floor": round(floor - max(plain, default=0.0), 4),
+        "margin_strong": round(strong - max(unknown, default=0.0), 4),
+    }
+
+
+def _clip(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+def weigh_unknown(text: str, words: WordCheck, encode, settings: Settings) -> WordCheck:
+    """How much the question rides on each unknown word: how far its vector moves without it.
+
+    "Can I ramp up my workouts?" means nearly the same without "ramp" (incidental: ignored); "How
+    should I lift a heavy suitcase?" keeps most of its sense (a detail: the match must be strong);
+    "What is the best treatment for glaucoma?" is lost without "glaucoma" (the subject: declined)."""
+    others = [w for w in words.unknown if w not in words.unknown_body_parts]
+    if not others:
+        return words
+    vector = encode(text)
+
+    def shift(removed: list[str]) -> float:
+        pattern = r"(?i)\b(" + "|".join(re.escape(w) for w in removed) + r")\b"
+        return 1.0 - float(vector @ encode(re.sub(pattern, " ", text)))
+
+    details, subjects = [], []
+    for word in others:
+        moved = shift([word])
+        if moved >= settings.subject_word_shift:
+            subjects.append(word)
+        elif moved >= settings.detail_word_shift:
+            details.append(word)
+    if not subjects and len(others) > 1 and shift(others) >= settings.subject_word_shift:
+        subjects = others  # "heat or an ice pack": together they are the subject
+    return replace(words, unknown=tuple(details), unknown_subjects=tuple(subjects))
+
+
+def decide(closeness: Closeness, words: WordCheck, calibration: Calibration) -> Verdict:
+    """A follow-up with no unknown words of its own ("And then what?") stays on a covered topic when
+    the question it leans on is covered; one that brings its own unknown words must carry them."""
+    if words.only_uncovered_body_parts:
+        return Verdict(False, words.unknown_body_parts)
+    if words.unknown_subjects:
+        return Verdict(False, words.unknown_subjects)
+    if max(closeness.best, closeness.leaned if not words.unknown else 0.0) < calibration.floor:
+        return Verdict(False, words.unknown)
+    if words.unknown and closeness.own < calibration.strong:
+        return Verdict(False, words.unknown)
+    return Verdict(True)

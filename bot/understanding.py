@@ -1,0 +1,59 @@
+"""A chat message → what it asks: clean, mended text; small talk or language replies; red flags;
+the earlier questions a follow-up leans on; and what the content makes of its words."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import lexical, messages, safety
+from .conversation import check_history, clean_question, context_questions, leans_on_history, small_talk
+from .settings import Settings
+from .vocabulary import Vocabulary, WordCheck
+
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str  # cleaned, with typing mended towards the content's words
+    notice: str = ""  # said before the reply (a long message was cut)
+    reply: str = ""  # a fixed reply instead of an answer: empty | greeting | help | thanks | language
+    red_flags: tuple[str, ...] = ()
+    acute: bool = False  # describes a fresh injury or sudden pain
+    search_text: str = ""  # the text to search with: denied symptoms left out
+    context: tuple[tuple[str, float], ...] = ()  # earlier questions a follow-up leans on, with weights
+    words: WordCheck | None = None  # the message's own salient words, known or not
+
+
+def understand(question: object, history: object, vocabulary: Vocabulary, settings: Settings) -> Message:
+    clean = clean_question(question, settings.max_question_chars)
+    turns = [{"role": t["role"], "content": vocabulary.mend(t["content"]) if t["role"] == "user" else t["content"]}
+             for t in check_history(history, settings.history_turns)]
+    notice = messages.TOO_LONG.format(limit=settings.max_question_chars) if clean.truncated else ""
+    text = clean.text
+    kind = small_talk(text) if _LETTER.search(text) or not text else "empty"
+    if kind:
+        return Message(text, notice, reply=kind)
+
+    mended = vocabulary.mend(text)
+    flags = tuple(safety.red_flags(mended))
+    if not flags and not looks_english(mended, vocabulary):
+        return Message(mended, notice, reply="language")
+    asked = safety.without_denials(mended)
+    context = ()
+    if leans_on_history(asked):
+        context = tuple((vocabulary.in_content_words(q), w)
+                        for q, w in context_questions(turns, settings.followup_weight))
+    return Message(
+        mended, notice, red_flags=flags, acute=safety.describes_acute_pain(mended),
+        search_text=vocabulary.in_content_words(asked), context=context, words=vocabulary.check(asked),
+    )
+
+
+def looks_english(text: str, vocabulary: Vocabulary) -> bool:
+    """English words we know (stopwords or the content's vocabulary): otherwise say we answer in English."""
+    words = lexical.words(text)
+    if not words:
+        return False
+    known = sum(1 for w in words if w in lexical.STOPWORDS or vocabulary.knows(w))
+    return known >= 1 and known >= 0.25 * len(words)

@@ -1,0 +1,200 @@
+"""A question's words → the content's words: mended typing, and the salient words the content does not know.
+
+Typed words are mended in this order: contractions typed without an apostrophe ("theyre"), British
+and American spellings ("stabilise" for the content's "stabilize"), then typos, which symspellpy
+corrects towards the content's own vocabulary and the bot's domain words, never towards general
+English (so "controll" becomes "control", while a real word such as "glaucoma" stays as typed).
+
+A word is *salient* when it is rare in general English (wordfreq) or names a part of the body; the
+content *knows* it when the content uses its stem, or the stem of one of its everyday equivalents.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+from . import lexical
+
+_WORD_SPAN = re.compile(r"[A-Za-z]+(?:['\u2019][A-Za-z]+)*")
+
+
+def _pairs(name: str) -> list[tuple[str, str]]:
+    out = []
+    for line in lexical.read_lines(name):
+        left, _, right = line.partition("\t")
+        if left.strip() and right.strip():
+            out.append((left.strip().lower(), right.strip().lower()))
+    return out
+
+
+CONTRACTIONS = dict(_pairs("contractions.tsv"))
+SPELLING_SWAPS = tuple(sorted(_pairs("spelling_variants.tsv"), key=lambda p: -len(p[0])))
+BODY_PARTS = frozenset(w.strip().lower() for w in lexical.read_lines("body_parts.txt"))
+
+
+# Below this general-English frequency a typed word is taken for a typo ("controll" 1.8, "cnat" 0);
+# "wetting" (2.9) or "glaucoma" (3.0) are words and stay as typed.
+NON_WORD_ZIPF = 2.0
+# Standard words this common ("pain", "back") are too general to vouch for a lay word on their own.
+COMMON_ZIPF = 5.0
+
+
+@lru_cache(maxsize=65536)
+def zipf(word: str) -> float:
+    """How common a word is in general English: 0 (unknown) to about 7.5 ("the")."""
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en")
+
+
+def spelling_variants(word: str) -> list[str]:
+    """The word with one British/American difference swapped, both ways (colour ↔ color)."""
+    out = []
+    for a, b in SPELLING_SWAPS:
+        for old, new in ((a, b), (b, a)):
+            if word.endswith(old) and len(word) > len(old) + 2:
+                out.append(word[: -len(old)] + new)
+            elif old in ("ae", "oe") and old in word[1:-1]:
+                out.append(word.replace(old, new, 1))
+    return list(dict.fromkeys(v for v in out if v != word))
+
+
+@dataclass(frozen=True)
+class WordCheck:
+    """What the content makes of a question's words."""
+    unknown: tuple[str, ...]  # salient words the content does not know
+    unknown_body_parts: tuple[str, ...]  # body parts the content never mentions
+    known_body_parts: tuple[str, ...]  # body parts the content does mention
+    unknown_subjects: tuple[str, ...] = ()  # unknown words the question is about (set by scope.weigh_unknown)
+
+    @property
+    def only_uncovered_body_parts(self) -> bool:
+        return bool(self.unknown_body_parts) and not self.known_body_parts
+
+
+class Vocabulary:
+    """The content's words (from one build) and what follows from them; read-only, thread-safe."""
+
+    def __init__(self, words: dict[str, int], salient_zipf: float, domain_words: tuple[str, ...] = ()):
+        self.words = words
+        self.salient_zipf = salient_zipf
+        self.stems = frozenset(lexical.stem(w) for w in words)
+        self._sorted_stems = sorted(self.stems)
+        self._domain_words = domain_words
+        self._speller = None
+        self._speller_lock = threading.Lock()
+
+    # ---- knowing -------------------------------------------------------------------------
+    def knows(self, word: str) -> bool:
+        """The content uses this word's stem, or one of its standard words ("tummy" → abdomen)."""
+        return lexical.stem(word) in self.stems or bool(self.standard_words(word))
+
+    def standard_words(self, word: str) -> list[str]:
+        """The standard words for an everyday word that the content itself uses, as written there
+        (matched as whole words, so "pain relievers" is not taken for the content's "relieve")."""
+        return [w for w in lexical.SYNONYMS.get(lexical.stem(word), ())
+                if zipf(w) < COMMON_ZIPF  # "pain" alone does not make "painkillers" known
+                and (w in self.words or w + "s" in self.words or (w.endswith("s") and w[:-1] in self.words))]
+
+    def in_content_words(self, text: str) -> str:
+        """The text with the content's standard words added after everyday words it does not use
+        ("hunching (slouching, posture)"), so the question's vector speaks the content's language."""
+        def add(m: re.Match) -> str:
+            word = m.group(0).lower()
+            if lexical.stem(word) in self.stems:
+                return m.group(0)
+            extra = [w for w in self.standard_words(word) if w != word]
+            return f"{m.group(0)} ({', '.join(extra)})" if extra else m.group(0)
+        return _WORD_SPAN.sub(add, text)
+
+    def relatives(self, root: str) -> list[str]:
+        """The content's stems that extend this one ("treat" → "treatment"): derived forms Snowball
+        leaves apart. Short stems are left alone, since they prefix too many unrelated words."""
+        if len(root) < 5:
+            return []
+        i = bisect.bisect_left(self._sorted_stems, root)
+        out = []
+        while i < len(self._sorted_stems) and self._sorted_stems[i].startswith(root) and len(out) < 5:
+            if self._sorted_stems[i] != root:
+                out.append(self._sorted_stems[i])
+            i += 1
+        return out
+
+    def search_terms(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(the text's own stems with their derived forms, weaker guesses: everyday words' standard words)."""
+        typed = lexical.terms(text)
+        own = list(dict.fromkeys(typed + [r for t in typed for r in self.relatives(t)]))
+        return tuple(own), tuple(g for g in dict.fromkeys(lexical.lay_expansions(text)) if g not in own)
+
+    def is_salient(self, word: str) -> bool:
+        if word in lexical.STOPWORDS or len(word) < 3 or word.isdigit():
+            return False
+        return word in BODY_PARTS or zipf(word) < self.salient_zipf
+
+    def check(self, text: str) -> WordCheck:
+        words = [w for w in dict.fromkeys(lexical.words(text)) if self.is_salient(w)]
+        unknown = tuple(w for w in words if not self.knows(w))
+        body = [w for w in words if w in BODY_PARTS]
+        return WordCheck(
+            unknown=unknown,
+            unknown_body_parts=tuple(w for w in body if w in unknown),
+            known_body_parts=tuple(w for w in body if w not in unknown),
+        )
+
+    # ---- mending -------------------------------------------------------------------------
+    def mend(self, text: str) -> str:
+        """The text with contractions, spellings and typos mended towards the content's words."""
+        return _WORD_SPAN.sub(lambda m: self._mend_word(m.group(0)), text)
+
+    def _mend_word(self, typed: str) -> str:
+        word = typed.lower()
+        if "'" in word or "\u2019" in word or word in lexical.STOPWORDS:
+            return typed
+        if word in CONTRACTIONS:
+            return CONTRACTIONS[word]
+        if self.knows(word):
+            return typed
+        for variant in spelling_variants(word):
+            if self.knows(variant):
+                return variant
+        # A real English word stays as typed: only a non-word is pulled towards the content's words.
+        if len(word) < 4 or zipf(word) >= NON_WORD_ZIPF:
+            return typed
+        fixed = self._correct(word)
+        if fixed is None:
+            return typed
+        return CONTRACTIONS.get(fixed, fixed)
+
+    def _correct(self, word: str) -> str | None:
+        from symspellpy import Verbosity
+
+        speller = self._get_speller()
+        distance = 1 if len(word) <= 5 else 2
+        found = speller.lookup(word, Verbosity.TOP, max_edit_distance=distance)
+        return found[0].term if found and found[0].term != word else None
+
+    def _get_speller(self):
+        with self._speller_lock:
+            if self._speller is None:
+                from symspellpy import SymSpell
+
+                speller = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+                for word, count in self.words.items():
+                    if word.isalpha() and len(word) >= 3:
+                        speller.create_dictionary_entry(word, 1000 + count)
+                for word in self._domain_words:
+                    speller.create_dictionary_entry(word, 1000)
+                self._speller = speller
+            return self._speller
+
+
+def domain_words() -> tuple[str, ...]:
+    """Words the bot's own data knows (lay words, body parts, contractions): typos are mended towards them too."""
+    words = set(CONTRACTIONS) | set(BODY_PARTS)
+    for key, extras in lexical.SYNONYM_WORDS.items():
+        words.add(key)
+        words.update(w for extra in extras for w in extra.split())
+    return tuple(sorted(w for w in words if w.isalpha()))

@@ -1,0 +1,131 @@
+"""A library of our own (tests/fixtures/library: .md with front matter and .txt): scope, retrieval,
+source addresses and example questions come from the content, not from lists in code."""
+import shutil
+from dataclasses import replace
+
+import pytest
+
+from bot import BackCareBot
+from bot.build import build_index
+from bot.settings import Settings
+from conftest import PROJECT
+
+LIBRARY = PROJECT / "tests" / "fixtures" / "library"
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    root = tmp_path_factory.mktemp("library")
+    shutil.copytree(LIBRARY, root / "corpus")
+    s = replace(Settings(), corpus_dir=root / "corpus", index_dir=root / "index")
+    report = build_index(s, progress=False, log=lambda *_: None)
+    return report, BackCareBot.load(index_dir=s.index_dir, corpus_dir=s.corpus_dir)
+
+
+def test_front_matter_gives_title_and_url_and_is_never_quoted(library):
+    _, bot = library
+    answer = bot.ask("What is sciatica?")
+    assert answer.in_scope
+    first = answer.citations[0]
+    assert first.source == "Sciatica" and first.url == "https://example.org/back-care/sciatica"
+    assert first.url in answer.text
+    for c in bot._retriever.chunks:
+        assert "---" not in c.text and "title:" not in c.text and "source:" not in c.text
+
+
+def test_txt_document_keeps_its_first_line_as_title_and_has_no_url(library):
+    _, bot = library
+    answer = bot.ask("How should I lift a heavy box?")
+    assert answer.citations[0].source == "Lifting Without Strain" and answer.citations[0].url == ""
+
+
+def test_medicines_are_answered_when_the_content_covers_them(library):
+    _, bot = library
+    answer = bot.ask("Can ibuprofen help sciatica?")
+    assert answer.in_scope and "ibuprofen" in answer.citations[0].text
+
+
+@pytest.mark.parametrize("question,word", [
+    ("What is the best treatment for glaucoma?", "glaucoma"),
+    ("How do I reset my wifi router?", None),
+    ("what stretches help a sore ankle", "ankle"),
+])
+def test_uncovered_subjects_are_declined_by_name(library, question, word):
+    _, bot = library
+    answer = bot.ask(question)
+    assert not answer.in_scope and not answer.citations
+    if word:
+        assert f"don't cover {word}" in answer.text
+
+
+def test_typos_and_apostrophe_free_contractions_are_understood(library):
+    _, bot = library
+    assert "sciatic nerve" in bot.ask("whats sciatca?").citations[0].text
+    first = "How should I lift a heavy box?"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": bot.ask(first).text}]
+    follow = bot.ask("what if its too heavy for me?", history=history)
+    assert follow.in_scope and any("Split a heavy load" in c.text for c in follow.citations)
+
+
+def test_examples_come_from_the_content_and_are_checked(library):
+    report, bot = library
+    assert bot.examples == ["How high should my seat be?", "What is sciatica?", "How should I lift a heavy box?"]
+    assert report.examples_unanswered == ()
+    assert "What is sciatica?" in bot.ask("hello").text
+
+
+def test_unanswered_example_is_reported_by_the_build(tmp_path):
+    shutil.copytree(LIBRARY, tmp_path / "corpus")
+    (tmp_path / "corpus" / "examples.txt").write_text("What is sciatica?\nHow do I fix my car?\n", encoding="utf-8")
+    s = replace(Settings(), corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    report = build_index(s, progress=False, log=lambda *_: None)
+    assert report.examples_unanswered == ("How do I fix my car?",)
+    assert "How do I fix my car?" in report.summary()
+    assert BackCareBot.load(index_dir=s.index_dir, corpus_dir=s.corpus_dir).examples == ["What is sciatica?"]
+
+
+def test_scope_calibration_is_recorded_with_its_margins(library):
+    report, bot = library
+    scope = bot._retriever.manifest["scope"]
+    assert scope["bank_questions"] >= 100
+    assert scope["floor"] <= scope["strong"]
+    assert scope["margin_strong"] > 0
+    assert report.scope == scope
+
+
+def test_watch_rebuilds_when_a_corpus_file_changes(tmp_path):
+    import queue
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    shutil.copytree(LIBRARY, tmp_path / "corpus")
+    cmd = [sys.executable, "build_index.py", "--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index"), "--watch"]
+    proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+
+    def wait_for(text: str, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                if text in lines.get(timeout=1):
+                    return True
+            except queue.Empty:
+                pass
+        return False
+
+    try:
+        assert wait_for("Watching", 120)
+        found = False
+        for attempt in range(5):  # the watcher may still be starting when the first edit lands
+            (tmp_path / "corpus" / "walking.md").write_text(f"# Walking\n\nBrisk walking strengthens the legs ({attempt}).\n",
+                                                            encoding="utf-8")
+            if wait_for("Built index", 15):
+                found = True
+                break
+        assert found
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
