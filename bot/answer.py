@@ -88,7 +88,9 @@ def select_passages(hits: list[Hit], max_citations: int, support_ratio: float, d
         key = _same_text(h.chunk.text)
         if key in seen:
             continue
-        if h.score >= support_ratio * top.score and h.dense >= max(floor, top.dense - dense_gap):
+        # Above the scope floor a supporter must clear it too; a grey-band answer keeps its close runners-up.
+        close = h.dense >= top.dense - dense_gap and (h.dense >= floor or top.dense < floor)
+        if h.score >= support_ratio * top.score and close:
             chosen.append(h)
             seen.add(key)
     return chosen

@@ -141,7 +141,12 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     keys = [text_hash(s) for s in sentences]
     # The off-topic bank calibrates scope; the examples are checked. Their vectors are cached too.
     bank, examples = scope.bank_questions(), example_questions(settings.corpus_dir)
-    questions = bank + examples
+    words = Counter(w for c in chunks for w in lexical.words(c.text))
+    vocabulary = Vocabulary(dict(words), settings.salient_zipf, domain_words())
+    # The content's words get vectors too: a question's unknown word close to one of them
+    # ("monitor" and the content's "screen") is a word the content knows by another name.
+    content_words = vocabulary.content_words()
+    questions = bank + examples + content_words
     question_keys = [text_hash(q) for q in questions]
     missing = list(dict.fromkeys(k for k in keys + question_keys if k not in cache))
     t_embed = time.perf_counter()
@@ -165,11 +170,11 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     dense_index, index_type = write_dense_index(folder, vectors, settings)
     write_lexical_index(folder, chunks)
     store.write_chunks(folder, chunks)
-    words = Counter(w for c in chunks for w in lexical.words(c.text))
     store.write_vocabulary(folder, dict(words))
     store.write_question_vectors(folder, question_keys, question_vectors)
+    store.write_word_vectors(folder, content_words, question_vectors[len(bank) + len(examples):])
     bank_best = dense_index.search(question_vectors[: len(bank)], 1)[0][:, 0]
-    calibration = scope.calibrate(bank, bank_best, Vocabulary(dict(words), settings.salient_zipf, domain_words()), settings)
+    calibration = scope.calibrate(bank, bank_best, vocabulary, settings)
     added, changed, removed = diff_files({} if force else old_files, freshness.hashes)
     if force:
         added = tuple(sorted(freshness.hashes))

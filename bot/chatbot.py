@@ -131,10 +131,16 @@ class BackCareBot:
                 return max(retriever.dense_scores(self._embedder.encode_query(text), 3).values(), default=0.0)
             own = closest(message.search_text) if message.words.unknown else best
             leaned = max(closest(text) for text, _ in message.context)  # the chain's topic may be further back
-        return hits, scope.Closeness(best, own, leaned)
+        wanted = set(retriever.vocabulary.search_terms(message.search_text)[0])
+        found = set()
+        for h in hits[:3]:
+            found |= wanted & set(lexical.passage_terms(h.chunk.title, h.chunk.text))
+        return hits, scope.Closeness(best, own, leaned, shared=len(found))
 
     def _decide(self, message: Message, closeness: scope.Closeness, retriever: Retriever) -> Verdict:
-        words = scope.weigh_unknown(message.search_text, message.words, self._embedder.encode_query, self.settings)
+        encode = self._embedder.encode_query
+        words = scope.known_by_meaning(message.words, encode, retriever.word_vectors, self.settings.synonym_cosine)
+        words = scope.weigh_unknown(message.search_text, words, encode, self.settings)
         return scope.decide(closeness, words, retriever.calibration)
 
     def _compose(self, message: Message, hits: list[Hit], verdict: Verdict, retriever: Retriever) -> Answer:

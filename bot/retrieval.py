@@ -53,6 +53,7 @@ class Retriever:
             self.dense.hnsw.efSearch = settings.hnsw_ef_search
         self.vocabulary = Vocabulary(store.read_vocabulary(folder), settings.salient_zipf, domain_words())
         self.calibration = Calibration.from_manifest(manifest, settings)
+        self.content_words, self.word_vectors = store.read_word_vectors(folder)
         self.examples: list[str] = [q for q in manifest.get("examples", []) if isinstance(q, str)]
 
     def __len__(self) -> int:

@@ -24,12 +24,13 @@ from .vocabulary import Vocabulary, WordCheck
 class Calibration:
     floor: float
     strong: float
+    band: float  # below the floor, down to here, shared rare words can still show a match
 
     @classmethod
     def from_manifest(cls, manifest: dict, settings: Settings) -> "Calibration":
         scope = manifest.get("scope") or {}
         return cls(float(scope.get("floor", settings.scope_floor_min)),
-                   float(scope.get("strong", settings.scope_strong_min)))
+                   float(scope.get("strong", settings.scope_strong_min)), settings.scope_floor_min)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Closeness:
     best: float
     own: float
     leaned: float
+    shared: int = 0  # the question's own search terms found in the top passages
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,16 @@ def _clip(value: float, low: float, high: float) -> float:
     return min(max(value, low), high)
 
 
+def known_by_meaning(words: WordCheck, encode, word_vectors: np.ndarray, min_cosine: float) -> WordCheck:
+    """Unknown words that mean what one of the content's words means ("monitor" for its
+    "screen") are known after all. Body parts stay literal: "ankle" is near "knee" but not it."""
+    if not len(word_vectors):
+        return words
+    known = {w for w in words.unknown
+             if w not in words.unknown_body_parts and float((word_vectors @ encode(w)).max()) >= min_cosine}
+    return replace(words, unknown=tuple(w for w in words.unknown if w not in known)) if known else words
+
+
 def weigh_unknown(text: str, words: WordCheck, encode, settings: Settings) -> WordCheck:
     """How much the question rides on each unknown word: how far its vector moves without it.
 
@@ -110,8 +122,14 @@ def decide(closeness: Closeness, words: WordCheck, calibration: Calibration) -> 
         return Verdict(False, words.unknown_body_parts)
     if words.unknown_subjects:
         return Verdict(False, words.unknown_subjects)
-    if max(closeness.best, closeness.leaned if not words.unknown else 0.0) < calibration.floor:
-        return Verdict(False, words.unknown)
+    # A follow-up counts on the question it leans on unless its own words are all foreign to the content.
+    leaned = closeness.leaned if not words.unknown and not words.foreign else 0.0
+    if max(closeness.best, leaned) < calibration.floor:
+        # A weak match still counts when the top passages use two of the question's own words
+        # ("twist while carrying" and "turn ... instead of twisting" where the vectors disagree).
+        lexical_evidence = not words.unknown and closeness.shared >= 2 and closeness.best >= calibration.band
+        if not lexical_evidence:
+            return Verdict(False, words.unknown)
     if words.unknown and closeness.own < calibration.strong:
         return Verdict(False, words.unknown)
     return Verdict(True)

@@ -57,11 +57,14 @@ class Settings:
     scope_floor_max: float = 0.35
     scope_strong_min: float = 0.45
     scope_strong_max: float = 0.60
-    salient_zipf: float = 5.0
+    salient_zipf: float = 4.5
     # How much a question rides on an unknown word: how far (1 - cosine) its vector moves without it.
     # Below detail_word_shift the word is incidental ("curious", "ramp up"); from subject_word_shift
     # it is what the question is about ("glaucoma"), and the question is declined.
     detail_word_shift: float = 0.12
+    # An unknown word this close (cosine of the two words' vectors) to one of the content's
+    # words is a synonym the content knows ("monitor" and "screen").
+    synonym_cosine: float = 0.65
     subject_word_shift: float = 0.25
     # A supporting passage is quoted only when its closest sentence is this close to the best one's.
     support_dense_gap: float = 0.15

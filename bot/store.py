@@ -26,6 +26,8 @@ LEXICAL = "lexical"
 VOCABULARY = "vocabulary.json"  # the content's words with their counts: scope and spelling
 QUESTION_VECTORS = "questions.npy"  # vectors of the calibration bank and example questions, a cache
 QUESTION_KEYS = "questions.json"
+WORD_VECTORS = "words.npy"  # vectors of the content's words, in the order of WORD_LIST
+WORD_LIST = "words.json"
 KEEP_BUILDS = 2  # the current build and the one before, which a reader may still be opening
 
 REBUILD_HINT = "run `python build_index.py --force`"
@@ -157,6 +159,22 @@ def read_vocabulary(folder: Path) -> dict[str, int]:
 def write_question_vectors(folder: Path, keys: list[str], vectors: np.ndarray) -> None:
     np.save(Path(folder) / QUESTION_VECTORS, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
     (Path(folder) / QUESTION_KEYS).write_text(json.dumps(keys), encoding="utf-8")
+
+
+def write_word_vectors(folder: Path, words: list[str], vectors: np.ndarray) -> None:
+    np.save(Path(folder) / WORD_VECTORS, np.asarray(vectors, dtype=np.float32).reshape(len(words), -1), allow_pickle=False)
+    (Path(folder) / WORD_LIST).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
+
+
+def read_word_vectors(folder: Path) -> tuple[list[str], np.ndarray]:
+    try:
+        words = json.loads((Path(folder) / WORD_LIST).read_text(encoding="utf-8"))
+        vectors = np.load(Path(folder) / WORD_VECTORS, allow_pickle=False)
+        if not isinstance(words, list) or len(words) != len(vectors):
+            raise ValueError("word list and vectors differ")
+        return words, vectors
+    except (ValueError, TypeError, OSError, UnicodeDecodeError):
+        raise IndexCorruptError(f"word vectors in {folder} are unreadable: {REBUILD_HINT}") from None
 
 
 def write_dense(folder: Path, index) -> None:

@@ -69,6 +69,7 @@ class WordCheck:
     unknown_body_parts: tuple[str, ...]  # body parts the content never mentions
     known_body_parts: tuple[str, ...]  # body parts the content does mention
     unknown_subjects: tuple[str, ...] = ()  # unknown words the question is about (set by scope.weigh_unknown)
+    foreign: bool = False  # it has words of its own, none of which the content uses ("my car's engine")
 
     @property
     def only_uncovered_body_parts(self) -> bool:
@@ -129,6 +130,10 @@ class Vocabulary:
         own = list(dict.fromkeys(typed + [r for t in typed for r in self.relatives(t)]))
         return tuple(own), tuple(g for g in dict.fromkeys(lexical.lay_expansions(text)) if g not in own)
 
+    def content_words(self) -> list[str]:
+        """The content's own words (no stopwords), the ones a question's unknown word may be a synonym of."""
+        return sorted(w for w in self.words if w.isalpha() and len(w) >= 3 and w not in lexical.STOPWORDS)
+
     def is_salient(self, word: str) -> bool:
         if word in lexical.STOPWORDS or len(word) < 3 or word.isdigit():
             return False
@@ -136,12 +141,15 @@ class Vocabulary:
 
     def check(self, text: str) -> WordCheck:
         words = [w for w in dict.fromkeys(lexical.words(text)) if self.is_salient(w)]
+        own = [w for w in lexical.words(text)
+               if w not in lexical.STOPWORDS and len(w) >= 3 and not w.isdigit() and zipf(w) < COMMON_ZIPF]
         unknown = tuple(w for w in words if not self.knows(w))
         body = [w for w in words if w in BODY_PARTS]
         return WordCheck(
             unknown=unknown,
             unknown_body_parts=tuple(w for w in body if w in unknown),
             known_body_parts=tuple(w for w in body if w not in unknown),
+            foreign=bool(own) and not any(self.knows(w) for w in own),
         )
 
     # ---- mending -------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Scores the bot on a question set through its public API: python eval/evaluate.py [questions.jsonl]
+"""Scores the bot on a question set through its public API:
+    python eval/evaluate.py [questions.jsonl ...] [--library DIR library_questions.jsonl]
+
+With --library, the questions after it are asked of DIR alone (a grown library of several documents),
+built into a temporary index.
 
 Each line is one question: kind "answer" or "followup" (a passage containing one of expect_any must
 be cited; a follow-up is asked after its history_questions), "out_of_scope" (the bot must decline)
@@ -72,8 +76,13 @@ def evaluate(bot, rows: list[dict]) -> dict:
     return result
 
 
-def meets_targets(result: dict) -> bool:
-    return all(result[k] >= v for k, v in TARGETS.items()) and result["false_alarms"] == 0
+# The fixture library's questions were written fresh, after the scope work, and are kept untuned:
+# these floors record where it stands (see the closing notes), so a regression still turns CI red.
+LIBRARY_TARGETS = {"hit1": 60.0, "hit3": 80.0, "followup": 100.0, "oos": 100.0, "urgent": 100.0, "caveats": 90.0}
+
+
+def meets_targets(result: dict, targets: dict = TARGETS) -> bool:
+    return all(result[k] >= v for k, v in targets.items()) and result["false_alarms"] == 0
 
 
 def summary(result: dict) -> str:
@@ -86,16 +95,40 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(HERE.parent))
     from bot import BackCareBot
 
+    library = None
+    if "--library" in argv:
+        i = argv.index("--library")
+        library, argv = Path(argv[i + 1]), argv[:i] + argv[i + 2:]
+        library_paths = [Path(a) for a in argv[i:] if not a.startswith("--")]
+        argv = argv[:i] + [a for a in argv[i:] if a.startswith("--")]
     paths = [Path(a) for a in argv if not a.startswith("--")] or [HERE / "questions.jsonl"]
-    bot = BackCareBot.load()
     ok = True
-    for path in paths:
-        result = evaluate(bot, load_rows(path))
-        if result["misses"]:
-            print("misses:", " ".join(result["misses"]))
-        print(f"{path.name}: {summary(result)}")
-        ok = ok and meets_targets(result)
+    runs = [(BackCareBot.load(), paths)]
+    if library:
+        runs.append((library_bot(library), library_paths or [HERE / "library_questions.jsonl"]))
+    for bot, run_paths in runs:
+        for path in run_paths:
+            result = evaluate(bot, load_rows(path))
+            if result["misses"]:
+                print("misses:", " ".join(result["misses"]))
+            print(f"{path.name}: {summary(result)}")
+            ok = ok and meets_targets(result)
     return 0 if ok or "--strict" not in argv else 1
+
+
+def library_bot(library: Path):
+    """A bot over a library folder alone, built into a temporary index."""
+    import tempfile
+    from dataclasses import replace
+
+    from bot import BackCareBot
+    from bot.build import build_index
+    from bot.settings import Settings
+
+    tmp = Path(tempfile.mkdtemp(prefix="library-eval-"))
+    s = replace(Settings(), corpus_dir=library.resolve(), index_dir=tmp / "index")
+    build_index(s, progress=False, log=lambda *_: None)
+    return BackCareBot.load(index_dir=s.index_dir, corpus_dir=s.corpus_dir)
 
 
 if __name__ == "__main__":

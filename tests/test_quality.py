@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eval"))
-from evaluate import evaluate, load_rows, meets_targets, summary  # noqa: E402
+from evaluate import LIBRARY_TARGETS, evaluate, library_bot, load_rows, meets_targets, summary  # noqa: E402
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl"
 
@@ -21,6 +21,13 @@ def test_question_set_meets_targets(bot):
     result = evaluate(bot, load_rows(QUESTIONS))
     print(summary(result))
     assert meets_targets(result), (summary(result), result["misses"])
+
+
+def test_grown_library_question_set_meets_its_targets():
+    library = Path(__file__).resolve().parent / "fixtures" / "library"
+    result = evaluate(library_bot(library), load_rows(QUESTIONS.parent / "library_questions.jsonl"))
+    print(summary(result))
+    assert meets_targets(result, LIBRARY_TARGETS), (summary(result), result["misses"])
 
 
 @pytest.mark.parametrize("previous,question,expected", [
