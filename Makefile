@@ -32,7 +32,7 @@ clean:
 	rm -rf $(VENV) index/builds index/CURRENT index/.build.lock
 
 eval: index
-	$(BIN)/python eval/evaluate.py eval/questions.jsonl --library tests/fixtures/library eval/library_questions.jsonl
+	$(BIN)/python eval/evaluate.py eval/questions.jsonl eval/triage.jsonl --library tests/fixtures/library eval/library_questions.jsonl
 
 bench: index
 	$(BIN)/python bench/bench.py

@@ -104,10 +104,8 @@ def compose(
     hits: list[Hit],
     query_terms: set[str],
     lead_sentences: int = 3,
-    urgent_text: str = "",
     acute: bool = False,
     notice: str = "",
-    red_flags: list[str] | None = None,
 ) -> Answer:
     """Builds the reply; every sentence in it is quoted from a cited passage or is a fixed template."""
     citations, quoted, said = [], [], set()
@@ -123,7 +121,7 @@ def compose(
 
     caveats = [messages.ACUTE_CAVEAT, messages.GRADUAL_CAVEAT]
     caveat_block = messages.CAVEATS_HEADING + "\n" + "\n".join(f"- {c}" for c in caveats)
-    lead = "\n\n".join(p for p in (f"_{notice}_" if notice else "", urgent_text) if p)
+    lead = f"_{notice}_" if notice else ""
     body = " ".join(quoted)
     parts = [lead] if lead else []
     # A fresh injury needs the acute caveat before any exercise content, not after it.
@@ -133,6 +131,6 @@ def compose(
         for c in citations))
     return Answer(
         text="\n\n".join(parts), citations=citations, caveats=caveats, in_scope=True,
-        urgent=bool(urgent_text), red_flags=list(red_flags or []), kind="urgent" if urgent_text else "answer",
+        kind="answer",
         lead=lead, body=body, acute=acute,
     )

@@ -77,6 +77,8 @@ def check_freshness(settings: Settings) -> Freshness:
         return Freshness(manifest, hashes, "the index was built with another model", other_model=True)
     if manifest.get("chunker") != settings.chunker_config():
         return Freshness(manifest, hashes, "the index was built with other chunk settings")
+    if manifest.get("rules") != data_fingerprint():
+        return Freshness(manifest, hashes, "the bot's data files (red flags, word tables) changed since the build")
     old = manifest.get("files", {})
     if old != hashes:
         added, changed, removed = diff_files(old, hashes)
@@ -121,7 +123,7 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
         except IndexCorruptError as e:
             log(f"Rebuilding: {e}")
 
-    from . import lexical, scope
+    from . import lexical, scope, triage
     from .chunking import chunk_document, text_hash
     from .vocabulary import Vocabulary, domain_words
 
@@ -146,7 +148,10 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     # The content's words get vectors too: a question's unknown word close to one of them
     # ("monitor" and the content's "screen") is a word the content knows by another name.
     content_words = vocabulary.content_words()
-    questions = bank + examples + content_words
+    # Triage: the red flags' phrasings, and the clauses of ordinary messages that calibrate them.
+    flag_texts = triage.phrasings()
+    ordinary = triage.ordinary_clauses(bank + examples)
+    questions = bank + examples + content_words + flag_texts + ordinary
     question_keys = [text_hash(q) for q in questions]
     missing = list(dict.fromkeys(k for k in keys + question_keys if k not in cache))
     t_embed = time.perf_counter()
@@ -172,7 +177,11 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     store.write_chunks(folder, chunks)
     store.write_vocabulary(folder, dict(words))
     store.write_question_vectors(folder, question_keys, question_vectors)
-    store.write_word_vectors(folder, content_words, question_vectors[len(bank) + len(examples):])
+    n_fixed = len(bank) + len(examples)
+    store.write_word_vectors(folder, content_words, question_vectors[n_fixed:n_fixed + len(content_words)])
+    n_fixed += len(content_words)
+    triage_calibration = triage.calibrate(question_vectors[n_fixed:n_fixed + len(flag_texts)],
+                                          question_vectors[n_fixed + len(flag_texts):], len(bank + examples), settings)
     bank_best = dense_index.search(question_vectors[: len(bank)], 1)[0][:, 0]
     calibration = scope.calibrate(bank, bank_best, vocabulary, settings)
     added, changed, removed = diff_files({} if force else old_files, freshness.hashes)
@@ -189,6 +198,8 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
         "titles": {d.doc_id: d.title for d in documents},
         "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
         "scope": calibration,
+        "triage": triage_calibration,
+        "rules": data_fingerprint(),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "build_seconds": round(time.perf_counter() - t0, 3),
         "index_files": store.file_checksums(folder),
@@ -205,6 +216,20 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
         scope=calibration, examples=tuple(manifest["examples"]),
         examples_unanswered=tuple(unanswered) if examples else (),
     )
+
+
+def data_fingerprint() -> str:
+    """A hash of the bot's own data files (red flags, word tables, the off-topic bank): editing one
+    makes the index stale, since calibration and cached vectors depend on them."""
+    import hashlib
+
+    from .lexical import DATA
+
+    h = hashlib.sha256()
+    for path in sorted(DATA.iterdir()):
+        if path.is_file():
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:

@@ -14,6 +14,7 @@ from .errors import IndexCorruptError, IndexMissingError, IndexStaleError
 from .retrieval import Hit, Query, Retriever
 from .scope import Verdict
 from .settings import Settings
+from .triage import Triage
 from .understanding import Message, understand
 
 # A message that asks nothing of the content: its fixed reply and the answer kind.
@@ -33,6 +34,7 @@ class BackCareBot:
         self.settings = settings
         self._retriever = retriever
         self._embedder = embedder
+        self._triage = self._make_triage(retriever)
         self._acute_note: dict[str, int | None] = {}
         self._reload_lock = threading.Lock()
 
@@ -81,6 +83,18 @@ class BackCareBot:
             )
         return cls(retriever, embedder, settings)
 
+    def _make_triage(self, retriever: Retriever) -> Triage:
+        """Red-flag reading for one build: its calibrated threshold; phrasings' vectors from the build's cache."""
+        from .chunking import text_hash
+
+        def encode_many(texts: list[str]) -> np.ndarray:
+            known = retriever.fixed_vectors
+            missing = [t for t in dict.fromkeys(texts) if text_hash(t) not in known]
+            fresh = dict(zip(missing, self._embedder.encode(missing))) if missing else {}
+            return np.stack([fresh[t] if t in fresh else known[text_hash(t)] for t in texts]).astype(np.float32)
+
+        return Triage(encode_many, retriever.triage_calibration, self.settings.triage_threshold_max)
+
     @property
     def examples(self) -> list[str]:
         """Example questions the content answers (checked by the build), for pages and replies."""
@@ -102,6 +116,7 @@ class BackCareBot:
             retriever = open_retriever(self.settings)
             if retriever.manifest.get("model") != self._retriever.manifest.get("model"):
                 return False
+            self._triage = self._make_triage(retriever)
             self._retriever = retriever
             self._acute_note = {}
             return True
@@ -109,8 +124,8 @@ class BackCareBot:
     # ---- answering -------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
         """understand → retrieve → decide → compose; one build serves the whole answer."""
-        retriever = self._retriever  # even if a reload happens meanwhile
-        message = understand(question, history, retriever.vocabulary, self.settings)
+        retriever, triage = self._retriever, self._triage  # even if a reload happens meanwhile
+        message = understand(question, history, retriever.vocabulary, triage, self.settings)
         if message.reply:
             template, kind = _FIXED_REPLIES[message.reply]
             return fixed_reply(template, kind, retriever.examples, message.notice)
@@ -145,11 +160,11 @@ class BackCareBot:
 
     def _compose(self, message: Message, hits: list[Hit], verdict: Verdict, retriever: Retriever) -> Answer:
         s = self.settings
-        urgent_text = safety.urgent_message(list(message.red_flags)) if message.red_flags else ""
+        if message.red_flags:  # urgent care first, and no exercise advice after it
+            urgent_text = safety.urgent_message(self._triage.advice(list(message.red_flags)))
+            lead = "\n\n".join(filter(None, [message.notice and f"_{message.notice}_", urgent_text]))
+            return Answer(text=lead, urgent=True, red_flags=list(message.red_flags), kind="urgent", lead=lead)
         if not verdict.in_scope:
-            if message.red_flags:
-                lead = "\n\n".join(filter(None, [message.notice and f"_{message.notice}_", urgent_text]))
-                return Answer(text=lead, urgent=True, red_flags=list(message.red_flags), kind="urgent", lead=lead)
             template = messages.REFUSAL
             if verdict.uncovered:
                 template = messages.NOT_COVERED.replace("{topic}", _name_words(verdict.uncovered))
@@ -159,8 +174,7 @@ class BackCareBot:
         if message.acute:
             chosen = self._acute_first(chosen, hits, retriever)
         query_terms = set(lexical.query_terms(message.search_text))
-        return compose(chosen, query_terms, urgent_text=urgent_text, acute=message.acute, notice=message.notice,
-                       red_flags=list(message.red_flags))
+        return compose(chosen, query_terms, acute=message.acute, notice=message.notice)
 
     # ---- internals -------------------------------------------------------------------------
     def _query(self, text: str, context: tuple[tuple[str, float], ...], vocabulary) -> Query:

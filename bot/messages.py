@@ -18,70 +18,18 @@ CAVEATS = (ACUTE_CAVEAT, GRADUAL_CAVEAT)
 # A search for this text finds the content's own acute-pain note, cited first for fresh injuries.
 ACUTE_NOTE_QUERY = "Exercise is not recommended for acute low back pain or a back injury."
 
-URGENT_MESSAGE = (
-    "**Please seek medical care now.** {reasons} can be a sign of a serious problem that needs urgent "
-    "attention. Call your doctor straight away, or go to an emergency department (or call emergency "
-    "services) if it is severe or getting worse. Do not start exercising until a clinician has seen you."
+# The urgent reply: the lead, one line per red flag that matched (its name and advice come from
+# data/red_flags.yaml), then the close. No exercise advice follows it.
+URGENT_LEAD = "**Please seek medical care now.** What you describe can be a sign of a serious problem:"
+URGENT_FLAG = "- **{name}**: {advice}"
+URGENT_CLOSE = (
+    "If it is severe or getting worse, call emergency services. Please do not start or continue "
+    "exercising until a clinician has seen you."
 )
 
-# Red flags: one row each. `match` is a regular expression over the lower-cased question; a match
-# preceded in its clause by a negation ("no", "without", "I don't have") does not count.
-RED_FLAGS = (
-    {
-        "name": "loss of bladder or bowel control",
-        "match": r"(incontinen\w*|wet(ting)? (myself|the bed)|soil(ed|ing)? myself"
-                 r"|(no|lost|losing|without) control (of|over) (my |the )?(bladder|bowels?)"
-                 r"|(lost|losing|lose|loss of|can'?t|cannot|unable to|not able to|trouble|problems? with|difficulty|hard to)"
-                 r"\W+(\w+\W+){0,4}(bladder|bowels?|pee|urinat\w*|poo|stool)"
-                 r"|(bladder|bowels?|urine|urinat\w*|pee|peeing)\W+(\w+\W+){0,3}(control|leak\w*|accidents?|retention|problems?|trouble))",
-    },
-    {
-        "name": "numbness in the groin or saddle area",
-        "match": r"((numb\w*|tingl\w*|pins and needles|no feeling|can'?t feel|loss of (feeling|sensation)|lost (feeling|sensation))"
-                 r"\W+(\w+\W+){0,5}(groin|saddle|genitals?|genital area|private parts?|crotch|perineum|anus|between (my|the) legs|inner thighs?|buttocks? and)"
-                 r"|(groin|saddle|genitals?|private parts?|crotch|perineum|between (my|the) legs)\W+(\w+\W+){0,4}(numb\w*|tingl\w*|no feeling))",
-    },
-    {
-        "name": "weakness or numbness in the legs that is getting worse",
-        "match": r"((weak\w*|numb\w*|tingl\w*|no feeling|dead)\W+(\w+\W+){0,6}(legs?|feet|foot)\W+(\w+\W+){0,6}"
-                 r"(worse|worsening|spreading|progress\w*|more and more|increasing\w*|each day|every day|by the day|by the hour)"
-                 r"|(legs?|feet|foot)\W+(\w+\W+){0,4}(numb\w*|weak\w*|tingl\w*)\W+(\w+\W+){0,4}(worse|worsening|spreading|progress\w*|more and more)"
-                 r"|(legs?|feet|foot)\W+(\w+\W+){0,4}(getting|growing|becoming) (weaker|number|more numb|worse)"
-                 r"|both (of )?(my )?(legs|feet)\W+(\w+\W+){0,4}(numb\w*|weak\w*|tingl\w*|paraly\w*|dead|giv\w* way|gave way)"
-                 r"|(numb\w*|weak\w*|tingl\w*|paraly\w*)\W+(\w+\W+){0,3}(in )?both (of )?(my )?(legs|feet)"
-                 r"|can'?t (walk|stand|move my legs|lift my (foot|feet|leg))|foot drop|legs? (keep |keeps )?(giving|gave) (way|out))",
-    },
-    {
-        "name": "back pain after a fall, accident or other significant trauma",
-        "match": r"(\bfell\b|\bfallen\b|had a fall|after (a|the|my) fall|a bad fall|from a fall|slipped and (fell|landed)"
-                 r"|(car|road|traffic|motorbike|motorcycle|bike|bicycle|cycling|skiing|sports?|work|workplace|riding) (accident|crash|collision)"
-                 r"|(was|been|got) in an? (accident|crash|collision)|(after|since) (an?|the|my) (accident|crash|collision)"
-                 r"|hit by an? (car|vehicle|truck|bus|bike)|landed on my (back|tailbone|spine)|thrown from|knocked (down|over))",
-    },
-    {
-        "name": "fever or chills with back pain",
-        "match": r"(fever\w*|chills|shivering|high temperature|a temperature|night sweats|sweating at night)",
-    },
-    {
-        "name": "unexplained weight loss",
-        "match": r"((los(t|ing)|dropp(ed|ing)|shed(ding)?) (\w+ ){0,4}(weight|pounds|lbs|kilos?|kg|stone)\W+(\w+\W+){0,6}"
-                 r"(without (trying|dieting|meaning to)|for no (reason|apparent reason)|unexplained|not (trying|dieting)|don'?t know why|no idea why|unintentional\w*)"
-                 r"|unexplained weight loss|unintentional weight loss|weight loss (for no|without)"
-                 r"|(without (trying|dieting)|for no reason)\W+(\w+\W+){0,4}(los(t|ing)|dropp(ed|ing)) (\w+ ){0,3}weight)",
-    },
-    {
-        "name": "a history of cancer",
-        "match": r"(cancer|tumou?rs?|malignan\w*|chemo\w*|radiotherapy|oncolog\w*|metasta\w*|leuka?emia|lymphoma|myeloma)",
-    },
-    {
-        "name": "severe pain at night or at rest",
-        "match": r"((severe|worst|unbearable|excruciating|terrible|agoni[sz]ing|intense|constant|awful|extreme)"
-                 r"\W+(\w+\W+){0,8}(at night|in the night|during the night|overnight|at rest|when (i'?m )?(resting|lying)|lying down)"
-                 r"|(pain|hurts?|ache|aching)\W+(\w+\W+){0,6}(wakes? me|woke me|waking me|keeps? me (up|awake))"
-                 r"|(at night|in the night)\W+(\w+\W+){0,6}(severe|worst|unbearable|excruciating|agoni[sz]ing))",
-    },
-)
+# Red flags themselves are rows of data/red_flags.yaml (names, advice, phrasings, context).
 
+# Words that deny what follows in a clause (acute-pain cues, denied-symptom clauses left out of searches).
 NEGATION = r"\b(no|not|without|never|none|neither|nor|denies|deny|free of|don'?t have|do not have|doesn'?t have|haven'?t (had|got|noticed)|hasn'?t|didn'?t have|no sign of|no signs of|not had|not having)\b"
 
 # {examples} is replaced by EXAMPLES_LEAD and the content's example questions (nothing when it has none).

@@ -54,6 +54,8 @@ class Retriever:
         self.vocabulary = Vocabulary(store.read_vocabulary(folder), settings.salient_zipf, domain_words())
         self.calibration = Calibration.from_manifest(manifest, settings)
         self.content_words, self.word_vectors = store.read_word_vectors(folder)
+        self.fixed_vectors = store.read_question_vectors(folder)
+        self.triage_calibration = manifest.get("triage") or {}
         self.examples: list[str] = [q for q in manifest.get("examples", []) if isinstance(q, str)]
 
     def __len__(self) -> int:

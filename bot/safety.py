@@ -1,18 +1,12 @@
-"""Red-flag triage and acute-pain detection, driven by the rule tables in messages.py."""
+"""Acute-pain cues and denied symptoms, by the word lists in messages.py; red flags are triage.py's."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from . import messages
 
 _CLAUSE_BREAK = re.compile(r"[.;!?\n]|\bbut\b|\bhowever\b|\balthough\b|\bthough\b|\bexcept\b")
 _NEGATION = re.compile(messages.NEGATION + r"[\w\s',-]{0,40}$")
-
-
-@lru_cache(maxsize=1)
-def _rules() -> tuple[tuple[str, re.Pattern], ...]:
-    return tuple((r["name"], re.compile(r["match"])) for r in messages.RED_FLAGS)
 
 
 def normalise(text: str) -> str:
@@ -25,16 +19,6 @@ def negated(text: str, start: int) -> bool:
     breaks = list(_CLAUSE_BREAK.finditer(prefix))
     clause = prefix[breaks[-1].end():] if breaks else prefix
     return bool(_NEGATION.search(clause[-60:]))
-
-
-def red_flags(question: str) -> list[str]:
-    """Names of the red flags a question describes, in table order; denied symptoms are left out."""
-    text = normalise(question)
-    found = []
-    for name, pattern in _rules():
-        if any(not negated(text, m.start()) for m in pattern.finditer(text)):
-            found.append(name)
-    return found
 
 
 _ACUTE = re.compile(messages.ACUTE_CUES)
@@ -58,6 +42,7 @@ def without_denials(question: str) -> str:
     return "".join(kept).strip() if kept and len(kept) < len(clauses) else question
 
 
-def urgent_message(flags: list[str]) -> str:
-    reasons = "; ".join(flags)
-    return messages.URGENT_MESSAGE.format(reasons=reasons[0].upper() + reasons[1:])
+def urgent_message(advice: list[tuple[str, str]]) -> str:
+    """The urgent reply for the red flags that matched: (name, advice) pairs, in table order."""
+    lines = [messages.URGENT_FLAG.format(name=name[0].upper() + name[1:], advice=text) for name, text in advice]
+    return "\n\n".join([messages.URGENT_LEAD, "\n".join(lines), messages.URGENT_CLOSE])

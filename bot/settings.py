@@ -72,6 +72,12 @@ class Settings:
     # build_index.py --watch: a burst of edits within this many milliseconds makes one rebuild.
     watch_debounce_ms: int = 1500
 
+    # Triage (triage.py): a clause reports a red flag at this cosine to one of its urgent phrasings,
+    # set per build just above the closest ordinary message (by triage_margin), within the bounds.
+    triage_margin: float = 0.02
+    triage_threshold_min: float = 0.60
+    triage_threshold_max: float = 0.80
+
     # Follow-ups: weight of the previous user question when the current one leans on it.
     followup_weight: float = 0.6
     history_turns: int = 20

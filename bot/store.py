@@ -161,6 +161,16 @@ def write_question_vectors(folder: Path, keys: list[str], vectors: np.ndarray) -
     (Path(folder) / QUESTION_KEYS).write_text(json.dumps(keys), encoding="utf-8")
 
 
+def read_question_vectors(folder: Path) -> dict[str, np.ndarray]:
+    """text hash → vector of the fixed texts a build embedded (bank, examples, red-flag phrasings)."""
+    try:
+        keys = json.loads((Path(folder) / QUESTION_KEYS).read_text(encoding="utf-8"))
+        vectors = np.load(Path(folder) / QUESTION_VECTORS, allow_pickle=False)
+    except (ValueError, OSError, UnicodeDecodeError):
+        raise IndexCorruptError(f"cached vectors in {folder} are unreadable: {REBUILD_HINT}") from None
+    return dict(zip(keys, vectors)) if len(keys) == len(vectors) else {}
+
+
 def write_word_vectors(folder: Path, words: list[str], vectors: np.ndarray) -> None:
     np.save(Path(folder) / WORD_VECTORS, np.asarray(vectors, dtype=np.float32).reshape(len(words), -1), allow_pickle=False)
     (Path(folder) / WORD_LIST).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")

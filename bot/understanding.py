@@ -25,7 +25,7 @@ class Message:
     words: WordCheck | None = None  # the message's own salient words, known or not
 
 
-def understand(question: object, history: object, vocabulary: Vocabulary, settings: Settings) -> Message:
+def understand(question: object, history: object, vocabulary: Vocabulary, triage, settings: Settings) -> Message:
     clean = clean_question(question, settings.max_question_chars)
     turns = [{"role": t["role"], "content": vocabulary.mend(t["content"]) if t["role"] == "user" else t["content"]}
              for t in check_history(history, settings.history_turns)]
@@ -36,7 +36,7 @@ def understand(question: object, history: object, vocabulary: Vocabulary, settin
         return Message(text, notice, reply=kind)
 
     mended = vocabulary.mend(text)
-    flags = tuple(safety.red_flags(mended))
+    flags = tuple(triage.detect(mended))
     if not flags and not looks_english(mended, vocabulary):
         return Message(mended, notice, reply="language")
     asked = safety.without_denials(mended)

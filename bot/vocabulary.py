@@ -201,7 +201,9 @@ class Vocabulary:
 
 def domain_words() -> tuple[str, ...]:
     """Words the bot's own data knows (lay words, body parts, contractions): typos are mended towards them too."""
-    words = set(CONTRACTIONS) | set(BODY_PARTS)
+    from .triage import flag_words
+
+    words = set(CONTRACTIONS) | set(BODY_PARTS) | set(flag_words())
     for key, extras in lexical.SYNONYM_WORDS.items():
         words.add(key)
         words.update(w for extra in extras for w in extra.split())

@@ -6,7 +6,7 @@ built into a temporary index.
 
 Each line is one question: kind "answer" or "followup" (a passage containing one of expect_any must
 be cited; a follow-up is asked after its history_questions), "out_of_scope" (the bot must decline)
-or "urgent" (red-flag symptoms). The printed summary uses the same fields as the shared scorer.
+"urgent" (red-flag symptoms) or "not_urgent" (a symptom only mentioned). The printed summary uses the same fields as the shared scorer.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def load_rows(path: Path) -> list[dict]:
 
 def evaluate(bot, rows: list[dict]) -> dict:
     """Percentages per measure, the false-alarm count, p50 latency and the ids that missed."""
-    stats = {k: [0, 0] for k in ("hit1", "hit3", "followup", "oos", "urgent", "caveats")}
+    stats = {k: [0, 0] for k in ("hit1", "hit3", "followup", "oos", "urgent", "calm", "caveats")}
     false_alarms, misses, latency = [], [], []
 
     def check(name, ok, rid):
@@ -69,6 +69,8 @@ def evaluate(bot, rows: list[dict]) -> dict:
             check("oos", not a.in_scope and not a.citations and not a.urgent, rid)
         elif kind == "urgent":
             check("urgent", a.urgent, rid)
+        elif kind == "not_urgent":  # a symptom only mentioned: denied, hypothetical, someone else's, past
+            check("calm", not a.urgent, rid)
     latency.sort()
     result = {k: (100.0 * v[0] / v[1] if v[1] else 100.0) for k, v in stats.items()}
     result.update(false_alarms=len(false_alarms), misses=misses + [f"urgent_fp:{r}" for r in false_alarms],
@@ -87,7 +89,7 @@ def meets_targets(result: dict, targets: dict = TARGETS) -> bool:
 
 def summary(result: dict) -> str:
     return (f"hit@1 {result['hit1']:.0f}% hit@3 {result['hit3']:.0f}% followup {result['followup']:.0f}% "
-            f"oos {result['oos']:.0f}% urgent {result['urgent']:.0f}% urgent_fp {result['false_alarms']} "
+            f"oos {result['oos']:.0f}% urgent {result['urgent']:.0f}% calm {result['calm']:.0f}% urgent_fp {result['false_alarms']} "
             f"caveats {result['caveats']:.0f}% p50 {result['p50_ms']:.1f}ms ({result['questions']} questions)")
 
 
