@@ -95,6 +95,10 @@ class BackCareBot:
 
         return Triage(encode_many, retriever.triage_calibration, self.settings.triage_threshold_max)
 
+    def warm_up(self) -> None:
+        """Loads what the first red-flag message would otherwise wait for (medspaCy's pipeline)."""
+        self._triage.warm_up()
+
     @property
     def examples(self) -> list[str]:
         """Example questions the content answers (checked by the build), for pages and replies."""

@@ -106,6 +106,9 @@ class Triage:
         return found
 
     # ---- context ------------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        self._pipeline()
+
     def _pipeline(self):
         with self._nlp_lock:
             if self._nlp is None:

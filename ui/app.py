@@ -117,6 +117,7 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
 def launch(host: str = "127.0.0.1", port: int = 7860, bot: BackCareBot | None = None, block: bool = True):
     t0 = time.perf_counter()
     bot = bot or BackCareBot.load(auto_rebuild=True)
+    bot.warm_up()
     IndexWatcher(bot).start()
     demo = build_app(bot)
     demo.launch(server_name=host, server_port=port, share=False, show_error=False, quiet=True,
