@@ -31,6 +31,9 @@ def build_once(settings, force: bool = False) -> int:
     except BackCareError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 2
+    except (OSError, UnicodeError) as e:  # reading the corpus or the old index: name it, never a traceback
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 2
     print(report.summary(), flush=True)
     return 0
 

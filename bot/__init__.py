@@ -10,7 +10,7 @@ from importlib import import_module
 
 _EXPORTS = {
     "BackCareBot": "chatbot", "Answer": "answer", "Citation": "answer", "Settings": "settings",
-    "BackCareError": "errors", "BuildLockedError": "errors", "CorpusError": "errors",
+    "BackCareError": "errors", "BuildError": "errors", "BuildLockedError": "errors", "CorpusError": "errors",
     "IndexCorruptError": "errors", "IndexMissingError": "errors", "IndexStaleError": "errors",
     "InvalidHistoryError": "errors", "InvalidQuestionError": "errors",
 }

@@ -12,7 +12,7 @@ from filelock import FileLock, Timeout
 
 from . import store
 from .corpus import corpus_files, corpus_hashes, example_questions, read_document
-from .errors import BuildLockedError, CorpusError, IndexCorruptError, IndexMissingError
+from .errors import BuildError, BuildLockedError, CorpusError, IndexCorruptError, IndexMissingError
 from .settings import Settings
 
 
@@ -33,6 +33,7 @@ class BuildReport:
     scope: dict = field(default_factory=dict)  # calibrated thresholds and margins
     examples: tuple[str, ...] = ()  # example questions the content answers, offered to visitors
     examples_unanswered: tuple[str, ...] = ()  # example questions it does not: fix or remove them
+    warnings: tuple[str, ...] = ()  # files skipped and passages kept once, each said once
 
     def summary(self) -> str:
         if self.up_to_date:
@@ -97,18 +98,40 @@ def diff_files(old: dict, new: dict) -> tuple[tuple[str, ...], tuple[str, ...], 
 def build_index(settings: Settings, force: bool = False, progress: bool = True, log=print) -> BuildReport:
     """The one rebuild path, used by build_index.py and by BackCareBot.load(auto_rebuild=True)."""
     index_dir = Path(settings.index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(index_dir / store.LOCK))
     try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(index_dir / store.LOCK))
         lock.acquire(timeout=0)
     except Timeout:
         raise BuildLockedError(
             f"another build of {index_dir} is running; wait for it to finish, then run `python build_index.py` again"
         ) from None
+    except OSError as e:
+        raise BuildError(write_failure(index_dir, e)) from None
     try:
+        store.remove_unfinished(index_dir)  # leftovers of builds that died: no build runs but ours
         return _build_locked(settings, force, progress, log)
+    except (OSError, RuntimeError) as e:  # faiss reports a failed write as RuntimeError
+        raise BuildError(write_failure(index_dir, e)) from None
     finally:
+        store.remove_unfinished(index_dir)
         lock.release()
+
+
+def write_failure(index_dir: Path, error: Exception) -> str:
+    """What went wrong writing the index, and what to do; the previous index is still the live one."""
+    import errno
+
+    code = getattr(error, "errno", None)
+    text = str(error)
+    if code == errno.ENOSPC or "No space left" in text:
+        return (f"the disk is full: could not write the index in {index_dir}. Free some space, then run "
+                "`python build_index.py` again (the previous index is still in use)")
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS) or "Permission denied" in text or "Read-only" in text:
+        return (f"no permission to write in {index_dir} ({getattr(error, 'strerror', None) or text}): run the build "
+                "as a user who may write there, or pass --index DIR (the previous index is still in use)")
+    return (f"could not write the index in {index_dir}: {getattr(error, 'strerror', None) or text}. Fix that, then run "
+            "`python build_index.py` again (the previous index is still in use)")
 
 
 def _build_locked(settings: Settings, force: bool, progress: bool, log) -> BuildReport:
@@ -127,11 +150,32 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     from .chunking import chunk_document, text_hash
     from .vocabulary import Vocabulary, domain_words
 
-    paths = corpus_files(settings.corpus_dir)
-    documents = [read_document(p, settings.corpus_dir) for p in paths]
-    chunks = []
+    warnings: list[str] = []
+    paths = corpus_files(settings.corpus_dir, warnings)
+    total = sum(p.stat().st_size for p in paths)
+    if total > settings.max_corpus_bytes:
+        raise CorpusError(f"the corpus is {total / 1e6:.0f} MB, over the {settings.max_corpus_bytes / 1e6:.0f} MB limit "
+                          "for one build (Settings.max_corpus_bytes): embedding it would take hours; raise the limit "
+                          "if that is meant")
+    documents = []
+    for path in paths:
+        doc = read_document(path, settings.corpus_dir, settings.max_file_bytes)
+        if doc.paragraphs:
+            documents.append(doc)
+        else:
+            warnings.append(f"skipped {doc.doc_id}: it has no text")
+    chunks, seen_text = [], set()
     for doc in documents:
-        chunks.extend(chunk_document(doc, **settings.chunker_config()))
+        for chunk in chunk_document(doc, **settings.chunker_config()):
+            same = " ".join(lexical.words(chunk.text)) or chunk.text
+            if same in seen_text:  # the same passage in two places is stored, and cited, once
+                warnings.append(f"{chunk.chunk_id.split('#')[0]}, paragraph {chunk.paragraph}: "
+                                "the same text is already in the corpus; kept once")
+                continue
+            seen_text.add(same)
+            chunks.append(chunk)
+    for warning in warnings:
+        log(f"warning: {warning}")
     if not chunks:
         raise CorpusError(f"no text found in {settings.corpus_dir}: add .txt or .md documents, then build again")
 
@@ -159,9 +203,16 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
         from .embedding import shared_embedder
 
         texts = dict(zip(keys + question_keys, sentences + questions))
+        if not force:  # an interrupted build's finished slices
+            cache.update(store.read_checkpoints(settings.index_dir, model_name))
+            missing = [k for k in missing if k not in cache]
         embedder = shared_embedder(model_name, settings.torch_threads, settings.batch_size)
-        fresh = embedder.encode([texts[k] for k in missing], progress=progress and len(missing) >= 256)
-        cache.update(zip(missing, fresh))
+        step = settings.checkpoint_sentences
+        for start in range(0, len(missing), step):
+            part = missing[start:start + step]
+            cache.update(zip(part, embedder.encode([texts[k] for k in part], progress=progress and len(part) >= 256)))
+            if len(missing) > step:  # a long build keeps what it has embedded, should it be stopped
+                store.write_checkpoint(settings.index_dir, model_name, part, [cache[k] for k in part])
     embed_seconds = time.perf_counter() - t_embed
     vectors = np.vstack([cache[k] for k in keys]).astype(np.float32)
     question_vectors = np.vstack([cache[k] for k in question_keys]).astype(np.float32)
@@ -209,12 +260,13 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     manifest["examples"] = answered[: settings.max_examples]
     write_manifest(folder, manifest)
     store.publish(settings.index_dir, folder)
+    store.remove_checkpoints(settings.index_dir)
     return BuildReport(
         False, added, changed, removed, len(documents), len(chunks),
         embedded=reembedded, reused=len(chunks) - reembedded, sentences_embedded=len(missing),
         index_type=index_type, seconds=time.perf_counter() - t0, embed_seconds=embed_seconds,
         scope=calibration, examples=tuple(manifest["examples"]),
-        examples_unanswered=tuple(unanswered) if examples else (),
+        examples_unanswered=tuple(unanswered) if examples else (), warnings=tuple(warnings),
     )
 
 

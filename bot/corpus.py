@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,22 +34,63 @@ class Document:
     url: str = ""  # the page's source address, from front matter
 
 
-def _content_files(corpus_dir: Path) -> list[Path]:
-    """Document and example files in a stable order; hidden files and folders are skipped."""
+def _content_files(corpus_dir: Path, warnings: list[str] | None = None) -> list[Path]:
+    """Document and example files in a stable order. Hidden files and folders are skipped.
+
+    Symbolic links are followed while their target lies inside the corpus folder; a link that
+    points outside it, a broken link and a link that loops back are skipped, each with a warning.
+    A file name that is not valid UTF-8 stops the build with a message naming it."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder not found: {corpus_dir} (create it and add .txt or .md files)")
-    files = [
-        p for p in corpus_dir.rglob("*")
-        if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
-    ]
+    root = os.path.realpath(corpus_dir)
+    warn = warnings.append if warnings is not None else (lambda _msg: None)
+    seen, files = set(), []
+    for dirpath, dirnames, filenames in os.walk(corpus_dir, followlinks=True):
+        real = os.path.realpath(dirpath)
+        rel = Path(dirpath).relative_to(corpus_dir).as_posix()
+        if real in seen:
+            warn(f"skipped {rel}/: a link that loops back to a folder already read")
+            dirnames[:] = []
+            continue
+        if not _inside(real, root):
+            warn(f"skipped {rel}/: a link to a folder outside the corpus ({real})")
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or Path(name).suffix.lower() not in DOCUMENT_SUFFIXES:
+                continue
+            path = Path(dirpath) / name
+            _check_name(path, corpus_dir)
+            rel_file = path.relative_to(corpus_dir).as_posix()
+            target = os.path.realpath(path)
+            if not os.path.isfile(target):
+                warn(f"skipped {rel_file}: a broken link")
+            elif not _inside(target, root):
+                warn(f"skipped {rel_file}: a link to a file outside the corpus ({target})")
+            else:
+                files.append(path)
     return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix())
 
 
-def corpus_files(corpus_dir: Path) -> list[Path]:
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _check_name(path: Path, corpus_dir: Path) -> None:
+    try:
+        str(path.relative_to(corpus_dir)).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path.relative_to(corpus_dir)).decode("utf-8", "backslashreplace")
+        raise CorpusError(f"the file name {shown!r} is not valid UTF-8: rename it, then run "
+                          "`python build_index.py` again") from None
+
+
+def corpus_files(corpus_dir: Path, warnings: list[str] | None = None) -> list[Path]:
     """Document files in a stable order."""
-    return [p for p in _content_files(corpus_dir) if p.name.lower() != EXAMPLES_FILE]
+    return [p for p in _content_files(corpus_dir, warnings) if p.name.lower() != EXAMPLES_FILE]
 
 
 def example_files(corpus_dir: Path) -> list[Path]:
@@ -82,10 +124,18 @@ def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
     return {p.relative_to(corpus_dir).as_posix(): file_sha256(p) for p in _content_files(corpus_dir)}
 
 
-def read_document(path: Path, corpus_dir: Path) -> Document:
-    """Reads one file; a file that is not UTF-8 stops the build with its name, so no content is dropped silently."""
+def read_document(path: Path, corpus_dir: Path, max_bytes: int | None = None) -> Document:
+    """Reads one file; a file that is not UTF-8 text stops the build with its name, so no content is
+    dropped silently, and so does one over the size limit."""
     doc_id = Path(path).relative_to(corpus_dir).as_posix()
+    size = Path(path).stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise CorpusError(f"{doc_id} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit for one file "
+                          "(Settings.max_file_bytes): split it into smaller documents, or raise the limit")
     raw = Path(path).read_bytes()
+    if b"\x00" in raw:
+        raise CorpusError(f"{doc_id} is not a text file (it contains NUL bytes, as archives and other binary files "
+                          "do): remove it from the corpus or save it as plain text")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

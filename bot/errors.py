@@ -31,3 +31,7 @@ class InvalidHistoryError(BackCareError, ValueError):
 
 class InvalidQuestionError(BackCareError, ValueError):
     pass
+
+
+class BuildError(BackCareError):
+    """A build that could not write its index (disk full, no permission); the old index stays live."""

@@ -82,6 +82,13 @@ class Settings:
     followup_weight: float = 0.6
     history_turns: int = 20
 
+    # Corpus intake: one file, and a whole build, above these sizes stop the build with a message
+    # (this machine embeds about 250 sentences a second, so 200 MB of text is hours of work).
+    max_file_bytes: int = 20_000_000
+    max_corpus_bytes: int = 200_000_000
+    # A long build writes what it has embedded every this many sentences, and resumes from it.
+    checkpoint_sentences: int = 4096
+
     # Input limits.
     max_question_chars: int = 1000
     query_cache_size: int = 512

@@ -39,7 +39,10 @@ def current_build(index_dir: Path) -> Path:
     pointer = index_dir / POINTER
     if not pointer.is_file():
         raise IndexMissingError(f"no index in {index_dir}: run `python build_index.py`")
-    name = pointer.read_text(encoding="utf-8").strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (UnicodeDecodeError, OSError):
+        raise IndexCorruptError(f"index pointer {pointer} is unreadable: {REBUILD_HINT}") from None
     folder = index_dir / BUILDS / name
     if not name or "/" in name or not folder.is_dir():
         raise IndexCorruptError(f"index pointer {pointer} names a missing build {name!r}: {REBUILD_HINT}")
@@ -256,6 +259,53 @@ def publish(index_dir: Path, tmp_folder: Path) -> Path:
     _fsync_dir(index_dir)
     prune(index_dir, keep=name)
     return final
+
+
+CHECKPOINTS = ".embed-checkpoints"
+
+
+def _checkpoint_dir(index_dir: Path, model: str) -> Path:
+    return Path(index_dir) / CHECKPOINTS / hashlib.sha256(model.encode("utf-8")).hexdigest()[:16]
+
+
+def write_checkpoint(index_dir: Path, model: str, keys: list[str], vectors: list) -> None:
+    """One finished slice of embedding, written atomically, so a stopped build resumes after it."""
+    folder = _checkpoint_dir(index_dir, model)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".part-{uuid.uuid4().hex[:8]}.npz"
+    with open(tmp, "wb") as f:
+        np.savez(f, keys=np.array(keys), vectors=np.asarray(vectors, dtype=np.float32))
+    os.replace(tmp, folder / f"{time.time_ns()}.npz")
+
+
+def read_checkpoints(index_dir: Path, model: str) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    folder = _checkpoint_dir(index_dir, model)
+    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else ():
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                out.update(zip(data["keys"].tolist(), data["vectors"]))
+        except (OSError, ValueError, KeyError):
+            continue  # a damaged slice is embedded again
+    return out
+
+
+def remove_checkpoints(index_dir: Path) -> None:
+    shutil.rmtree(Path(index_dir) / CHECKPOINTS, ignore_errors=True)
+
+
+def remove_unfinished(index_dir: Path) -> None:
+    """Removes the temporary folders and pointer files of builds that did not finish."""
+    builds = Path(index_dir) / BUILDS
+    if builds.is_dir():
+        for path in builds.iterdir():
+            if path.name.startswith(".tmp-"):
+                shutil.rmtree(path, ignore_errors=True)
+    for path in Path(index_dir).glob(f".{POINTER}.*"):
+        try:
+            path.unlink()
+        except OSError:
+            pass
 
 
 def prune(index_dir: Path, keep: str) -> None:

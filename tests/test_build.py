@@ -1,3 +1,4 @@
+import errno
 import json
 import os
 import subprocess
@@ -6,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot import BackCareBot, IndexMissingError, IndexStaleError
+from bot import BackCareBot, BuildError, IndexMissingError, IndexStaleError
 from bot import store
 from bot.build import build_index
 from conftest import PROJECT
@@ -93,12 +94,13 @@ def test_failed_build_leaves_previous_index_intact(small_corpus, monkeypatch):
     (small_corpus.corpus_dir / "walking.md").write_text("# Walking\n\nWalk daily.\n", encoding="utf-8")
 
     def broken(*_):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("bot.build.write_lexical_index", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(BuildError, match="the disk is full"):
         build_index(small_corpus, **QUIET)
     assert store.current_build(small_corpus.index_dir) == before
+    assert not [p for p in (small_corpus.index_dir / "builds").iterdir() if p.name.startswith(".tmp-")]
     monkeypatch.undo()
     bot = BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir, auto_rebuild=True)
     assert bot.ask("How often should I walk?").in_scope
