@@ -1,6 +1,7 @@
 """BackCareBot: the one entry point. Loads the index once, then answers questions from it."""
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -10,12 +11,15 @@ import numpy as np
 from . import lexical, messages, safety, scope, store
 from .answer import Answer, compose, fixed_reply, select_passages
 from .build import build_index, check_freshness
-from .errors import IndexCorruptError, IndexMissingError, IndexStaleError
+from .errors import (BuildError, BuildLockedError, CorpusError, IndexCorruptError, IndexMissingError,
+                     IndexStaleError)
 from .retrieval import Hit, Query, Retriever
 from .scope import Verdict
 from .settings import Settings
 from .triage import Triage
 from .understanding import Message, understand
+
+_log = logging.getLogger("bot")
 
 # A message that asks nothing of the content: its fixed reply and the answer kind.
 _FIXED_REPLIES = {
@@ -41,8 +45,12 @@ class BackCareBot:
     # ---- loading ---------------------------------------------------------------------------
     @classmethod
     def load(cls, index_dir: str | Path | None = None, corpus_dir: str | Path | None = None,
-             settings: Settings | None = None, auto_rebuild: bool = False) -> "BackCareBot":
-        """Opens the built index; a missing or stale one raises (or is rebuilt with auto_rebuild=True)."""
+             settings: Settings | None = None, auto_rebuild: bool = False, allow_stale: bool = False) -> "BackCareBot":
+        """Opens the built index; a missing or stale one raises (or is rebuilt with auto_rebuild=True).
+
+        allow_stale=True opens the newest valid build when the index is out of date and cannot be
+        rebuilt now (another build holds the lock, the disk is full or read-only, a corpus file is
+        refused), with a warning saying why; a page then picks up the next build when it is published."""
         settings = settings or Settings()
         if index_dir is not None:
             settings = replace(settings, index_dir=Path(index_dir))
@@ -52,17 +60,12 @@ class BackCareBot:
             settings = replace(settings, corpus_dir=Path(corpus_dir))
 
         if Path(settings.corpus_dir).is_dir():
-            freshness = check_freshness(settings)
-            if freshness.other_model and not auto_rebuild:
-                raise IndexCorruptError(f"index was built with another model ({freshness.manifest.get('model')}): "
-                                        "run `python build_index.py --force`")
-            if not freshness.fresh:
-                if auto_rebuild:
-                    build_index(settings, progress=False, log=lambda *_: None)
-                elif freshness.manifest is None:
-                    raise (IndexCorruptError if freshness.corrupt else IndexMissingError)(freshness.reason)
-                else:
-                    raise IndexStaleError(f"index is out of date ({freshness.reason}): run `python build_index.py`")
+            try:
+                _ensure_fresh(settings, auto_rebuild)
+            except (IndexStaleError, BuildLockedError, BuildError, CorpusError) as e:
+                if not allow_stale or not _has_valid_build(settings):
+                    raise
+                _log.warning("serving the last good index build: %s", e)
         return cls._from_retriever(open_retriever(settings), settings)
 
     @classmethod
@@ -216,6 +219,32 @@ def _name_words(words: tuple[str, ...]) -> str:
     """"glaucoma", "wifi or router": the words a refusal names as not covered."""
     words = tuple(dict.fromkeys(words))[:3]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _ensure_fresh(settings: Settings, auto_rebuild: bool) -> None:
+    freshness = check_freshness(settings)
+    if freshness.other_model and not auto_rebuild:
+        raise IndexCorruptError(f"index was built with another model ({freshness.manifest.get('model')}): "
+                                "run `python build_index.py --force`")
+    if freshness.fresh:
+        return
+    if auto_rebuild:
+        build_index(settings, progress=False, log=lambda *_: None)
+    elif freshness.manifest is None:
+        raise (IndexCorruptError if freshness.corrupt else IndexMissingError)(freshness.reason)
+    else:
+        raise IndexStaleError(f"index is out of date ({freshness.reason}): run `python build_index.py`")
+
+
+def _has_valid_build(settings: Settings) -> bool:
+    """The live build is whole and was made with this model, so it can serve while out of date."""
+    try:
+        folder = store.current_build(settings.index_dir)
+        manifest = store.read_manifest(folder)
+        store.verify_checksums(folder, manifest)
+    except (IndexMissingError, IndexCorruptError):
+        return False
+    return manifest.get("model") == settings.resolved_model()
 
 
 def open_retriever(settings: Settings) -> Retriever:

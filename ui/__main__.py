@@ -1,4 +1,4 @@
-"""python -m ui [--host 127.0.0.1] [--port 7860]: serve the chat page."""
+"""python -m ui [--host 127.0.0.1] [--port 7860] [--index DIR --corpus DIR]: serve the chat page."""
 import argparse
 import os
 import sys
@@ -10,11 +10,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ui", description="Serve the back-care chat page.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--index", default=None, help="index folder (default: the project's index/)")
+    parser.add_argument("--corpus", default=None, help="corpus folder (default: the one the index was built from)")
     args = parser.parse_args(argv)
-    from .app import launch
+    from .app import launch, load_bot
 
     try:
-        launch(args.host, args.port)
+        launch(args.host, args.port, bot=load_bot(index_dir=args.index, corpus_dir=args.corpus))
     except BackCareError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import logging
 import os
 import threading
 import time
@@ -11,7 +12,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from bot import BackCareBot, BackCareError  # noqa: E402
-from bot.errors import InvalidHistoryError  # noqa: E402
+from bot.errors import BuildLockedError, InvalidHistoryError  # noqa: E402
 
 from .render import reply_parts, to_markdown, user_text  # noqa: E402
 
@@ -34,11 +35,18 @@ CONCURRENCY = 2
 
 
 class IndexWatcher:
-    """Polls the index pointer and swaps in a newly published build without a restart."""
+    """Polls the index pointer and swaps in a newly published build without a restart.
 
-    def __init__(self, bot: BackCareBot, every: float = WATCH_SECONDS):
-        self.bot, self.every = bot, every
+    It survives every error (a damaged build, a half-written pointer, running out of file handles):
+    each distinct error is logged at most once a minute, polling goes on, and `health()` tells."""
+
+    def __init__(self, bot: BackCareBot, every: float = WATCH_SECONDS, log_every: float = 60.0):
+        self.bot, self.every, self.log_every = bot, every, log_every
         self._stop = threading.Event()
+        self._logged: dict[str, float] = {}
+        self.last_error = ""
+        self.last_check = 0.0
+        self.errors = 0
         self.thread = threading.Thread(target=self._run, name="index-watcher", daemon=True)
 
     def start(self) -> "IndexWatcher":
@@ -48,13 +56,39 @@ class IndexWatcher:
     def stop(self) -> None:
         self._stop.set()
 
+    def check(self) -> None:
+        """One poll; never raises."""
+        try:
+            if self.bot.reload_if_changed():
+                print(f"Switched to index build {self.bot.build_name}", flush=True)
+            self.last_error = ""
+        except BaseException as e:  # noqa: BLE001 - the watcher must outlive anything a poll meets
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            self.errors += 1
+            self.last_error = f"{type(e).__name__}: {e}"
+            self._log(self.last_error)
+        finally:
+            self.last_check = time.time()
+
+    def _log(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._logged.get(message, -self.log_every) >= self.log_every:
+            self._logged[message] = now
+            print(f"Index not reloaded (still serving {self.bot.build_name}): {message}", flush=True)
+
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            try:
-                if self.bot.reload_if_changed():
-                    print(f"Switched to index build {self.bot.build_name}", flush=True)
-            except BackCareError as e:  # a damaged new build: keep serving the old one
-                print(f"Index not reloaded: {e}", flush=True)
+            self.check()
+
+    def health(self) -> dict:
+        return {
+            "build": self.bot.build_name,
+            "watcher_alive": self.thread.is_alive(),
+            "watcher_last_check": self.last_check,
+            "watcher_last_error": self.last_error,
+            "watcher_errors": self.errors,
+        }
 
 
 def history_for_bot(chat: list[dict]) -> list[dict]:
@@ -114,14 +148,42 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
     return demo
 
 
+def add_health_route(demo: gr.Blocks, watcher: IndexWatcher) -> None:
+    """GET /api/health: the live build and whether the index watcher is alive (for load balancers)."""
+    from fastapi.responses import JSONResponse
+
+    def health() -> JSONResponse:
+        state = watcher.health()
+        return JSONResponse(state, status_code=200 if state["watcher_alive"] else 503)
+
+    demo.app.add_api_route("/api/health", health, methods=["GET"])
+    # Gradio's catch-all page routes were added first; the health route must be matched before them.
+    demo.app.router.routes.insert(0, demo.app.router.routes.pop())
+
+
+def load_bot(index_dir=None, corpus_dir=None, wait_seconds: float = 600.0) -> BackCareBot:
+    """Rebuilds a stale index if it can; otherwise starts on the last good build (with a warning).
+    With no build at all while another replica is building, waits for that build."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return BackCareBot.load(index_dir=index_dir, corpus_dir=corpus_dir, auto_rebuild=True, allow_stale=True)
+        except BuildLockedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2.0)
+
+
 def launch(host: str = "127.0.0.1", port: int = 7860, bot: BackCareBot | None = None, block: bool = True):
     t0 = time.perf_counter()
-    bot = bot or BackCareBot.load(auto_rebuild=True)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    bot = bot or load_bot()
     bot.warm_up()
-    IndexWatcher(bot).start()
+    watcher = IndexWatcher(bot).start()
     demo = build_app(bot)
     demo.launch(server_name=host, server_port=port, share=False, show_error=False, quiet=True,
                 prevent_thread_lock=True, ssr_mode=False, css=CSS, footer_links=[])
+    add_health_route(demo, watcher)
     print(f"Serving on http://{host}:{port} (ready in {time.perf_counter() - t0:.1f}s)", flush=True)
     if block:
         demo.block_thread()
