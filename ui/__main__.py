@@ -13,10 +13,10 @@ def main(argv=None) -> int:
     parser.add_argument("--index", default=None, help="index folder (default: the project's index/)")
     parser.add_argument("--corpus", default=None, help="corpus folder (default: the one the index was built from)")
     args = parser.parse_args(argv)
-    from .app import launch, load_bot
+    from .app import launch
 
     try:
-        launch(args.host, args.port, bot=load_bot(index_dir=args.index, corpus_dir=args.corpus))
+        launch(args.host, args.port, index_dir=args.index, corpus_dir=args.corpus)
     except BackCareError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

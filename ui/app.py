@@ -148,19 +148,6 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
     return demo
 
 
-def add_health_route(demo: gr.Blocks, watcher: IndexWatcher) -> None:
-    """GET /api/health: the live build and whether the index watcher is alive (for load balancers)."""
-    from fastapi.responses import JSONResponse
-
-    def health() -> JSONResponse:
-        state = watcher.health()
-        return JSONResponse(state, status_code=200 if state["watcher_alive"] else 503)
-
-    demo.app.add_api_route("/api/health", health, methods=["GET"])
-    # Gradio's catch-all page routes were added first; the health route must be matched before them.
-    demo.app.router.routes.insert(0, demo.app.router.routes.pop())
-
-
 def load_bot(index_dir=None, corpus_dir=None, wait_seconds: float = 600.0) -> BackCareBot:
     """Rebuilds a stale index if it can; otherwise starts on the last good build (with a warning).
     With no build at all while another replica is building, waits for that build."""
@@ -174,17 +161,34 @@ def load_bot(index_dir=None, corpus_dir=None, wait_seconds: float = 600.0) -> Ba
             time.sleep(2.0)
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, bot: BackCareBot | None = None, block: bool = True):
+def create_server_app(bot: BackCareBot, watcher: IndexWatcher):
+    """The page mounted on a FastAPI app of ours, which also answers GET /api/health."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/api/health")
+    def health() -> JSONResponse:
+        """The live build and whether the index watcher is alive (for load balancers)."""
+        state = watcher.health()
+        return JSONResponse(state, status_code=200 if state["watcher_alive"] else 503)
+
+    return gr.mount_gradio_app(app, build_app(bot), path="/", server_name="127.0.0.1", footer_links=[],
+                               show_error=False, ssr_mode=False, css=CSS)
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, bot: BackCareBot | None = None,
+           index_dir=None, corpus_dir=None) -> None:
+    """Serves the page until SIGTERM or Ctrl-C (answers in flight get a few seconds to finish)."""
+    from .serving import configure_logging, serve
+
     t0 = time.perf_counter()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    bot = bot or load_bot()
+    configure_logging()
+    bot = bot or load_bot(index_dir=index_dir, corpus_dir=corpus_dir)
     bot.warm_up()
     watcher = IndexWatcher(bot).start()
-    demo = build_app(bot)
-    demo.launch(server_name=host, server_port=port, share=False, show_error=False, quiet=True,
-                prevent_thread_lock=True, ssr_mode=False, css=CSS, footer_links=[])
-    add_health_route(demo, watcher)
-    print(f"Serving on http://{host}:{port} (ready in {time.perf_counter() - t0:.1f}s)", flush=True)
-    if block:
-        demo.block_thread()
-    return demo
+    app = create_server_app(bot, watcher)
+    serve(app, host, port, on_ready=lambda: print(
+        f"Serving on http://{host}:{port} (ready in {time.perf_counter() - t0:.1f}s)", flush=True))
+    watcher.stop()
