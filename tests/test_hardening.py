@@ -226,3 +226,22 @@ def test_replicas_started_together_on_a_stale_index_all_come_up(project):
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=30)
+
+
+def test_corpus_over_the_build_limit_stops_with_a_clear_message(project):
+    with pytest.raises(CorpusError, match="over the .* limit for one build"):
+        build_index(replace(project, max_corpus_bytes=1_000), force=True, **QUIET)
+
+
+def test_disk_full_inside_faiss_is_an_error_line_not_a_traceback(project, monkeypatch):
+    from bot import BuildError
+
+    (project.corpus_dir / "walking.md").write_text("# Walking\n\nBrisk walking helps the back.\n", encoding="utf-8")
+
+    def full(*_):
+        raise RuntimeError("Error in faiss::FileIOWriter: fwrite failed: No space left on device")
+
+    monkeypatch.setattr("bot.store.write_dense", full)
+    with pytest.raises(BuildError, match="the disk is full"):
+        build_index(project, **QUIET)
+    assert not [p for p in (project.index_dir / "builds").iterdir() if p.name.startswith(".tmp-")]

@@ -126,3 +126,45 @@ def test_sigterm_stops_accepting_finishes_in_flight_and_exits_zero(page):
     assert answers == [200]
     with pytest.raises(OSError):
         urllib.request.urlopen(url + "/api/health", timeout=2)
+
+
+@pytest.mark.slow
+def test_running_out_of_file_handles_recovers_and_logs_little(settings, tmp_path):
+    """Opt-in (pytest -m slow): the page with 64 file handles, held open by 150 idle connections."""
+    import resource
+
+    port = free_port()
+    log = tmp_path / "page.log"
+
+    def few_handles():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "ui", "--port", str(port), "--index", str(settings.index_dir),
+                                 "--corpus", str(settings.corpus_dir)], cwd=PROJECT, stdout=out, stderr=out,
+                                preexec_fn=few_handles)
+    url = f"http://127.0.0.1:{port}/api/health"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+        held = []
+        for _ in range(150):
+            try:
+                held.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+            except OSError:
+                break
+        time.sleep(5)
+        for s in held:
+            s.close()
+        time.sleep(HEADER_TIMEOUT)
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert r.status == 200
+        assert log.stat().st_size < 100_000
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
