@@ -110,12 +110,30 @@ def build_index(settings: Settings, force: bool = False, progress: bool = True, 
         raise BuildError(write_failure(index_dir, e)) from None
     try:
         store.remove_unfinished(index_dir)  # leftovers of builds that died: no build runs but ours
-        return _build_locked(settings, force, progress, log)
+        report = _build_locked(settings, force, progress, log)
+        if settings.onnx_serving:
+            prepare_onnx(settings, log)
+        return report
     except (OSError, RuntimeError) as e:  # faiss reports a failed write as RuntimeError
         raise BuildError(write_failure(index_dir, e)) from None
     finally:
         store.remove_unfinished(index_dir)
         lock.release()
+
+
+def prepare_onnx(settings: Settings, log) -> None:
+    """Exports the model for answering without torch, once per model, checked on the live build's
+    sentences; does nothing (and loads nothing) when a verified export is already there."""
+    from . import onnx_export
+
+    model_name = settings.resolved_model()
+    if onnx_export.verified_export(settings.index_dir, model_name) is not None:
+        return
+    sentences = store.read_chunks(store.current_build(settings.index_dir)).sentence_texts()
+    step = max(1, len(sentences) // 64)
+    sample = sentences[::step][:64] + ["How can I stop slouching?", "numbness in my groin and a bad back"]
+    onnx_export.ensure_export(settings.index_dir, model_name, sample, settings.onnx_min_cosine,
+                              settings.torch_threads, log)
 
 
 def write_failure(index_dir: Path, error: Exception) -> str:

@@ -71,14 +71,21 @@ class BackCareBot:
     @classmethod
     def open(cls, folder: Path, manifest: dict, settings: Settings) -> "BackCareBot":
         """A bot over one build folder, before it is published (the build asks it the example questions)."""
-        return cls._from_retriever(Retriever(folder, manifest, settings), settings)
+        return cls._from_retriever(Retriever(folder, manifest, settings), settings, building=True)
 
     @classmethod
-    def _from_retriever(cls, retriever: Retriever, settings: Settings) -> "BackCareBot":
-        from .embedding import shared_embedder
+    def _from_retriever(cls, retriever: Retriever, settings: Settings, building: bool = False) -> "BackCareBot":
+        from .embedding import say_once, shared_embedder
+        from .onnx_export import verified_export
 
+        onnx_folder = None
+        if settings.onnx_serving and not building:
+            onnx_folder = verified_export(settings.index_dir, retriever.manifest["model"])
+            if onnx_folder is None:
+                say_once("no verified ONNX export of the model in the index folder: answering with "
+                                "sentence-transformers on torch (run `python build_index.py` to make one)")
         embedder = shared_embedder(retriever.manifest["model"], settings.torch_threads, settings.batch_size,
-                                   settings.query_cache_size)
+                                   settings.query_cache_size, onnx_folder=onnx_folder)
         if embedder.dim != retriever.manifest.get("dimensions"):
             raise IndexCorruptError(
                 f"index has {retriever.manifest.get('dimensions')}-dimensional vectors but the model gives "

@@ -1,9 +1,13 @@
-"""Texts → normalized vectors with a sentence-transformers model, loaded only when needed."""
+"""Texts → normalized vectors: sentence-transformers (the reference, used to build) or the same model
+exported to ONNX and run with onnxruntime and tokenizers (used to answer: no torch at all)."""
 from __future__ import annotations
 
+import json
+import logging
 import os
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 
@@ -14,39 +18,30 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+_log = logging.getLogger("bot")
 
-class Embedder:
-    """One model per process; query vectors are cached because follow-ups re-use earlier questions."""
 
-    def __init__(self, model_name: str, threads: int = 2, batch_size: int = 64, cache_size: int = 512):
-        import torch
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
+class _CachedEncoder:
+    """Query vectors are cached because follow-ups re-use earlier questions; model calls take turns
+    (the fast tokenizer refuses concurrent calls, and two cores gain nothing from parallel passes)."""
 
-        hf_logging.disable_progress_bar()
+    backend = ""
 
-        torch.set_num_threads(max(1, threads))
-        self.model_name = model_name
-        self.batch_size = batch_size
-        self.model = SentenceTransformer(model_name, device="cpu")
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+    def __init__(self, dim: int, cache_size: int):
+        self.dim = dim
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()  # guards the query cache
-        # The fast tokenizer refuses concurrent calls ("Already borrowed"), and two cores gain nothing
-        # from parallel forward passes, so model calls take turns.
         self._model_lock = threading.Lock()
+
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
+        raise NotImplementedError
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # sentence-transformers sorts by length inside encode, so padding per batch stays small.
         with self._model_lock:
-            vectors = self.model.encode(
-                texts, batch_size=self.batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=progress,
-            )
+            vectors = self._encode(list(texts), progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -55,8 +50,7 @@ class Embedder:
             if hit is not None:
                 self._cache.move_to_end(text)
                 return hit
-        with self._model_lock:
-            vector = self.model.encode(text, normalize_embeddings=True, convert_to_numpy=True).astype(np.float32)
+        vector = self.encode([text])[0].astype(np.float32)
         vector.setflags(write=False)
         with self._lock:
             self._cache[text] = vector
@@ -65,14 +59,101 @@ class Embedder:
         return vector
 
 
-_SHARED: dict[tuple, Embedder] = {}
+class Embedder(_CachedEncoder):
+    """sentence-transformers on torch: the reference numerics, and what builds use."""
+
+    backend = "sentence-transformers"
+
+    def __init__(self, model_name: str, threads: int = 2, batch_size: int = 64, cache_size: int = 512):
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        torch.set_num_threads(max(1, threads))
+        self.model_name = model_name
+        self.batch_size = batch_size
+        self.model = SentenceTransformer(model_name, device="cpu")
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        super().__init__(int(get_dim()), cache_size)
+
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
+        # sentence-transformers sorts by length inside encode, so padding per batch stays small.
+        return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=progress)
+
+
+class OnnxEmbedder(_CachedEncoder):
+    """The same model exported to ONNX (see onnx_export.py): tokenizers, then onnxruntime, then mean
+    pooling and normalization in NumPy, as sentence-transformers does them."""
+
+    backend = "onnx"
+
+    def __init__(self, folder: Path, threads: int = 2, batch_size: int = 64, cache_size: int = 512):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        meta = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, threads)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(Path(folder) / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
+        self.tokenizer.enable_truncation(int(meta["max_seq_length"]))
+        self.tokenizer.enable_padding(pad_id=int(meta.get("pad_id", 0)), pad_token=meta.get("pad_token", "[PAD]"))
+        self.model_name = meta["model"]
+        self.batch_size = batch_size
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        super().__init__(int(meta["dimensions"]), cache_size)
+
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
+        order = np.argsort([len(t) for t in texts])  # similar lengths together, as sentence-transformers does
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            encodings = self.tokenizer.encode_batch([texts[i] for i in rows])
+            feed = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
+            hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+            mask = feed["attention_mask"][:, :, None].astype(np.float32)
+            pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+            out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+_SHARED: dict[tuple, _CachedEncoder] = {}
 _SHARED_LOCK = threading.Lock()
+_SAID: set[str] = set()
 
 
-def shared_embedder(model_name: str, threads: int = 2, batch_size: int = 64, cache_size: int = 512) -> Embedder:
-    """One loaded model per process, so a rebuild followed by a load (or many bots in tests) loads it once."""
+def shared_embedder(model_name: str, threads: int = 2, batch_size: int = 64, cache_size: int = 512,
+                    onnx_folder: Path | None = None) -> _CachedEncoder:
+    """One loaded model per process. With onnx_folder (a verified export of model_name) questions are
+    encoded with onnxruntime; where that cannot load, sentence-transformers serves instead, said once."""
+    if onnx_folder is not None:
+        key = ("onnx", str(onnx_folder), threads, batch_size, cache_size)
+        with _SHARED_LOCK:
+            if key in _SHARED:
+                return _SHARED[key]
+            try:
+                _SHARED[key] = OnnxEmbedder(onnx_folder, threads, batch_size, cache_size)
+                return _SHARED[key]
+            except Exception as e:  # noqa: BLE001 - onnxruntime missing or the export unreadable
+                say_once(f"ONNX Runtime could not load the exported model ({type(e).__name__}: {e}); "
+                          "answering with sentence-transformers on torch instead")
     key = (model_name, threads, batch_size, cache_size)
     with _SHARED_LOCK:
         if key not in _SHARED:
             _SHARED[key] = Embedder(model_name, threads, batch_size, cache_size)
         return _SHARED[key]
+
+
+def say_once(message: str) -> None:
+    """Logs a warning the first time this process meets it."""
+    if message not in _SAID:
+        _SAID.add(message)
+        _log.warning(message)

@@ -25,6 +25,10 @@ class Settings:
     model: str | None = None
     batch_size: int = 64
     torch_threads: int = 2
+    # Answer with the model exported to ONNX (onnx_export.py): no torch in the serving process. The
+    # export is used only if its vectors match sentence-transformers' to this cosine on the corpus.
+    onnx_serving: bool = True
+    onnx_min_cosine: float = 0.9999
 
     # Chunking: whole sentences inside one paragraph, packed up to this many characters.
     chunk_max_chars: int = 600

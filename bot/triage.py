@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -183,9 +184,18 @@ def _context_pipeline(flags: tuple[RedFlag, ...]):
         logger.disable("PyRuSH")
     except ImportError:  # pragma: no cover
         pass
-    import medspacy
-    from medspacy.context import ConTextRule
-    from medspacy.ner import TargetRule
+    # spaCy's thinc imports torch only to see whether it is there; a process answering with ONNX
+    # Runtime has no other use for it, so it is kept out while spaCy loads (thinc then runs without).
+    keep_out = "torch" not in sys.modules
+    if keep_out:
+        sys.modules["torch"] = None
+    try:
+        import medspacy
+        from medspacy.context import ConTextRule
+        from medspacy.ner import TargetRule
+    finally:
+        if keep_out:
+            del sys.modules["torch"]
 
     nlp = medspacy.load(medspacy_enable=["medspacy_target_matcher"])
     nlp.add_pipe("sentencizer", first=True)

@@ -1,0 +1,69 @@
+"""Answering without torch: the ONNX export serves questions, matches sentence-transformers, and a
+broken or missing export falls back to sentence-transformers with one log line."""
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from bot import BackCareBot, onnx_export
+from conftest import PROJECT
+
+EVAL = PROJECT / "eval"
+
+
+def test_build_made_a_verified_export(settings):
+    folder = onnx_export.verified_export(settings.index_dir, settings.resolved_model())
+    assert folder is not None
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["verified_cosine"] >= settings.onnx_min_cosine and meta["verified_on"] >= 10
+
+
+def test_answering_and_triage_import_no_torch(settings):
+    code = (
+        "import sys\n"
+        "from bot import BackCareBot\n"
+        f"b = BackCareBot.load(index_dir={str(settings.index_dir)!r}, corpus_dir={str(settings.corpus_dir)!r})\n"
+        "a = b.ask('How can I prevent slouching?')\n"
+        "u = b.ask('back pain and I cant control my bladder')\n"
+        "print(b._embedder.backend, a.in_scope, u.urgent, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["onnx", "True", "True", "False", "False"]
+
+
+def test_terminal_answer_imports_no_torch(settings):
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['bot', '--index', {str(settings.index_dir)!r}, '--corpus', {str(settings.corpus_dir)!r}, 'How can I stop slouching?']\n"
+        "try:\n    runpy.run_module('bot', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('TORCH', 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True)
+    assert "prevent slouching" in out.stdout and "TORCH False" in out.stdout
+
+
+def test_onnx_answers_are_the_torch_answers(settings, bot):
+    torch_bot = BackCareBot.load(settings=replace(settings, onnx_serving=False))
+    assert bot._embedder.backend == "onnx" and torch_bot._embedder.backend == "sentence-transformers"
+    rows = [json.loads(line) for name in ("questions.jsonl", "triage.jsonl")
+            for line in (EVAL / name).read_text().splitlines() if line.strip()]
+    for row in rows:
+        history = [{"role": "user", "content": q} for q in row.get("history_questions", [])]
+        a, b = bot.ask(row["question"], history=history), torch_bot.ask(row["question"], history=history)
+        assert [c.chunk_id for c in a.citations] == [c.chunk_id for c in b.citations], row["id"]
+        assert (a.in_scope, a.urgent, a.red_flags) == (b.in_scope, b.urgent, b.red_flags), row["id"]
+
+
+def test_broken_export_falls_back_to_sentence_transformers_and_says_so(settings, tmp_path, caplog):
+    index = tmp_path / "index"
+    shutil.copytree(settings.index_dir, index)
+    folder = onnx_export.export_folder(index, settings.resolved_model())
+    (folder / "model.onnx").write_bytes(b"not a model")
+    with caplog.at_level(logging.WARNING, logger="bot"):
+        bot = BackCareBot.load(index_dir=index, corpus_dir=settings.corpus_dir)
+    assert bot._embedder.backend == "sentence-transformers"
+    assert bot.ask("How can I prevent slouching?").in_scope
+    assert sum("ONNX Runtime could not load" in r.getMessage() for r in caplog.records) == 1
