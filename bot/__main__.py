@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from . import BackCareBot, BackCareError
+from . import BackCareBot, BackCareError, Settings
 
 
 def main(argv=None) -> int:
@@ -11,9 +11,11 @@ def main(argv=None) -> int:
     parser.add_argument("--rebuild", action="store_true", help="rebuild a missing or stale index first")
     parser.add_argument("--index", default=None, help="index folder (default: the project's index/)")
     parser.add_argument("--corpus", default=None, help="corpus folder (default: the one the index was built from)")
+    parser.add_argument("--no-onnx", action="store_true", help="encode questions with sentence-transformers on torch")
     args = parser.parse_args(argv)
     try:
-        bot = BackCareBot.load(index_dir=args.index, corpus_dir=args.corpus, auto_rebuild=args.rebuild)
+        settings = Settings(onnx_serving=not args.no_onnx)
+        bot = BackCareBot.load(index_dir=args.index, corpus_dir=args.corpus, auto_rebuild=args.rebuild, settings=settings)
     except BackCareError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -293,10 +293,8 @@ def data_fingerprint() -> str:
     makes the index stale, since calibration and cached vectors depend on them."""
     import hashlib
 
-    from .lexical import DATA
-
-    h = hashlib.sha256()
-    for path in sorted(DATA.iterdir()):
+    h = hashlib.sha256()  # the data folder is found here, not through lexical.py, which imports NLTK
+    for path in sorted((Path(__file__).resolve().parent / "data").iterdir()):
         if path.is_file():
             h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]

@@ -12,11 +12,12 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--index", default=None, help="index folder (default: the project's index/)")
     parser.add_argument("--corpus", default=None, help="corpus folder (default: the one the index was built from)")
+    parser.add_argument("--no-onnx", action="store_true", help="encode questions with sentence-transformers on torch")
     args = parser.parse_args(argv)
     from .app import launch
 
     try:
-        launch(args.host, args.port, index_dir=args.index, corpus_dir=args.corpus)
+        launch(args.host, args.port, index_dir=args.index, corpus_dir=args.corpus, onnx=not args.no_onnx)
     except BackCareError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
