@@ -100,7 +100,7 @@ class BackCareBot:
         def encode_many(texts: list[str]) -> np.ndarray:
             known = retriever.fixed_vectors
             missing = [t for t in dict.fromkeys(texts) if text_hash(t) not in known]
-            fresh = dict(zip(missing, self._embedder.encode(missing))) if missing else {}
+            fresh = dict(zip(missing, self._embedder.encode_queries(missing))) if missing else {}
             return np.stack([fresh[t] if t in fresh else known[text_hash(t)] for t in texts]).astype(np.float32)
 
         return Triage(encode_many, retriever.triage_calibration, self.settings.triage_threshold_max)

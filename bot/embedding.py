@@ -44,6 +44,20 @@ class _CachedEncoder:
             vectors = self._encode(list(texts), progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Several short texts in one model pass, each kept in the query cache (a message's clauses,
+        read for red flags, are usually also what is then searched for)."""
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            for text, vector in zip(missing, self.encode(missing)):
+                vector.setflags(write=False)
+                with self._lock:
+                    self._cache[text] = vector
+                    while len(self._cache) > self._cache_size:
+                        self._cache.popitem(last=False)
+        return np.stack([self.encode_query(t) for t in texts])
+
     def encode_query(self, text: str) -> np.ndarray:
         with self._lock:
             hit = self._cache.get(text)
