@@ -1,5 +1,6 @@
 """Shared fixtures: the real corpus built once per session into a temporary index, with the real model."""
 import shutil
+import socket
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,3 +43,10 @@ def small_corpus(tmp_path) -> Settings:
         encoding="utf-8",
     )
     return replace(Settings(), corpus_dir=corpus, index_dir=tmp_path / "index")
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on, for a page started by a test."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -12,7 +12,7 @@ import pytest
 from bot import BackCareBot, CorpusError, IndexCorruptError, store
 from bot.build import build_index
 from bot.settings import Settings
-from conftest import CORPUS, PROJECT
+from conftest import CORPUS, PROJECT, free_port
 
 QUIET = {"progress": False, "log": lambda *_: None}
 
@@ -195,16 +195,11 @@ def test_page_starts_on_the_last_good_build_when_the_stale_index_cannot_be_rebui
 
 
 def test_replicas_started_together_on_a_stale_index_all_come_up(project):
-    import socket
     import time
     import urllib.request
 
     (project.corpus_dir / "walking.md").write_text("# Walking\n\nBrisk walking helps the back.\n", encoding="utf-8")
-    ports = []
-    for _ in range(2):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
+    ports = [free_port(), free_port()]
     procs = [subprocess.Popen([sys.executable, "-m", "ui", "--port", str(port), "--index", str(project.index_dir),
                                "--corpus", str(project.corpus_dir)], cwd=PROJECT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for port in ports]

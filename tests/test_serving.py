@@ -12,14 +12,8 @@ import urllib.request
 
 import pytest
 
-from conftest import PROJECT
+from conftest import PROJECT, free_port
 from ui.serving import BODY_LIMIT, HEADER_TIMEOUT, RepeatFilter
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

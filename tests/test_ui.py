@@ -1,6 +1,5 @@
 """The chat page on a real Gradio server on localhost, through gradio_client and a real browser."""
 import shutil
-import socket
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -9,16 +8,11 @@ import pytest
 
 from bot import BackCareBot, messages
 from bot.build import build_index
+from conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
