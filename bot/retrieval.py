@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import lexical, store
+from . import store
 from .chunking import Chunk
 from .errors import IndexCorruptError
 from .scope import Calibration

@@ -11,7 +11,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from bot import BackCareBot, BackCareError, Settings  # noqa: E402
+from bot import BackCareBot, Settings  # noqa: E402
 from bot.errors import BuildLockedError, InvalidHistoryError  # noqa: E402
 
 from .render import reply_parts, to_markdown, user_text  # noqa: E402
