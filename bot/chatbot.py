@@ -83,7 +83,7 @@ class BackCareBot:
             onnx_folder = verified_export(settings.index_dir, retriever.manifest["model"])
             if onnx_folder is None:
                 say_once("no verified ONNX export of the model in the index folder: answering with "
-                                "sentence-transformers on torch (run `python build_index.py` to make one)")
+                         "sentence-transformers on torch (run `python build_index.py` to make one)")
         embedder = shared_embedder(retriever.manifest["model"], settings.torch_threads, settings.batch_size,
                                    settings.query_cache_size, onnx_folder=onnx_folder)
         if embedder.dim != retriever.manifest.get("dimensions"):

@@ -50,9 +50,18 @@ def red_flags() -> tuple[RedFlag, ...]:
     ) for r in rows)
 
 
+@lru_cache(maxsize=1)
 def flag_words() -> tuple[str, ...]:
     """Every word of the red-flag terms: the speller mends typos towards them ("controll", "bowles")."""
     return tuple(sorted({w for flag in red_flags() for t in flag.terms for w in t.split() if w.isalpha()}))
+
+
+@lru_cache(maxsize=1)
+def _flag_speller():
+    speller = SymSpell(max_dictionary_edit_distance=1, prefix_length=7)
+    for word in flag_words():
+        speller.create_dictionary_entry(word, 1)
+    return speller
 
 
 def clauses(text: str) -> list[tuple[int, int]]:
@@ -116,14 +125,15 @@ class Triage:
                 self._nlp = _context_pipeline(self.flags)
             return self._nlp
 
-    def counts(self, text: str, flag: RedFlag, span: tuple[int, int]) -> bool:
-        """Whether the flag's words in this clause are reported now, by the writer, as present."""
-        doc = self._pipeline()(text)
+    @classmethod
+    def counts(cls, doc, flag: RedFlag, span: tuple[int, int]) -> bool:
+        """Whether the flag's words in this clause (of the message read by medspaCy) are reported
+        now, by the writer, as present."""
         # Symptom words of any row (one word, "numbness", serves several) in the clause.
         ents = [e for e in doc.ents if e.start_char < span[1] and e.end_char > span[0]]
         if not ents:
             return True  # the clause's meaning matched without a symptom word: nothing says it is not so
-        return any(self._present(e, flag) for e in ents)
+        return any(cls._present(e, flag) for e in ents)
 
     @staticmethod
     def _present(ent, flag: RedFlag) -> bool:
@@ -134,8 +144,7 @@ class Triage:
     def mend(self, text: str) -> str:
         """Slips one letter away from a red-flag word become that word ("bowles" → "bowels"), even
         where the slip is itself a rare English word: missing a red flag costs more than a misreading."""
-        speller = self._flag_speller()
-        words = set(flag_words())
+        speller, words = _flag_speller(), set(flag_words())
 
         def fix(m: re.Match) -> str:
             word = m.group(0).lower()
@@ -146,19 +155,15 @@ class Triage:
 
         return re.sub(r"[A-Za-z]+", fix, text)
 
-    @lru_cache(maxsize=1)
-    def _flag_speller(self):
-        speller = SymSpell(max_dictionary_edit_distance=1, prefix_length=7)
-        for word in flag_words():
-            speller.create_dictionary_entry(word, 1)
-        return speller
-
     def detect(self, text: str) -> list[str]:
         """Names of the red flags the message reports, in table order."""
         text = self.mend(text)
-        matched = set()
+        matched, doc = set(), None
         for i, span in self.candidates(text):
-            if i not in matched and self.counts(text, self.flags[i], span):
+            if i in matched:
+                continue
+            doc = doc if doc is not None else self._pipeline()(text)  # read once, for all candidates
+            if self.counts(doc, self.flags[i], span):
                 matched.add(i)
         return [self.flags[i].name for i in sorted(matched)]
 
