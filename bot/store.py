@@ -314,12 +314,9 @@ def prune(index_dir: Path, keep: str) -> None:
     if not builds.is_dir():
         return
     finished = sorted(p for p in builds.iterdir() if p.is_dir() and not p.name.startswith("."))
-    old = [p for p in finished if p.name != keep][: max(0, len(finished) - KEEP_BUILDS)]
-    leftovers = [p for p in builds.iterdir() if p.name.startswith(".tmp-")]
-    for path in old + leftovers:
+    for path in [p for p in finished if p.name != keep][: max(0, len(finished) - KEEP_BUILDS)]:
         shutil.rmtree(path, ignore_errors=True)
-    for path in Path(index_dir).glob(f".{POINTER}.*"):
-        path.unlink(missing_ok=True)
+    remove_unfinished(index_dir)
 
 
 def _fsync_dir(path: Path) -> None:
