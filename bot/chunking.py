@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
-
-from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
 from .corpus import Document
 
@@ -42,7 +41,10 @@ def text_hash(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def sentence_tokenizer() -> PunktSentenceTokenizer:
+def sentence_tokenizer():
+    # Imported here: NLTK's package import brings scipy and scikit-learn, which answering never needs.
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
     params = PunktParameters()
     params.abbrev_types = set(ABBREVIATIONS)
     return PunktSentenceTokenizer(params)
@@ -59,6 +61,37 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if e > s:
             spans.append((s, e))
     return spans
+
+
+# A sentence of a chat message ends at . ! ? or … (and any closing quote or bracket) before a space.
+_MESSAGE_STOP = re.compile(r"[.!?\u2026]+[\"')\]\u201d\u2019]*(?=\s|$)")
+_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+
+
+def message_sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of a short chat message, as `sentence_spans` finds them in content, without
+    loading Punkt while answering: a stop after a known abbreviation or a lone initial is no end."""
+    spans, start = [], 0
+    for m in _MESSAGE_STOP.finditer(text):
+        before = _WORD_BEFORE.search(text, start, m.start())
+        word = before.group(1).lower().rstrip(".") if before and m.group()[:2] in (".", '."', ".'", ".)") else ""
+        if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha() and m.end() < len(text)):
+            continue
+        after = text[m.end():].lstrip()[:1]
+        if (m.group().startswith("..") or "\u2026" in m.group()) and after.islower():
+            continue  # "it hurts... a lot" goes on
+        spans.append((start, m.end()))
+        start = m.end()
+    spans.append((start, len(text)))
+    out = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            out.append((s, e))
+    return out
 
 
 def split_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import IndexCorruptError, IndexMissingError
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 POINTER = "CURRENT"
 BUILDS = "builds"
 LOCK = ".build.lock"

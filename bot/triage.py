@@ -13,6 +13,7 @@ import logging
 import re
 import sys
 import threading
+import types
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -67,10 +68,10 @@ def _flag_speller():
 def clauses(text: str) -> list[tuple[int, int]]:
     """Spans of the message's sentences and of their parts between commas, "and", "but"...: a
     red flag is often one short clause inside a long message."""
-    from .chunking import sentence_spans
+    from .chunking import message_sentence_spans
 
     spans = []
-    for s, e in sentence_spans(text):
+    for s, e in message_sentence_spans(text):
         spans.append((s, e))
         start = s
         for m in _CLAUSE_BREAK.finditer(text, s, e):
@@ -191,16 +192,20 @@ def _context_pipeline(flags: tuple[RedFlag, ...]):
         pass
     # spaCy's thinc imports torch only to see whether it is there; a process answering with ONNX
     # Runtime has no other use for it, so it is kept out while spaCy loads (thinc then runs without).
-    keep_out = "torch" not in sys.modules
-    if keep_out:
-        sys.modules["torch"] = None
+    # medspaCy imports QuickUMLS only to register its UMLS concept pipe, which this pipeline does not
+    # use; QuickUMLS imports all of NLTK (and scipy's statistics with it): 140 MB and a second. A
+    # placeholder stands in for it while medspaCy loads.
+    placeholders = {"torch": None, "quickumls": types.SimpleNamespace(spacy_component=None)}
+    kept_out = [name for name in placeholders if name not in sys.modules]
+    for name in kept_out:
+        sys.modules[name] = placeholders[name]
     try:
         import medspacy
         from medspacy.context import ConTextRule
         from medspacy.ner import TargetRule
     finally:
-        if keep_out:
-            del sys.modules["torch"]
+        for name in kept_out:
+            del sys.modules[name]
 
     nlp = medspacy.load(medspacy_enable=["medspacy_target_matcher"])
     nlp.add_pipe("sentencizer", first=True)

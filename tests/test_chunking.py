@@ -1,6 +1,8 @@
-from bot.chunking import chunk_document, sentence_spans
+import json
+
+from bot.chunking import chunk_document, message_sentence_spans, sentence_spans
 from bot.corpus import parse_document
-from conftest import CORPUS
+from conftest import CORPUS, PROJECT
 
 
 def chunks_of(text, doc_id="doc.txt", **kw):
@@ -75,3 +77,17 @@ def test_real_corpus_chunks_are_focused():
     chunks = chunk_document(doc)
     assert len(chunks) >= len(doc.paragraphs)
     assert all(len(c.text) <= 600 for c in chunks)
+
+
+def test_chat_messages_split_into_the_sentences_punkt_finds():
+    """Messages are split without loading NLTK while answering; on every message of our eval sets
+    and the off-topic bank the split is Punkt's."""
+    messages = [json.loads(line)["question"] for f in sorted((PROJECT / "eval").glob("*.jsonl"))
+                for line in f.read_text().splitlines() if line.strip()]
+    messages += (PROJECT / "bot" / "data" / "offtopic_questions.txt").read_text().splitlines()
+    messages += ["Dr. Smith said rest. Is that right?", "It hurts... a lot. Help!", 'He said "rest." I did.',
+                 "My back hurts!! What now?", "Was it e.g. a disc? Or a muscle?"]
+    assert len(messages) > 200
+    differ = [m for m in messages if message_sentence_spans(m) != sentence_spans(m)]
+    assert differ == []
+    assert len(message_sentence_spans("I lifted a box. Now my back hurts! Should I rest?")) == 3
