@@ -1,11 +1,43 @@
-"""Terminal use: `python -m bot "question"` prints one answer; with no question, a small chat."""
+"""Terminal use: `python -m bot "question"` prints one answer; with no question, a small chat;
+`python -m bot gaps [--since DAYS]` reports what the content could not answer."""
 import argparse
 import sys
 
 from . import BackCareBot, BackCareError, Settings
 
 
+def gaps_main(argv: list[str]) -> int:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from .gaps import FILE_NAME, GapLog, format_report
+
+    parser = argparse.ArgumentParser(prog="python -m bot gaps",
+                                     description="What the content could not answer: refused questions by topic, "
+                                                 "disliked answers, red flags reported.")
+    parser.add_argument("--since", type=float, default=None, metavar="DAYS", help="only the last DAYS days")
+    parser.add_argument("--index", default=None, help="index folder whose gap log to read (default: the project's index/)")
+    parser.add_argument("--top", type=int, default=20, help="how many topics and answers to list")
+    args = parser.parse_args(argv)
+    if args.since is not None and args.since <= 0:
+        parser.error("--since takes a positive number of days")
+    settings = Settings() if args.index is None else replace(Settings(), index_dir=Path(args.index))
+    path = Path(settings.index_dir) / FILE_NAME
+    if not path.exists():
+        print(f"No gap log yet ({path}): nothing has been refused, rated or flagged.")
+        return 0
+    try:
+        print(format_report(GapLog(path).report(args.since, top=args.top)))
+    except Exception as e:  # noqa: BLE001 - a damaged log file is reported, not a traceback
+        print(f"error: could not read the gap log {path}: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["gaps"]:
+        return gaps_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bot", description="Ask the back-care bot from a terminal.")
     parser.add_argument("question", nargs="*", help="a question; leave out for an interactive chat")
     parser.add_argument("--rebuild", action="store_true", help="rebuild a missing or stale index first")

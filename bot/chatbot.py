@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import lexical, messages, safety, scope, store
+from . import gaps, lexical, messages, safety, scope, store
 from .answer import Answer, compose, fixed_reply, select_passages
 from .build import build_index, check_freshness
 from .errors import (BuildError, BuildLockedError, CorpusError, IndexCorruptError, IndexMissingError,
@@ -34,8 +34,9 @@ _FIXED_REPLIES = {
 class BackCareBot:
     """Answers back-care questions with the content's own sentences; safe to share across threads."""
 
-    def __init__(self, retriever: Retriever, embedder, settings: Settings):
+    def __init__(self, retriever: Retriever, embedder, settings: Settings, record_gaps: bool = True):
         self.settings = settings
+        self.gaps = gaps.GapLog(Path(settings.index_dir) / gaps.FILE_NAME if settings.gap_log and record_gaps else None)
         self._retriever = retriever
         self._embedder = embedder
         self._triage = self._make_triage(retriever)
@@ -91,7 +92,7 @@ class BackCareBot:
                 f"index has {retriever.manifest.get('dimensions')}-dimensional vectors but the model gives "
                 f"{embedder.dim}: run `python build_index.py --force`"
             )
-        return cls(retriever, embedder, settings)
+        return cls(retriever, embedder, settings, record_gaps=not building)
 
     def _make_triage(self, retriever: Retriever) -> Triage:
         """Red-flag reading for one build: its calibrated threshold; phrasings' vectors from the build's cache."""
@@ -145,7 +146,24 @@ class BackCareBot:
             return fixed_reply(template, kind, retriever.examples, message.notice)
         hits, closeness = self._retrieve(message, retriever)
         verdict = self._decide(message, closeness, retriever)
-        return self._compose(message, hits, verdict, retriever)
+        answer = self._compose(message, hits, verdict, retriever)
+        self._record(message, verdict, answer, retriever)
+        return answer
+
+    def feedback(self, question: str, helpful: bool, chunk_ids: list[str] | tuple[str, ...] = ()) -> bool:
+        """A visitor's like or dislike of an answer (the passages it quoted: its citations' chunk ids),
+        kept in the gap log. False when the log is off or could not be written."""
+        question = str(question)[: self.settings.max_question_chars]
+        return self.gaps.record("liked" if helpful else "disliked", question, _topic(question, self._retriever),
+                                tuple(map(str, chunk_ids)))
+
+    def _record(self, message: Message, verdict: Verdict, answer: Answer, retriever: Retriever) -> None:
+        """Refusals and red-flag triggers go to the gap log (the question's text only)."""
+        if answer.kind == "refusal":
+            topic = tuple(dict.fromkeys(verdict.uncovered + _topic(message.search_text or message.text, retriever)))
+            self.gaps.record("refused", message.text, topic)
+        elif answer.urgent:
+            self.gaps.record("urgent", message.text, red_flags=tuple(answer.red_flags))
 
     def _retrieve(self, message: Message, retriever: Retriever) -> tuple[list[Hit], scope.Closeness]:
         """Passages for the message (with what a follow-up leans on), and how close the content comes:
@@ -220,6 +238,12 @@ class BackCareBot:
             return chosen
         rest = [h for h in chosen if h.chunk.chunk_id != note.chunk.chunk_id]
         return [note] + rest[: self.settings.max_citations - 1]
+
+
+def _topic(text: str, retriever: Retriever) -> tuple[str, ...]:
+    """What a question is about, for the gap log: its salient words, or else its content words."""
+    words = retriever.vocabulary.salient_words(text)
+    return tuple(words or dict.fromkeys(w for w in lexical.words(text) if w not in lexical.STOPWORDS and len(w) >= 3))
 
 
 def _name_words(words: tuple[str, ...]) -> str:

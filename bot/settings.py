@@ -93,6 +93,10 @@ class Settings:
     # A long build writes what it has embedded every this many sentences, and resumes from it.
     checkpoint_sentences: int = 4096
 
+    # What the content could not answer (refused questions, disliked answers, red-flag triggers) is
+    # kept in gaps.sqlite3 beside the index for `python -m bot gaps`; False turns the log off.
+    gap_log: bool = True
+
     # Input limits.
     max_question_chars: int = 1000
     query_cache_size: int = 512

@@ -139,8 +139,11 @@ class Vocabulary:
             return False
         return word in BODY_PARTS or zipf(word) < self.salient_zipf
 
+    def salient_words(self, text: str) -> list[str]:
+        return [w for w in dict.fromkeys(lexical.words(text)) if self.is_salient(w)]
+
     def check(self, text: str) -> WordCheck:
-        words = [w for w in dict.fromkeys(lexical.words(text)) if self.is_salient(w)]
+        words = self.salient_words(text)
         own = [w for w in lexical.words(text)
                if w not in lexical.STOPWORDS and len(w) >= 3 and not w.isdigit() and zipf(w) < COMMON_ZIPF]
         unknown = tuple(w for w in words if not self.knows(w))

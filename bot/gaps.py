@@ -1,0 +1,157 @@
+"""What the content could not answer, for its owners: refused questions, disliked answers and
+red-flag triggers, in a SQLite file beside the index (`python -m bot gaps` reports them).
+
+Only the question's text, its salient words and the time are kept: nothing about who asked. Writes
+are safe from many threads and processes at once (WAL, a busy timeout), and a write that fails is
+logged and dropped: the answer never waits on the log or fails with it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections import Counter, defaultdict
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import lexical
+
+_log = logging.getLogger("bot.gaps")
+FILE_NAME = "gaps.sqlite3"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,          -- seconds since the epoch
+    kind TEXT NOT NULL,        -- refused | urgent | disliked | liked
+    question TEXT NOT NULL,
+    topic TEXT NOT NULL,       -- the question's salient words, space-separated
+    chunk_ids TEXT NOT NULL,   -- JSON list: the passages a rated answer quoted
+    red_flags TEXT NOT NULL    -- JSON list: the red flags an urgent message reported
+);
+CREATE INDEX IF NOT EXISTS events_at ON events (at);
+"""
+KINDS = ("refused", "urgent", "disliked", "liked")
+
+
+@dataclass
+class TopicRow:
+    word: str
+    count: int
+    questions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RatedAnswer:
+    chunk_ids: tuple[str, ...]
+    count: int
+    questions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GapReport:
+    since_days: float | None
+    refused: int
+    topics: list[TopicRow]
+    disliked: list[RatedAnswer]
+    liked: int
+    urgent: list[tuple[str, int]]
+
+
+class GapLog:
+    """One SQLite file; `path=None` turns the log off (every call then does nothing)."""
+
+    def __init__(self, path: Path | None, timeout: float = 5.0):
+        self.path = Path(path) if path else None
+        self.timeout = timeout
+        self._ready = False
+        self._lock = threading.Lock()
+        self._last_error = ""
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None)
+        con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    con.execute("PRAGMA journal_mode = WAL")
+                    con.executescript(_SCHEMA)
+                    self._ready = True
+        con.execute("PRAGMA synchronous = NORMAL")
+        return con
+
+    def record(self, kind: str, question: str, topic: tuple[str, ...] = (), chunk_ids: tuple[str, ...] = (),
+               red_flags: tuple[str, ...] = ()) -> bool:
+        """Adds one event; False (and one log line) when it could not be written."""
+        if self.path is None:
+            return False
+        if kind not in KINDS:
+            raise ValueError(f"unknown gap kind {kind!r}")
+        row = (time.time(), kind, str(question), " ".join(topic), json.dumps(list(chunk_ids)), json.dumps(list(red_flags)))
+        try:
+            with closing(self._connect()) as con:
+                con.execute("INSERT INTO events (at, kind, question, topic, chunk_ids, red_flags) VALUES (?, ?, ?, ?, ?, ?)", row)
+            return True
+        except (sqlite3.Error, OSError) as e:
+            if str(e) != self._last_error:  # the same failure is said once, not for every answer
+                self._last_error = str(e)
+                _log.warning("could not write to the gap log %s: %s", self.path, e)
+            return False
+
+    def events(self, since_days: float | None = None) -> list[dict]:
+        if self.path is None or not self.path.exists():
+            return []
+        since = time.time() - since_days * 86400 if since_days is not None else 0.0
+        with closing(self._connect()) as con:
+            con.row_factory = sqlite3.Row
+            rows = con.execute("SELECT * FROM events WHERE at >= ? ORDER BY at", (since,)).fetchall()
+        return [dict(r) for r in rows]
+
+    def report(self, since_days: float | None = None, top: int = 20, samples: int = 3) -> GapReport:
+        """Refused questions grouped by their salient words (one group per word, by stem, most
+        frequent first), disliked answers grouped by the passages they quoted, and red-flag counts."""
+        events = self.events(since_days)
+        refused = [e for e in events if e["kind"] == "refused"]
+        groups: dict[str, list[str]] = defaultdict(list)
+        shown: dict[str, Counter] = defaultdict(Counter)
+        for e in refused:
+            for word in dict.fromkeys(e["topic"].split()):
+                key = lexical.stem(word)
+                groups[key].append(e["question"])
+                shown[key][word] += 1
+        topics = sorted((TopicRow(shown[k].most_common(1)[0][0], len(qs), _samples(qs, samples))
+                         for k, qs in groups.items()), key=lambda t: (-t.count, t.word))[:top]
+        rated: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        for e in events:
+            if e["kind"] == "disliked":
+                rated[tuple(json.loads(e["chunk_ids"]))].append(e["question"])
+        disliked = sorted((RatedAnswer(ids, len(qs), _samples(qs, samples)) for ids, qs in rated.items()),
+                          key=lambda r: -r.count)[:top]
+        flags = Counter(f for e in events if e["kind"] == "urgent" for f in json.loads(e["red_flags"]))
+        return GapReport(since_days, len(refused), topics, disliked,
+                         sum(1 for e in events if e["kind"] == "liked"), flags.most_common())
+
+
+def _samples(questions: list[str], n: int) -> list[str]:
+    """The most recent distinct questions of a group."""
+    return list(dict.fromkeys(reversed(questions)))[:n]
+
+
+def format_report(report: GapReport) -> str:
+    span = f"in the last {report.since_days:g} days" if report.since_days is not None else "so far"
+    lines = [f"Questions the content could not answer {span}: {report.refused}"]
+    if report.topics:
+        lines.append("\nMost frequent unanswered topics (word: questions):")
+        for t in report.topics:
+            lines.append(f"  {t.word}: {t.count}")
+            lines += [f"      - {q}" for q in t.questions]
+    lines.append(f"\nDisliked answers: {sum(r.count for r in report.disliked)} (liked: {report.liked})")
+    for r in report.disliked:
+        lines.append(f"  {r.count} x quoting {', '.join(r.chunk_ids) or '(no passage)'}")
+        lines += [f"      - {q}" for q in r.questions]
+    if report.urgent:
+        lines.append("\nRed flags reported:")
+        lines += [f"  {name}: {count}" for name, count in report.urgent]
+    return "\n".join(lines)
