@@ -115,6 +115,11 @@ class BackCareBot:
         """Example questions the content answers (checked by the build), for pages and replies."""
         return list(self._retriever.examples)
 
+    def index_counts(self) -> dict:
+        """Documents and passages in the live build."""
+        counts = self._retriever.manifest.get("counts", {})
+        return {"documents": int(counts.get("documents", 0)), "passages": int(counts.get("chunks", 0))}
+
     @property
     def build_name(self) -> str:
         return self._retriever.folder.name

@@ -1,6 +1,10 @@
 """Shared fixtures: the real corpus built once per session into a temporary index, with the real model."""
 import shutil
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,3 +54,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def page(settings):
+    """The real page process (`python -m ui`) on 127.0.0.1, once its health route answers."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ui", "--port", str(port), "--index", str(settings.index_dir),
+                             "--corpus", str(settings.corpus_dir)], cwd=PROJECT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/api/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.3)
+    yield proc, url, port
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -16,26 +16,6 @@ from conftest import PROJECT, free_port
 from ui.serving import BODY_LIMIT, HEADER_TIMEOUT, RepeatFilter
 
 
-@pytest.fixture(scope="module")
-def page(settings):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ui", "--port", str(port), "--index", str(settings.index_dir),
-                             "--corpus", str(settings.corpus_dir)], cwd=PROJECT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/api/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.3)
-    yield proc, url, port
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 def post(url: str, body: bytes) -> int:
     request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
     try:
@@ -45,7 +25,7 @@ def post(url: str, body: bytes) -> int:
         return e.code
 
 
-@pytest.mark.parametrize("path", ["/", "/api/health", "/gradio_api/queue/join", "/gradio_api/call/chat"])
+@pytest.mark.parametrize("path", ["/", "/api/health", "/api/ask", "/gradio_api/queue/join", "/gradio_api/call/chat"])
 def test_body_over_the_limit_is_refused_on_every_route(page, path):
     _, url, _ = page
     assert post(url + path, b"x" * (BODY_LIMIT + 1)) == 413

@@ -163,17 +163,21 @@ def load_bot(index_dir=None, corpus_dir=None, wait_seconds: float = 600.0, onnx:
 
 
 def create_server_app(bot: BackCareBot, watcher: IndexWatcher):
-    """The page mounted on a FastAPI app of ours, which also answers GET /api/health."""
+    """The page mounted on a FastAPI app of ours, which also serves the JSON API (ui/api.py). File
+    uploads are off: the page takes text only."""
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    from .api import add_api
 
-    @app.get("/api/health")
-    def health() -> JSONResponse:
-        """The live build and whether the index watcher is alive (for load balancers)."""
-        state = watcher.health()
-        return JSONResponse(state, status_code=200 if state["watcher_alive"] else 503)
+    app = FastAPI(title=TITLE, version="1", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
+                  description="Answers back-care questions with quoted, cited sentences from trusted content.")
+    add_api(app, bot, watcher)
+
+    @app.api_route("/gradio_api/upload", methods=["GET", "POST", "PUT"], include_in_schema=False)
+    @app.api_route("/gradio_api/upload_progress", methods=["GET", "POST"], include_in_schema=False)
+    def no_uploads() -> JSONResponse:
+        return JSONResponse({"detail": "Uploads are off: this page takes typed questions only."}, status_code=403)
 
     return gr.mount_gradio_app(app, build_app(bot), path="/", server_name="127.0.0.1", footer_links=[],
                                show_error=False, ssr_mode=False, css=CSS)

@@ -1,0 +1,117 @@
+"""The JSON API for programs, beside the page on the same server: POST /api/ask, POST /api/feedback
+and GET /api/health, with an OpenAPI schema at /api/openapi.json."""
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+from bot import BackCareBot
+from bot.errors import BackCareError
+
+from .serving import BODY_LIMIT
+
+
+class Turn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"]
+    content: StrictStr
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: StrictStr = Field(description="The visitor's message; over 1,000 characters it is cut there.")
+    history: list[Turn] = Field(default_factory=list, description="Earlier turns, oldest first, for follow-ups.")
+
+
+class CitationOut(BaseModel):
+    number: int
+    text: str = Field(description="The cited passage, verbatim.")
+    source: str = Field(description="Its document's title.")
+    url: str = Field(description="Its document's address, when the content names one.")
+    chunk_id: str
+    score: float
+    paragraph: int
+
+
+class AnswerOut(BaseModel):
+    text: str = Field(description="The whole reply as markdown, with [n] markers, safety notes and sources.")
+    citations: list[CitationOut]
+    caveats: list[str]
+    in_scope: bool
+    urgent: bool
+    red_flags: list[str]
+    kind: Literal["answer", "urgent", "refusal", "small_talk", "empty", "language"]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: StrictStr
+    helpful: StrictBool
+    chunk_ids: list[StrictStr] = Field(default_factory=list, description="The rated answer's citations' chunk ids.")
+
+
+class FeedbackOut(BaseModel):
+    recorded: bool
+
+
+class Health(BaseModel):
+    build: str
+    documents: int
+    passages: int
+    watcher_alive: bool
+    watcher_last_check: float
+    watcher_last_error: str
+    watcher_errors: int
+
+
+def answer_json(answer) -> dict:
+    return {
+        "text": answer.text,
+        "citations": [{"number": c.number, "text": c.text, "source": c.source, "url": c.url, "chunk_id": c.chunk_id,
+                       "score": round(float(c.score), 6), "paragraph": c.paragraph} for c in answer.citations],
+        "caveats": list(answer.caveats), "in_scope": answer.in_scope, "urgent": answer.urgent,
+        "red_flags": list(answer.red_flags), "kind": answer.kind,
+    }
+
+
+def _where(error: dict) -> str:
+    return ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+
+
+def add_api(app: FastAPI, bot: BackCareBot, watcher) -> None:
+    """Adds the API routes and a clear 422 for malformed requests to our FastAPI app."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{_where(e)}: {e.get('msg', 'invalid')}" for e in exc.errors()]
+        return JSONResponse(status_code=422, content={
+            "detail": "Invalid request: " + "; ".join(problems[:5]) + ". Expected JSON like "
+                      '{"question": "How can I prevent slouching?", "history": [{"role": "user", "content": "..."}]}',
+            "errors": [{"field": _where(e), "message": e.get("msg", "")} for e in exc.errors()[:20]],
+        })
+
+    @app.post("/api/ask", response_model=AnswerOut, tags=["answers"],
+              responses={413: {"description": f"Body over {BODY_LIMIT} bytes"}, 422: {"description": "Wrong types"}})
+    def ask(request: AskRequest) -> dict:
+        """Answers a question (with the conversation so far, for follow-ups) from the content."""
+        history = [t.model_dump() for t in request.history]
+        try:
+            return answer_json(bot.ask(request.question, history=history))
+        except BackCareError as e:  # a history the bot cannot follow
+            return JSONResponse(status_code=422, content={"detail": str(e)})
+
+    @app.post("/api/feedback", response_model=FeedbackOut, tags=["answers"])
+    def feedback(request: FeedbackRequest) -> dict:
+        """A like or dislike of an answer, kept in the gap log for the content's owners."""
+        return {"recorded": bot.feedback(request.question, request.helpful, request.chunk_ids)}
+
+    @app.get("/api/health", response_model=Health, tags=["service"],
+             responses={503: {"description": "The index watcher has stopped"}})
+    def health() -> JSONResponse:
+        """The live build, its document and passage counts, and whether the index watcher is alive."""
+        state = {**watcher.health(), **bot.index_counts()}
+        return JSONResponse(state, status_code=200 if state["watcher_alive"] else 503)
