@@ -33,6 +33,19 @@ def test_front_matter_gives_title_and_url_and_is_never_quoted(library):
         assert "---" not in c.text and "title:" not in c.text and "source:" not in c.text
 
 
+def test_page_shows_each_source_with_its_title_link_and_quoted_sentences_marked(library):
+    from ui.render import reply_html
+
+    _, bot = library
+    answer = bot.ask("What is sciatica?")
+    shown = reply_html(answer, bot.examples)
+    first = answer.citations[0]
+    assert f"[1] {first.source}, paragraph {first.paragraph}</summary>" in shown
+    assert f'<a href="{first.url}" target="_blank" rel="noopener">{first.url}</a>' in shown
+    assert '<a href="#source-1" class="cite"' in shown and "<mark>" in shown
+    assert first.chunk_id in shown
+
+
 def test_txt_document_keeps_its_first_line_as_title_and_has_no_url(library):
     _, bot = library
     answer = bot.ask("How should I lift a heavy box?")

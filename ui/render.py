@@ -1,9 +1,16 @@
-"""Answer → chat markdown for the page: quoted sentences, set-apart caveats, expandable sources."""
+"""Answer → what the page shows: quoted sentences with clickable [n] markers, the safety notes set
+apart, sources with their titles, links and the quoted sentences highlighted; and → markdown for
+programs (`/chat`)."""
 from __future__ import annotations
 
 import html
+import re
 
 from bot import Answer
+from bot.chunking import message_sentence_spans
+
+_MARKER = re.compile(r"\[(\d+)\]")
+URGENT_TITLE = "Urgent: please seek medical care now"
 
 
 def user_text(message: str) -> str:
@@ -11,20 +18,102 @@ def user_text(message: str) -> str:
     return html.escape(message, quote=False)
 
 
-def reply_parts(answer: Answer) -> list[str]:
-    """The reply in display order, as pieces the page streams one after another."""
+# ---- the page -----------------------------------------------------------------------------------
+
+def reply_html(answer: Answer, examples: list[str] = ()) -> str:
+    """The reply as the page shows it (markdown with a little HTML, sanitized by the page)."""
     parts = []
     if answer.urgent:
-        parts.append(f"### \U0001f6a8 Urgent\n\n{answer.lead}")
+        parts.append(answer.lead)
+    elif answer.lead:
+        parts.append(answer.lead)
+    if not answer.citations:
+        if answer.body:
+            parts.append(_clickable_examples(answer.body, examples))
+        return "\n\n".join(parts)
+    numbers = {c.number for c in answer.citations}
+    body = _MARKER.sub(lambda m: _cite_link(int(m.group(1))) if int(m.group(1)) in numbers else m.group(0), answer.body)
+    caveats = "\n".join(f"<li>{html.escape(c)}</li>" for c in answer.caveats)
+    caveat_block = f'<div class="caveats" role="note"><p><strong>Safety notes</strong></p><ul>{caveats}</ul></div>'
+    # A fresh injury: the acute caveat comes before any exercise content.
+    parts.extend([caveat_block, body] if answer.acute else [body, caveat_block])
+    parts.append(_sources(answer))
+    return "\n\n".join(parts)
+
+
+def _cite_link(n: int) -> str:
+    return f'<a href="#source-{n}" class="cite" title="Show source {n}">[{n}]</a>'
+
+
+def _sources(answer: Answer) -> str:
+    rows = []
+    for c in answer.citations:
+        link = _link(c.url)
+        rows.append(
+            f'<details class="source source-{c.number}" data-chunk="{html.escape(c.chunk_id)}">'
+            f"<summary>[{c.number}] {html.escape(c.source)}, paragraph {c.paragraph}</summary>"
+            f'<p class="passage">{_highlight(c.text, answer.body)}</p></details>'
+            + (f'<p class="source-link">{link}</p>' if link else "")
+        )
+    return '<div class="sources"><p><strong>Sources</strong></p>' + "".join(rows) + "</div>"
+
+
+def _highlight(passage: str, body: str) -> str:
+    """The passage with each of its sentences that the reply quotes marked."""
+    out, last = [], 0
+    for s, e in message_sentence_spans(passage):
+        sentence = passage[s:e]
+        out.append(html.escape(passage[last:s]))
+        quoted = len(sentence) > 12 and sentence.rstrip(".!?") in body
+        out.append(f"<mark>{html.escape(sentence)}</mark>" if quoted else html.escape(sentence))
+        last = e
+    out.append(html.escape(passage[last:]))
+    return "".join(out)
+
+
+def _clickable_examples(text: str, examples: list[str]) -> str:
+    """Example questions listed in a reply become links that ask them."""
+    for q in examples:
+        text = text.replace(f"- {q}", f"- {ask_link(q)}")
+    return text
+
+
+def ask_link(question: str) -> str:
+    """A link that asks the question (the page's script sends its text)."""
+    q = html.escape(question)
+    return f'<a href="#ask" class="ask-example">{q}</a>'
+
+
+def chunk_ids(reply: str) -> list[str]:
+    """The chunk ids of the sources a reply cites (for a like or dislike of it), from its markup."""
+    return [html.unescape(m) for m in re.findall(r'data-chunk="([^"]*)"', reply or "")]
+
+
+def banner_html(answer: Answer | None) -> str:
+    """The urgent-care banner over the page while the latest reply is urgent; empty otherwise."""
+    if answer is None or not answer.urgent:
+        return ""
+    flags = "; ".join(html.escape(f[0].upper() + f[1:]) for f in answer.red_flags)
+    return (f'<div class="urgent-banner" role="alert"><p class="urgent-title">{URGENT_TITLE}</p>'
+            f"<p>What you describe can be a sign of a serious problem: {flags}. The reply below says where "
+            "to get care.</p></div>")
+
+
+# ---- programs -----------------------------------------------------------------------------------
+
+def to_markdown(answer: Answer) -> str:
+    """The reply as markdown for programs: quoted sentences, safety notes, expandable sources."""
+    parts = []
+    if answer.urgent:
+        parts.append(f"**{URGENT_TITLE}**\n\n{answer.lead}")
     elif answer.lead:
         parts.append(answer.lead)
     if not answer.citations:
         if answer.body:
             parts.append(answer.body)
-        return parts
-    caveats = "\n>\n".join(f"> \u26a0\ufe0f {html.escape(c)}" for c in answer.caveats)
+        return "\n\n".join(parts)
+    caveats = "\n>\n".join(f"> {html.escape(c)}" for c in answer.caveats)
     caveat_block = f"> **Safety notes**\n>\n{caveats}"
-    # A fresh injury: the acute caveat comes before any exercise content.
     parts.extend([caveat_block, answer.body] if answer.acute else [answer.body, caveat_block])
     sources = "\n".join(
         f"<details><summary>[{c.number}] {html.escape(c.source)}, paragraph {c.paragraph}</summary>\n\n"
@@ -32,15 +121,11 @@ def reply_parts(answer: Answer) -> list[str]:
         for c in answer.citations
     )
     parts.append(f"**Sources**\n\n{sources}")
-    return parts
+    return "\n\n".join(parts)
 
 
 def _link(url: str) -> str:
     """A source address as a link; only web addresses, so content cannot inject other schemes."""
     if not url.lower().startswith(("https://", "http://")):
         return ""
-    return f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(url)}</a>\n\n'
-
-
-def to_markdown(answer: Answer) -> str:
-    return "\n\n".join(reply_parts(answer))
+    return f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(url)}</a>'
