@@ -137,7 +137,8 @@ def worker_serve(corpus: str, index: str, n: int, recall: bool, backend: str) ->
 
     from bot import BackCareBot, Settings
 
-    bot = BackCareBot.load(index_dir=index, corpus_dir=corpus, settings=Settings(onnx_serving=backend == "onnx"))
+    bot = BackCareBot.load(index_dir=index, corpus_dir=corpus,
+                           settings=Settings(onnx_serving=backend == "onnx", gap_log=False))
     assert bot._embedder.backend == ("onnx" if backend == "onnx" else "sentence-transformers")
     questions = bench_questions(n)
     warm = bench_questions(10)
@@ -265,7 +266,7 @@ def start_page(extra: list[str]) -> tuple[subprocess.Popen, str, float]:
 
     port = free_port()
     t = time.perf_counter()
-    server = subprocess.Popen([PY, "-m", "ui", "--host", "127.0.0.1", "--port", str(port), *extra], cwd=ROOT,
+    server = subprocess.Popen([PY, "-m", "ui", "--host", "127.0.0.1", "--port", str(port), "--no-gap-log", *extra], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
     url = f"http://127.0.0.1:{port}/"
@@ -333,9 +334,88 @@ def load_run(log) -> dict:
         server.wait(timeout=30)
 
 
+API_CLIENTS, API_QUESTIONS_EACH = 20, 10
+
+
+def worker_inprocess(clients: str, each: str) -> dict:
+    """The in-process answer rate of the same questions calling BackCareBot.ask directly: the better
+    of one caller and `clients` concurrent callers (each on its own half of the questions)."""
+    from bot import BackCareBot, Settings
+
+    clients, each = int(clients), int(each)
+    bot = BackCareBot.load(settings=Settings(gap_log=False))
+    bot.warm_up()
+    for q in bench_questions(5):
+        bot.ask(q + " warm")
+    questions = bench_questions(clients * each)
+    half = len(questions) // 2
+    t = time.perf_counter()
+    for q in questions[:half]:
+        bot.ask(q)
+    sequential = half / (time.perf_counter() - t)
+    t = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(bot.ask, questions[half:]))
+    concurrent = (len(questions) - half) / (time.perf_counter() - t)
+    return {"answers": len(questions), "sequential_per_s": sequential, "concurrent_per_s": concurrent,
+            "answers_per_s": max(sequential, concurrent)}
+
+
+def api_run(log) -> dict:
+    """20 concurrent clients on POST /api/ask (kept-alive HTTP connections) next to the in-process
+    rate of the same questions, each in a fresh process so neither finds the other's cached vectors."""
+    import http.client
+    from urllib.parse import urlparse
+
+    log(f"[api] in-process, {API_CLIENTS} threads x {API_QUESTIONS_EACH} questions ...")
+    inproc = run_worker("inprocess", str(API_CLIENTS), str(API_QUESTIONS_EACH))
+    server, url, _ = start_page([])
+    try:
+        questions = bench_questions(API_CLIENTS * API_QUESTIONS_EACH)
+        address = urlparse(url)
+        warm = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+        for q in bench_questions(5):
+            warm.request("POST", "/api/ask", json.dumps({"question": q + " warm"}), {"Content-Type": "application/json"})
+            warm.getresponse().read()
+        warm.close()
+        log(f"[api] {API_CLIENTS} clients x {API_QUESTIONS_EACH} questions on /api/ask ...")
+
+        def client(i: int):
+            conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+            times, errors = [], 0
+            for q in questions[i * API_QUESTIONS_EACH:(i + 1) * API_QUESTIONS_EACH]:
+                t = time.perf_counter()
+                try:
+                    conn.request("POST", "/api/ask", json.dumps({"question": q}), {"Content-Type": "application/json"})
+                    response = conn.getresponse()
+                    body = json.loads(response.read())
+                    errors += response.status != 200 or "text" not in body
+                except Exception:  # noqa: BLE001 - counted, not raised
+                    errors += 1
+                    conn.close()
+                    conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+                times.append(time.perf_counter() - t)
+            conn.close()
+            return times, errors
+
+        t = time.perf_counter()
+        with ThreadPoolExecutor(API_CLIENTS) as pool:
+            results = list(pool.map(client, range(API_CLIENTS)))
+        elapsed = time.perf_counter() - t
+        times = sorted(x for r in results for x in r[0])
+        rate = len(times) / elapsed
+        return {"clients": API_CLIENTS, "answers": len(times), "answers_per_s": rate,
+                "inprocess_per_s": inproc["answers_per_s"], "ratio": rate / inproc["answers_per_s"],
+                "p50_ms": 1000 * times[len(times) // 2], "p95_ms": 1000 * times[int(len(times) * 0.95) - 1],
+                "errors": sum(r[1] for r in results)}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 # ---- report ---------------------------------------------------------------------------------------
 
-def table(rows: list[dict], load: dict | None, machine: str, page: dict | None = None) -> str:
+def table(rows: list[dict], load: dict | None, machine: str, page: dict | None = None, api: dict | None = None) -> str:
     def f(v, spec=".1f"):
         return "n/a" if v is None else format(v, spec)
 
@@ -373,6 +453,11 @@ def table(rows: list[dict], load: dict | None, machine: str, page: dict | None =
         lines += ["", f"Load (ONNX): {load['clients']} concurrent clients, {load['answers']} answers through the page's /chat API: "
                       f"{load['answers_per_s']:.1f} answers/s, p50 {load['p50_ms']:.0f} ms, p95 {load['p95_ms']:.0f} ms, "
                       f"{load['errors']} errors."]
+    if api:
+        lines += ["", f"JSON API: {api['clients']} concurrent clients, {api['answers']} answers on POST /api/ask: "
+                      f"{api['answers_per_s']:.1f} answers/s vs {api['inprocess_per_s']:.1f} in process "
+                      f"({api['ratio']:.2f}x, target >= 0.8x), p50 {api['p50_ms']:.0f} ms, p95 {api['p95_ms']:.0f} ms, "
+                      f"{api['errors']} errors."]
     return "\n".join(lines)
 
 
@@ -394,6 +479,8 @@ def main(argv: list[str]) -> int:
         kind, *rest = argv[1:]
         if kind == "build":
             out = worker_build(rest[0], rest[1], rest[2] == "force")
+        elif kind == "inprocess":
+            out = worker_inprocess(rest[0], rest[1])
         else:
             out = worker_serve(rest[0], rest[1], int(rest[2]), rest[3] == "recall", rest[4])
         print(json.dumps(out))
@@ -401,13 +488,17 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="real,10000,100000")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "bench.json")
-    parser.add_argument("--no-load", action="store_true", help="skip the load run against the page")
+    parser.add_argument("--no-load", action="store_true", help="skip the load runs against the page and the API")
+    parser.add_argument("--only-api", action="store_true", help="only the JSON API rate against the in-process rate")
     args = parser.parse_args(argv)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
+    if args.only_api:
+        print(table([], None, machine(), None, api_run(log)))
+        return 0
     rows = []
     with tempfile.TemporaryDirectory(prefix="backcare-bench-") as tmp:
         for size in args.sizes.split(","):
@@ -420,10 +511,11 @@ def main(argv: list[str]) -> int:
             shutil.rmtree(Path(tmp) / size, ignore_errors=True)
     load = None if args.no_load else load_run(log)
     page = None if args.no_load else page_run(log)
-    text = table(rows, load, machine(), page)
+    api = None if args.no_load else api_run(log)
+    text = table(rows, load, machine(), page, api)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": machine(), "sizes": rows, "load": load, "page": page,
+    args.out.write_text(json.dumps({"machine": machine(), "sizes": rows, "load": load, "page": page, "api": api,
                                     "bench_seconds": time.perf_counter() - t0}, indent=2))
     args.out.with_suffix(".md").write_text(text + "\n")
     log(f"wrote {args.out} in {time.perf_counter() - t0:.0f}s")

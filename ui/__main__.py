@@ -13,11 +13,13 @@ def main(argv=None) -> int:
     parser.add_argument("--index", default=None, help="index folder (default: the project's index/)")
     parser.add_argument("--corpus", default=None, help="corpus folder (default: the one the index was built from)")
     parser.add_argument("--no-onnx", action="store_true", help="encode questions with sentence-transformers on torch")
+    parser.add_argument("--no-gap-log", action="store_true", help="keep no log of unanswered questions and ratings")
     args = parser.parse_args(argv)
     from .app import launch
 
     try:
-        launch(args.host, args.port, index_dir=args.index, corpus_dir=args.corpus, onnx=not args.no_onnx)
+        launch(args.host, args.port, index_dir=args.index, corpus_dir=args.corpus, onnx=not args.no_onnx,
+               gap_log=not args.no_gap_log)
     except BackCareError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

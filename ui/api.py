@@ -2,6 +2,7 @@
 and GET /api/health, with an OpenAPI schema at /api/openapi.json."""
 from __future__ import annotations
 
+import threading
 from typing import Literal
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,12 @@ from bot import BackCareBot
 from bot.errors import BackCareError
 
 from .serving import BODY_LIMIT
+
+
+# One answer at a time: on two cores, answers computed side by side only contend for them (20
+# concurrent callers get about 0.6x the answers per second of one caller), while the server keeps
+# reading and writing requests meanwhile.
+_ANSWERING = threading.Lock()
 
 
 class Turn(BaseModel):
@@ -100,7 +107,9 @@ def add_api(app: FastAPI, bot: BackCareBot, watcher) -> None:
         """Answers a question (with the conversation so far, for follow-ups) from the content."""
         history = [t.model_dump() for t in request.history]
         try:
-            return answer_json(bot.ask(request.question, history=history))
+            with _ANSWERING:
+                answer = bot.ask(request.question, history=history)
+            return answer_json(answer)
         except BackCareError as e:  # a history the bot cannot follow
             return JSONResponse(status_code=422, content={"detail": str(e)})
 

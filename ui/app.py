@@ -267,14 +267,15 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
     return demo
 
 
-def load_bot(index_dir=None, corpus_dir=None, wait_seconds: float = 600.0, onnx: bool = True) -> BackCareBot:
+def load_bot(index_dir=None, corpus_dir=None, wait_seconds: float = 600.0, onnx: bool = True,
+             gap_log: bool = True) -> BackCareBot:
     """Rebuilds a stale index if it can; otherwise starts on the last good build (with a warning).
     With no build at all while another replica is building, waits for that build."""
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             return BackCareBot.load(index_dir=index_dir, corpus_dir=corpus_dir, auto_rebuild=True, allow_stale=True,
-                                    settings=Settings(onnx_serving=onnx))
+                                    settings=Settings(onnx_serving=onnx, gap_log=gap_log))
         except BuildLockedError:
             if time.monotonic() > deadline:
                 raise
@@ -303,13 +304,13 @@ def create_server_app(bot: BackCareBot, watcher: IndexWatcher):
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, bot: BackCareBot | None = None,
-           index_dir=None, corpus_dir=None, onnx: bool = True) -> None:
+           index_dir=None, corpus_dir=None, onnx: bool = True, gap_log: bool = True) -> None:
     """Serves the page until SIGTERM or Ctrl-C (answers in flight get a few seconds to finish)."""
     from .serving import configure_logging, serve
 
     t0 = time.perf_counter()
     configure_logging()
-    bot = bot or load_bot(index_dir=index_dir, corpus_dir=corpus_dir, onnx=onnx)
+    bot = bot or load_bot(index_dir=index_dir, corpus_dir=corpus_dir, onnx=onnx, gap_log=gap_log)
     bot.warm_up()
     watcher = IndexWatcher(bot).start()
     app = create_server_app(bot, watcher)
