@@ -165,7 +165,7 @@ class BackCareBot:
     def _record(self, message: Message, verdict: Verdict, answer: Answer, retriever: Retriever) -> None:
         """Refusals and red-flag triggers go to the gap log (the question's text only)."""
         if answer.kind == "refusal":
-            topic = tuple(dict.fromkeys(verdict.uncovered + _topic(message.search_text or message.text, retriever)))
+            topic = tuple(dict.fromkeys(verdict.uncovered + _topic(message.asked or message.text, retriever)))
             self.gaps.record("refused", message.text, topic)
         elif answer.urgent:
             self.gaps.record("urgent", message.text, red_flags=tuple(answer.red_flags))
@@ -174,14 +174,15 @@ class BackCareBot:
         """Passages for the message (with what a follow-up leans on), and how close the content comes:
         to the whole query, to the message alone (which must carry any unknown word of its own), and
         to the question a follow-up leans on."""
-        query = self._query(message.search_text, message.context, retriever.vocabulary)
+        query = self._query(message.asked, message.context, retriever)
         hits = retriever.search(query)
         best = max((h.dense for h in hits[:3]), default=0.0)
         own = leaned = best
         if message.context:
             def closest(text: str) -> float:
-                return max(retriever.dense_scores(self._embedder.encode_query(text), 3).values(), default=0.0)
-            own = closest(message.search_text) if message.words.unknown else best
+                vector = self._embedder.encode_query(retriever.vocabulary.in_content_words(text))
+                return max(retriever.dense_scores(vector, 3).values(), default=0.0)
+            own = closest(message.asked) if message.words.unknown else best
             leaned = max(closest(text) for text, _ in message.context)  # the chain's topic may be further back
         wanted = set(retriever.vocabulary.search_terms(message.search_text)[0])
         found = set()
@@ -190,9 +191,11 @@ class BackCareBot:
         return hits, scope.Closeness(best, own, leaned, shared=len(found))
 
     def _decide(self, message: Message, closeness: scope.Closeness, retriever: Retriever) -> Verdict:
-        encode = self._embedder.encode_query
-        words = scope.known_by_meaning(message.words, encode, retriever.word_vectors, self.settings.synonym_cosine)
-        words = scope.weigh_unknown(message.search_text, words, encode, self.settings)
+        words = scope.known_by_meaning(message.words, self._embedder.encode_queries, retriever.word_vectors,
+                                       self.settings.synonym_cosine)
+        # How far an unknown word moves the question is measured on the text with the standard words
+        # written in, as the scope thresholds were set.
+        words = scope.weigh_unknown(message.search_text, words, self._embedder.encode_query, self.settings)
         return scope.decide(closeness, words, retriever.calibration)
 
     def _compose(self, message: Message, hits: list[Hit], verdict: Verdict, retriever: Retriever) -> Answer:
@@ -214,18 +217,31 @@ class BackCareBot:
         return compose(chosen, query_terms, acute=message.acute, notice=message.notice)
 
     # ---- internals -------------------------------------------------------------------------
-    def _query(self, text: str, context: tuple[tuple[str, float], ...], vocabulary) -> Query:
-        """One vector and weighted term lists; a follow-up adds what it leans on, weighted less."""
+    def _meaning(self, text: str, retriever: Retriever) -> np.ndarray:
+        """The question's search vector: the model's vector of what was typed (triage has already
+        encoded it), moved towards the stored vectors of the content's standard words for its
+        everyday words ("tummy" → abdomen). Encoding the text with those words written in finds the
+        same passages on our question sets, at the cost of a second encode."""
         vector = self._embedder.encode_query(text).astype(np.float32)
+        extras = retriever.word_vectors_of(retriever.vocabulary.standard_additions(text))
+        if len(extras):
+            vector = vector + self.settings.lay_word_weight * extras.mean(axis=0)
+            vector = vector / (np.linalg.norm(vector) or 1.0)
+        return vector.astype(np.float32)
+
+    def _query(self, text: str, context: tuple[tuple[str, float], ...], retriever: Retriever) -> Query:
+        """One vector and weighted term lists; a follow-up adds what it leans on, weighted less."""
+        vocabulary = retriever.vocabulary
+        vector = self._meaning(text, retriever)
         terms = []
         if context and not lexical.terms(text):
             # "And then what?" says almost nothing itself: what it leans on carries the search.
             vector = 0.5 * vector
         for part, weight in ((text, 1.0),) + tuple(context):
-            own, guesses = vocabulary.search_terms(part)
+            own, guesses = vocabulary.search_terms(vocabulary.in_content_words(part))
             terms += [(own, weight), (guesses, weight * self.settings.guess_weight)]
             if part is not text:
-                vector = vector + weight * self._embedder.encode_query(part)
+                vector = vector + weight * self._embedder.encode_query(vocabulary.in_content_words(part))
         if context:
             vector = vector / (np.linalg.norm(vector) or 1.0)
         return Query(vector=vector.astype(np.float32), terms=tuple(terms))
@@ -234,7 +250,7 @@ class BackCareBot:
         """For a fresh injury, the content's own acute-pain note leads the citations."""
         key = retriever.folder.name
         if key not in self._acute_note:
-            query = self._query(messages.ACUTE_NOTE_QUERY, (), retriever.vocabulary)
+            query = self._query(messages.ACUTE_NOTE_QUERY, (), retriever)
             found = retriever.search(query, k=5)
             top = found[0] if found else None
             self._acute_note[key] = top if top and top.dense >= retriever.calibration.strong else None

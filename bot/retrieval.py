@@ -54,9 +54,15 @@ class Retriever:
         self.vocabulary = Vocabulary(store.read_vocabulary(folder), settings.salient_zipf, domain_words())
         self.calibration = Calibration.from_manifest(manifest, settings)
         self.content_words, self.word_vectors = store.read_word_vectors(folder)
+        self._word_rows = {w: i for i, w in enumerate(self.content_words)}
         self.fixed_vectors = store.read_question_vectors(folder)
         self.triage_calibration = manifest.get("triage") or {}
         self.examples: list[str] = [q for q in manifest.get("examples", []) if isinstance(q, str)]
+
+    def word_vectors_of(self, words: list[str]) -> np.ndarray:
+        """The stored vectors of those words the content uses (rows in the order given)."""
+        rows = [self._word_rows[w] for w in words if w in self._word_rows]
+        return self.word_vectors[rows] if rows else np.zeros((0, self.word_vectors.shape[1]), dtype=np.float32)
 
     def __len__(self) -> int:
         return len(self.chunks)

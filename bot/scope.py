@@ -78,13 +78,16 @@ def _clip(value: float, low: float, high: float) -> float:
     return min(max(value, low), high)
 
 
-def known_by_meaning(words: WordCheck, encode, word_vectors: np.ndarray, min_cosine: float) -> WordCheck:
+def known_by_meaning(words: WordCheck, encode_many, word_vectors: np.ndarray, min_cosine: float) -> WordCheck:
     """Unknown words that mean what one of the content's words means ("monitor" for its
     "screen") are known after all. Body parts stay literal: "ankle" is near "knee" but not it."""
     if not len(word_vectors):
         return words
-    known = {w for w in words.unknown
-             if w not in words.unknown_body_parts and float((word_vectors @ encode(w)).max()) >= min_cosine}
+    candidates = [w for w in words.unknown if w not in words.unknown_body_parts]
+    if not candidates:
+        return words
+    vectors = encode_many(candidates)  # one model pass for all of them
+    known = {w for w, v in zip(candidates, vectors) if float((word_vectors @ v).max()) >= min_cosine}
     return replace(words, unknown=tuple(w for w in words.unknown if w not in known)) if known else words
 
 

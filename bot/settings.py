@@ -46,6 +46,10 @@ class Settings:
     lexical_weight: float = 0.35
     lexical_floor: float = 3.0
     max_hits: int = 10
+    # A question's vector is the model's vector of what was typed, moved towards the stored vectors of
+    # the content's standard words for its everyday words ("hunching" → slouching, posture) by this
+    # weight: the same retrieval as encoding the text with those words written in, one encode fewer.
+    lay_word_weight: float = 0.3
     # BM25 weight of guessed terms (everyday words' standard words, derived forms) against typed ones.
     guess_weight: float = 0.5
     max_citations: int = 3

@@ -99,13 +99,15 @@ class Triage:
     def closeness(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return closeness(self._flag_vectors, vectors)
 
-    def candidates(self, text: str) -> list[tuple[int, tuple[int, int]]]:
-        """(flag index, clause span) pairs whose meaning or pattern reports a red flag."""
+    def candidates(self, text: str, also: tuple[str, ...] = ()) -> list[tuple[int, tuple[int, int]]]:
+        """(flag index, clause span) pairs whose meaning or pattern reports a red flag. `also`: the
+        caller's own texts, encoded in the same model pass (and cached there) but not read here."""
         lowered = text.lower()
         spans = clauses(text)
         found = []
         if spans:
-            urgent, calm = self.closeness(self._encode_many([text[s:e] for s, e in spans]))
+            vectors = self._encode_many([text[s:e] for s, e in spans] + [t for t in also if t])
+            urgent, calm = self.closeness(vectors[: len(spans)])
             for k, span in enumerate(spans):
                 for i in range(len(self.flags)):
                     if urgent[k, i] >= self.thresholds[i] and urgent[k, i] > calm[k, i]:
@@ -156,11 +158,11 @@ class Triage:
 
         return re.sub(r"[A-Za-z]+", fix, text)
 
-    def detect(self, text: str) -> list[str]:
-        """Names of the red flags the message reports, in table order."""
+    def detect(self, text: str, also: tuple[str, ...] = ()) -> list[str]:
+        """Names of the red flags the message reports, in table order (`also`: see `candidates`)."""
         text = self.mend(text)
         matched, doc = set(), None
-        for i, span in self.candidates(text):
+        for i, span in self.candidates(text, also):
             if i in matched:
                 continue
             doc = doc if doc is not None else self._pipeline()(text)  # read once, for all candidates

@@ -20,7 +20,8 @@ class Message:
     reply: str = ""  # a fixed reply instead of an answer: empty | greeting | help | thanks | language
     red_flags: tuple[str, ...] = ()
     acute: bool = False  # describes a fresh injury or sudden pain
-    search_text: str = ""  # the text to search with: denied symptoms left out
+    asked: str = ""  # what is asked: the text with denied symptoms left out
+    search_text: str = ""  # `asked` with the content's standard words after everyday ones, for word search
     context: tuple[tuple[str, float], ...] = ()  # earlier questions a follow-up leans on, with weights
     words: WordCheck | None = None  # the message's own salient words, known or not
 
@@ -36,17 +37,16 @@ def understand(question: object, history: object, vocabulary: Vocabulary, triage
         return Message(text, notice, reply=kind)
 
     mended = vocabulary.mend(text)
-    flags = tuple(triage.detect(mended))
+    asked = safety.without_denials(mended)
+    flags = tuple(triage.detect(mended, also=(asked,)))  # the question's own vector comes in the same pass
     if not flags and not looks_english(mended, vocabulary):
         return Message(mended, notice, reply="language")
-    asked = safety.without_denials(mended)
     context = ()
     if leans_on_history(asked):
-        context = tuple((vocabulary.in_content_words(q), w)
-                        for q, w in context_questions(turns, settings.followup_weight))
+        context = tuple(context_questions(turns, settings.followup_weight))
     return Message(
         mended, notice, red_flags=flags, acute=safety.describes_acute_pain(mended),
-        search_text=vocabulary.in_content_words(asked), context=context, words=vocabulary.check(asked),
+        asked=asked, search_text=vocabulary.in_content_words(asked), context=context, words=vocabulary.check(asked),
     )
 
 

@@ -104,12 +104,19 @@ class Vocabulary:
         """The text with the content's standard words added after everyday words it does not use
         ("hunching (slouching, posture)"), so the question's vector speaks the content's language."""
         def add(m: re.Match) -> str:
-            word = m.group(0).lower()
-            if lexical.stem(word) in self.stems:
-                return m.group(0)
-            extra = [w for w in self.standard_words(word) if w != word]
+            extra = self._standard_for(m.group(0))
             return f"{m.group(0)} ({', '.join(extra)})" if extra else m.group(0)
         return _WORD_SPAN.sub(add, text)
+
+    def standard_additions(self, text: str) -> list[str]:
+        """The content's standard words that `in_content_words` adds to this text."""
+        return list(dict.fromkeys(w for m in _WORD_SPAN.finditer(text) for w in self._standard_for(m.group(0))))
+
+    def _standard_for(self, typed: str) -> list[str]:
+        word = typed.lower()
+        if lexical.stem(word) in self.stems:
+            return []
+        return [w for w in self.standard_words(word) if w != word]
 
     def relatives(self, root: str) -> list[str]:
         """The content's stems that extend this one ("treat" → "treatment"): derived forms Snowball
