@@ -59,7 +59,8 @@ class Settings:
     # Scope (scope.py): each build sets two cosine thresholds just above (by scope_margin) the closest
     # match of a bank of off-topic questions, within these bounds, so one odd bank line or a tiny
     # corpus cannot push them to extremes. A word is salient below this general-English frequency
-    # (wordfreq's Zipf scale: 4.5 is about 30 per million words, "knee" or "posture").
+    # (wordfreq's Zipf scale: 4.5 is about 30 per million words, "knee" or "posture"; read from its
+    # small list, which is exact from 3 up).
     scope_margin: float = 0.02
     scope_floor_min: float = 0.20
     scope_floor_max: float = 0.35
