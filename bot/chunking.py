@@ -52,15 +52,20 @@ def sentence_tokenizer():
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Sentence spans of a text, trimmed of surrounding whitespace."""
-    spans = []
-    for s, e in sentence_tokenizer().span_tokenize(text):
+    return _trimmed(text, sentence_tokenizer().span_tokenize(text))
+
+
+def _trimmed(text: str, spans) -> list[tuple[int, int]]:
+    """The spans without their surrounding whitespace; empty ones dropped."""
+    out = []
+    for s, e in spans:
         while s < e and text[s].isspace():
             s += 1
         while e > s and text[e - 1].isspace():
             e -= 1
         if e > s:
-            spans.append((s, e))
-    return spans
+            out.append((s, e))
+    return out
 
 
 # A sentence of a chat message ends at . ! ? or … (and any closing quote or bracket) before a space.
@@ -83,15 +88,7 @@ def message_sentence_spans(text: str) -> list[tuple[int, int]]:
         spans.append((start, m.end()))
         start = m.end()
     spans.append((start, len(text)))
-    out = []
-    for s, e in spans:
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            out.append((s, e))
-    return out
+    return _trimmed(text, spans)
 
 
 def split_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:

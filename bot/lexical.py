@@ -10,8 +10,8 @@ import snowballstemmer
 
 DATA = Path(__file__).resolve().parent / "data"
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
-# The Snowball project's own English stemmer. Answering need not import NLTK (and the scipy and
-# scikit-learn its package imports), which costs a second of start-up and 140 MB.
+# The Snowball project's own English stemmer (in C through PyStemmer). Answering need not import
+# NLTK (and the scipy and scikit-learn its package imports), which costs a second and 140 MB.
 _STEMMER = snowballstemmer.stemmer("english")
 _STEMMER_LOCK = threading.Lock()  # the stemmer keeps its working state on the object
 
