@@ -195,7 +195,7 @@ class BackCareBot:
                                        self.settings.synonym_cosine)
         # How far an unknown word moves the question is measured on the text with the standard words
         # written in, as the scope thresholds were set.
-        words = scope.weigh_unknown(message.search_text, words, self._embedder.encode_query, self.settings)
+        words = scope.weigh_unknown(message.search_text, words, self._embedder.encode_queries, self.settings)
         return scope.decide(closeness, words, retriever.calibration)
 
     def _compose(self, message: Message, hits: list[Hit], verdict: Verdict, retriever: Retriever) -> Answer:

@@ -91,29 +91,30 @@ def known_by_meaning(words: WordCheck, encode_many, word_vectors: np.ndarray, mi
     return replace(words, unknown=tuple(w for w in words.unknown if w not in known)) if known else words
 
 
-def weigh_unknown(text: str, words: WordCheck, encode, settings: Settings) -> WordCheck:
+def weigh_unknown(text: str, words: WordCheck, encode_many, settings: Settings) -> WordCheck:
     """How much the question rides on each unknown word: how far its vector moves without it.
 
     "Can I ramp up my workouts?" means nearly the same without "ramp" (incidental: ignored); "How
     should I lift a heavy suitcase?" keeps most of its sense (a detail: the match must be strong);
-    "What is the best treatment for glaucoma?" is lost without "glaucoma" (the subject: declined)."""
+    "What is the best treatment for glaucoma?" is lost without "glaucoma" (the subject: declined).
+    The question and each version of it without a word (and without all of them) take one model pass."""
     others = [w for w in words.unknown if w not in words.unknown_body_parts]
     if not others:
         return words
-    vector = encode(text)
 
-    def shift(removed: list[str]) -> float:
-        pattern = r"(?i)\b(" + "|".join(re.escape(w) for w in removed) + r")\b"
-        return 1.0 - float(vector @ encode(re.sub(pattern, " ", text)))
+    def without(removed: list[str]) -> str:
+        return re.sub(r"(?i)\b(" + "|".join(re.escape(w) for w in removed) + r")\b", " ", text)
 
+    variants = [without([w]) for w in others] + ([without(others)] if len(others) > 1 else [])
+    vectors = encode_many([text] + variants)
+    moved = [1.0 - float(vectors[0] @ v) for v in vectors[1:]]
     details, subjects = [], []
-    for word in others:
-        moved = shift([word])
-        if moved >= settings.subject_word_shift:
+    for word, shift in zip(others, moved):
+        if shift >= settings.subject_word_shift:
             subjects.append(word)
-        elif moved >= settings.detail_word_shift:
+        elif shift >= settings.detail_word_shift:
             details.append(word)
-    if not subjects and len(others) > 1 and shift(others) >= settings.subject_word_shift:
+    if not subjects and len(others) > 1 and moved[-1] >= settings.subject_word_shift:
         subjects = others  # "heat or an ice pack": together they are the subject
     return replace(words, unknown=tuple(details), unknown_subjects=tuple(subjects))
 
