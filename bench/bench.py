@@ -300,6 +300,18 @@ def page_run(log) -> dict:
     return out
 
 
+def run_clients(clients: int, client) -> dict:
+    """Runs client(0..clients-1) at once, each returning (seconds per answer, errors); the rate and latencies."""
+    t = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(client, range(clients)))
+    elapsed = time.perf_counter() - t
+    times = sorted(x for r in results for x in r[0])
+    return {"clients": clients, "answers": len(times), "answers_per_s": len(times) / elapsed,
+            "p50_ms": 1000 * times[len(times) // 2], "p95_ms": 1000 * times[int(len(times) * 0.95) - 1],
+            "errors": sum(r[1] for r in results)}
+
+
 def load_run(log) -> dict:
     from gradio_client import Client
 
@@ -321,14 +333,7 @@ def load_run(log) -> dict:
                 times.append(time.perf_counter() - t)
             return times, errors
 
-        t = time.perf_counter()
-        with ThreadPoolExecutor(LOAD_CLIENTS) as pool:
-            results = list(pool.map(client, range(LOAD_CLIENTS)))
-        elapsed = time.perf_counter() - t
-        times = sorted(x for r in results for x in r[0])
-        return {"clients": LOAD_CLIENTS, "answers": len(times), "answers_per_s": len(times) / elapsed,
-                "p50_ms": 1000 * times[len(times) // 2], "p95_ms": 1000 * times[int(len(times) * 0.95) - 1],
-                "errors": sum(r[1] for r in results)}
+        return run_clients(LOAD_CLIENTS, client)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -398,16 +403,9 @@ def api_run(log) -> dict:
             conn.close()
             return times, errors
 
-        t = time.perf_counter()
-        with ThreadPoolExecutor(API_CLIENTS) as pool:
-            results = list(pool.map(client, range(API_CLIENTS)))
-        elapsed = time.perf_counter() - t
-        times = sorted(x for r in results for x in r[0])
-        rate = len(times) / elapsed
-        return {"clients": API_CLIENTS, "answers": len(times), "answers_per_s": rate,
-                "inprocess_per_s": inproc["answers_per_s"], "ratio": rate / inproc["answers_per_s"],
-                "p50_ms": 1000 * times[len(times) // 2], "p95_ms": 1000 * times[int(len(times) * 0.95) - 1],
-                "errors": sum(r[1] for r in results)}
+        out = run_clients(API_CLIENTS, client)
+        return {**out, "inprocess_per_s": inproc["answers_per_s"],
+                "ratio": out["answers_per_s"] / inproc["answers_per_s"]}
     finally:
         server.terminate()
         server.wait(timeout=30)

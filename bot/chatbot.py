@@ -180,7 +180,7 @@ class BackCareBot:
         own = leaned = best
         if message.context:
             def closest(text: str) -> float:
-                vector = self._embedder.encode_query(retriever.vocabulary.in_content_words(text))
+                vector = self._written_in(text, retriever.vocabulary)
                 return max(retriever.dense_scores(vector, 3).values(), default=0.0)
             own = closest(message.asked) if message.words.unknown else best
             leaned = max(closest(text) for text, _ in message.context)  # the chain's topic may be further back
@@ -229,6 +229,11 @@ class BackCareBot:
             vector = vector / (np.linalg.norm(vector) or 1.0)
         return vector.astype(np.float32)
 
+    def _written_in(self, text: str, vocabulary) -> np.ndarray:
+        """The vector of a text with the content's standard words written in after its everyday ones:
+        for the questions a follow-up leans on, and for how close the follow-up alone comes."""
+        return self._embedder.encode_query(vocabulary.in_content_words(text))
+
     def _query(self, text: str, context: tuple[tuple[str, float], ...], retriever: Retriever) -> Query:
         """One vector and weighted term lists; a follow-up adds what it leans on, weighted less."""
         vocabulary = retriever.vocabulary
@@ -241,7 +246,7 @@ class BackCareBot:
             own, guesses = vocabulary.search_terms(vocabulary.in_content_words(part))
             terms += [(own, weight), (guesses, weight * self.settings.guess_weight)]
             if part is not text:
-                vector = vector + weight * self._embedder.encode_query(vocabulary.in_content_words(part))
+                vector = vector + weight * self._written_in(part, vocabulary)
         if context:
             vector = vector / (np.linalg.norm(vector) or 1.0)
         return Query(vector=vector.astype(np.float32), terms=tuple(terms))

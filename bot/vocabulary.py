@@ -113,7 +113,7 @@ class Vocabulary:
 
     def in_content_words(self, text: str) -> str:
         """The text with the content's standard words added after everyday words it does not use
-        ("hunching (slouching, posture)"), so the question's vector speaks the content's language."""
+        ("hunching (slouching, posture)"), so word search and its vector speak the content's language."""
         def add(m: re.Match) -> str:
             extra = self._standard_for(m.group(0))
             return f"{m.group(0)} ({', '.join(extra)})" if extra else m.group(0)

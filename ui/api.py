@@ -3,6 +3,7 @@ and GET /api/health, with an OpenAPI schema at /api/openapi.json."""
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 from typing import Literal
 
 from fastapi import FastAPI, Request
@@ -75,16 +76,6 @@ class Health(BaseModel):
     watcher_errors: int
 
 
-def answer_json(answer) -> dict:
-    return {
-        "text": answer.text,
-        "citations": [{"number": c.number, "text": c.text, "source": c.source, "url": c.url, "chunk_id": c.chunk_id,
-                       "score": round(float(c.score), 6), "paragraph": c.paragraph} for c in answer.citations],
-        "caveats": list(answer.caveats), "in_scope": answer.in_scope, "urgent": answer.urgent,
-        "red_flags": list(answer.red_flags), "kind": answer.kind,
-    }
-
-
 def _where(error: dict) -> str:
     return ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
 
@@ -109,7 +100,7 @@ def add_api(app: FastAPI, bot: BackCareBot, watcher) -> None:
         try:
             with _ANSWERING:
                 answer = bot.ask(request.question, history=history)
-            return answer_json(answer)
+            return asdict(answer)  # AnswerOut, the response model, keeps the fields listed there
         except BackCareError as e:  # a history the bot cannot follow
             return JSONResponse(status_code=422, content={"detail": str(e)})
 

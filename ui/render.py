@@ -22,23 +22,24 @@ def user_text(message: str) -> str:
 
 def reply_html(answer: Answer, examples: list[str] = ()) -> str:
     """The reply as the page shows it (markdown with a little HTML, sanitized by the page)."""
-    parts = []
-    if answer.urgent:
-        parts.append(answer.lead)
-    elif answer.lead:
-        parts.append(answer.lead)
     if not answer.citations:
-        if answer.body:
-            parts.append(_clickable_examples(answer.body, examples))
-        return "\n\n".join(parts)
+        return _arrange(answer, answer.lead, _clickable_examples(answer.body, examples))
     numbers = {c.number for c in answer.citations}
     body = _MARKER.sub(lambda m: _cite_link(int(m.group(1))) if int(m.group(1)) in numbers else m.group(0), answer.body)
     caveats = "\n".join(f"<li>{html.escape(c)}</li>" for c in answer.caveats)
     caveat_block = f'<div class="caveats" role="note"><p><strong>Safety notes</strong></p><ul>{caveats}</ul></div>'
-    # A fresh injury: the acute caveat comes before any exercise content.
-    parts.extend([caveat_block, body] if answer.acute else [body, caveat_block])
-    parts.append(_sources(answer))
-    return "\n\n".join(parts)
+    return _arrange(answer, answer.lead, body, caveat_block, _sources(answer))
+
+
+def _arrange(answer: Answer, lead: str, body: str, caveat_block: str = "", sources: str = "") -> str:
+    """The reply's pieces in display order: the lead first; then, for an answer with citations, the
+    quoted sentences and the safety notes (the notes first for a fresh injury, before any exercise
+    content), then the sources."""
+    parts = [lead] if lead else []
+    if not answer.citations:
+        return "\n\n".join(parts + ([body] if body else []))
+    parts += [caveat_block, body] if answer.acute else [body, caveat_block]
+    return "\n\n".join(parts + [sources])
 
 
 def _cite_link(n: int) -> str:
@@ -103,25 +104,14 @@ def banner_html(answer: Answer | None) -> str:
 
 def to_markdown(answer: Answer) -> str:
     """The reply as markdown for programs: quoted sentences, safety notes, expandable sources."""
-    parts = []
-    if answer.urgent:
-        parts.append(f"**{URGENT_TITLE}**\n\n{answer.lead}")
-    elif answer.lead:
-        parts.append(answer.lead)
-    if not answer.citations:
-        if answer.body:
-            parts.append(answer.body)
-        return "\n\n".join(parts)
+    lead = f"**{URGENT_TITLE}**\n\n{answer.lead}" if answer.urgent else answer.lead
     caveats = "\n>\n".join(f"> {html.escape(c)}" for c in answer.caveats)
-    caveat_block = f"> **Safety notes**\n>\n{caveats}"
-    parts.extend([caveat_block, answer.body] if answer.acute else [answer.body, caveat_block])
     sources = "\n".join(
         f"<details><summary>[{c.number}] {html.escape(c.source)}, paragraph {c.paragraph}</summary>\n\n"
         f"{html.escape(c.text)}\n\n{_link(c.url)}</details>"
         for c in answer.citations
     )
-    parts.append(f"**Sources**\n\n{sources}")
-    return "\n\n".join(parts)
+    return _arrange(answer, lead, answer.body, f"> **Safety notes**\n>\n{caveats}", f"**Sources**\n\n{sources}")
 
 
 def _link(url: str) -> str:
