@@ -160,8 +160,12 @@ def test_retry_undo_dislike_history_and_one_clear_control(screen, settings):
     ask(screen, question, replies_before=0)
     clear_controls = screen.get_by_role("button", name="Clear")
     assert clear_controls.count() == 1 and screen.get_by_text("Clear chat").count() == 0
+    stored = screen.evaluate("localStorage.getItem('backcare-conversation')")
     clear_controls.click()
     screen.wait_for_function("document.querySelectorAll('#chat .bot-row').length == 0", timeout=30_000)
+    # The chat empties at once in the browser; the stored copy changes when the server's reply to
+    # the clear arrives. Reload after that, as a visitor would.
+    screen.wait_for_function(f"localStorage.getItem('backcare-conversation') !== {json.dumps(stored)}", timeout=30_000)
     screen.reload()
     screen.wait_for_selector("#question textarea")
     screen.wait_for_timeout(1000)
