@@ -76,7 +76,7 @@ class BackCareBot:
 
     @classmethod
     def _from_retriever(cls, retriever: Retriever, settings: Settings, building: bool = False) -> "BackCareBot":
-        from .embedding import say_once, shared_embedder
+        from .embedding import limit_blas, say_once, shared_embedder
         from .onnx_export import verified_export
 
         onnx_folder = None
@@ -86,7 +86,10 @@ class BackCareBot:
                 say_once("no verified ONNX export of the model in the index folder: answering with "
                          "sentence-transformers on torch (run `python build_index.py` to make one)")
         embedder = shared_embedder(retriever.manifest["model"], settings.torch_threads, settings.batch_size,
-                                   settings.query_cache_size, onnx_folder=onnx_folder)
+                                   settings.query_cache_size, onnx_folder=onnx_folder,
+                                   run_tokens=settings.onnx_run_tokens)
+        if not building:
+            limit_blas(settings.blas_threads)
         if embedder.dim != retriever.manifest.get("dimensions"):
             raise IndexCorruptError(
                 f"index has {retriever.manifest.get('dimensions')}-dimensional vectors but the model gives "

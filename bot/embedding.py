@@ -103,7 +103,8 @@ class OnnxEmbedder(_CachedEncoder):
 
     backend = "onnx"
 
-    def __init__(self, folder: Path, threads: int = 2, batch_size: int = 64, cache_size: int = 512):
+    def __init__(self, folder: Path, threads: int = 2, batch_size: int = 64, cache_size: int = 512,
+                 run_tokens: int = 24):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -115,28 +116,46 @@ class OnnxEmbedder(_CachedEncoder):
         self.session = ort.InferenceSession(str(Path(folder) / "model.onnx"), options, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
         self.tokenizer.enable_truncation(int(meta["max_seq_length"]))
-        self.tokenizer.enable_padding(pad_id=int(meta.get("pad_id", 0)), pad_token=meta.get("pad_token", "[PAD]"))
+        self.tokenizer.no_padding()
+        self._pad_id = int(meta.get("pad_id", 0))
         self.model_name = meta["model"]
         self.batch_size = batch_size
+        self._run_tokens = run_tokens
         self._inputs = {i.name for i in self.session.get_inputs()}
         super().__init__(int(meta["dimensions"]), cache_size)
 
     def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
-        order = np.argsort([len(t) for t in texts])  # similar lengths together, as sentence-transformers does
+        encodings = self.tokenizer.encode_batch(texts)
+        lengths = [len(e.ids) for e in encodings]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            rows = order[start:start + self.batch_size]
-            encodings = self.tokenizer.encode_batch([texts[i] for i in rows])
-            feed = {
-                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-            }
+        for rows in runs(lengths, self.batch_size, self._run_tokens):
+            width = max(lengths[i] for i in rows)
+            feed = {name: np.full((len(rows), width), self._pad_id if name == "input_ids" else 0, dtype=np.int64)
+                    for name in ("input_ids", "attention_mask", "token_type_ids")}
+            for r, i in enumerate(rows):
+                e, n = encodings[i], lengths[i]
+                feed["input_ids"][r, :n], feed["attention_mask"][r, :n], feed["token_type_ids"][r, :n] = \
+                    e.ids, e.attention_mask, e.type_ids
             hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
             mask = feed["attention_mask"][:, :, None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
             out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return out
+
+
+def runs(lengths: list[int], batch_size: int, run_tokens: int) -> list[list[int]]:
+    """Texts (by token count) → model runs: similar lengths together, as sentence-transformers sorts
+    them, and a new run where padding the run so far to the next text's length would cost more than
+    a run's own overhead (`run_tokens`), or where the run is full."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    out: list[list[int]] = []
+    for i in order:
+        run = out[-1] if out else None
+        if run and len(run) < batch_size and len(run) * (lengths[i] - lengths[run[-1]]) <= run_tokens:
+            run.append(i)
+        else:
+            out.append([i])
+    return out
 
 
 _SHARED: dict[tuple, _CachedEncoder] = {}
@@ -145,16 +164,16 @@ _SAID: set[str] = set()
 
 
 def shared_embedder(model_name: str, threads: int = 2, batch_size: int = 64, cache_size: int = 512,
-                    onnx_folder: Path | None = None) -> _CachedEncoder:
+                    onnx_folder: Path | None = None, run_tokens: int = 24) -> _CachedEncoder:
     """One loaded model per process. With onnx_folder (a verified export of model_name) questions are
     encoded with onnxruntime; where that cannot load, sentence-transformers serves instead, said once."""
     if onnx_folder is not None:
-        key = ("onnx", str(onnx_folder), threads, batch_size, cache_size)
+        key = ("onnx", str(onnx_folder), threads, batch_size, cache_size, run_tokens)
         with _SHARED_LOCK:
             if key in _SHARED:
                 return _SHARED[key]
             try:
-                _SHARED[key] = OnnxEmbedder(onnx_folder, threads, batch_size, cache_size)
+                _SHARED[key] = OnnxEmbedder(onnx_folder, threads, batch_size, cache_size, run_tokens)
                 return _SHARED[key]
             except Exception as e:  # noqa: BLE001 - onnxruntime missing or the export unreadable
                 say_once(f"ONNX Runtime could not load the exported model ({type(e).__name__}: {e}); "
@@ -164,6 +183,13 @@ def shared_embedder(model_name: str, threads: int = 2, batch_size: int = 64, cac
         if key not in _SHARED:
             _SHARED[key] = Embedder(model_name, threads, batch_size, cache_size)
         return _SHARED[key]
+
+
+def limit_blas(threads: int) -> None:
+    """Caps the BLAS libraries loaded in this process (NumPy's, FAISS's) at this many threads."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(max(1, threads), user_api="blas")
 
 
 def say_once(message: str) -> None:

@@ -78,16 +78,35 @@ def _clip(value: float, low: float, high: float) -> float:
     return min(max(value, low), high)
 
 
+def _candidates(words: WordCheck) -> list[str]:
+    """Unknown words that may yet be synonyms or incidental; body parts stay literal."""
+    return [w for w in words.unknown if w not in words.unknown_body_parts]
+
+
+def _without(text: str, removed: list[str]) -> str:
+    return re.sub(r"(?i)\b(" + "|".join(re.escape(w) for w in removed) + r")\b", " ", text)
+
+
+def _weighed_texts(text: str, others: list[str]) -> list[str]:
+    """The question, and each version of it without one of the words (and without all of them)."""
+    return [text] + [_without(text, [w]) for w in others] + ([_without(text, others)] if len(others) > 1 else [])
+
+
+def texts_to_encode(text: str, words: WordCheck) -> list[str]:
+    """What `known_by_meaning` and `weigh_unknown` will encode for this question (when no word turns
+    out a synonym), so the message's one model pass can carry them."""
+    candidates = _candidates(words)
+    return candidates + _weighed_texts(text, candidates) if candidates else []
+
+
 def known_by_meaning(words: WordCheck, encode_many, word_vectors: np.ndarray, min_cosine: float) -> WordCheck:
     """Unknown words that mean what one of the content's words means ("monitor" for its
     "screen") are known after all. Body parts stay literal: "ankle" is near "knee" but not it."""
-    if not len(word_vectors):
+    candidates = _candidates(words)
+    if not len(word_vectors) or not candidates:
         return words
-    candidates = [w for w in words.unknown if w not in words.unknown_body_parts]
-    if not candidates:
-        return words
-    vectors = encode_many(candidates)  # one model pass for all of them
-    known = {w for w, v in zip(candidates, vectors) if float((word_vectors @ v).max()) >= min_cosine}
+    closest = (encode_many(candidates) @ word_vectors.T).max(axis=1)  # one model pass for all of them
+    known = {w for w, c in zip(candidates, closest.tolist()) if c >= min_cosine}
     return replace(words, unknown=tuple(w for w in words.unknown if w not in known)) if known else words
 
 
@@ -98,15 +117,10 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: Settings) 
     should I lift a heavy suitcase?" keeps most of its sense (a detail: the match must be strong);
     "What is the best treatment for glaucoma?" is lost without "glaucoma" (the subject: declined).
     The question and each version of it without a word (and without all of them) take one model pass."""
-    others = [w for w in words.unknown if w not in words.unknown_body_parts]
+    others = _candidates(words)
     if not others:
         return words
-
-    def without(removed: list[str]) -> str:
-        return re.sub(r"(?i)\b(" + "|".join(re.escape(w) for w in removed) + r")\b", " ", text)
-
-    variants = [without([w]) for w in others] + ([without(others)] if len(others) > 1 else [])
-    vectors = encode_many([text] + variants)
+    vectors = encode_many(_weighed_texts(text, others))
     moved = [1.0 - float(vectors[0] @ v) for v in vectors[1:]]
     details, subjects = [], []
     for word, shift in zip(others, moved):

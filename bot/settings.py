@@ -29,6 +29,13 @@ class Settings:
     # export is used only if its vectors match sentence-transformers' to this cosine on the corpus.
     onnx_serving: bool = True
     onnx_min_cosine: float = 0.9999
+    # A model run costs about as much as this many more tokens in one run (1.3 ms against 0.05 ms a
+    # token on two cores), so a question's short and long texts go in separate runs only when padding
+    # the short ones to the long ones' length would cost more.
+    onnx_run_tokens: int = 24
+    # NumPy's BLAS threads while answering: a question's matrix products are small, and a second BLAS
+    # thread only competes with the model's two for two cores (p95 ask 19.9 → 11.4 ms, measured).
+    blas_threads: int = 1
 
     # Chunking: whole sentences inside one paragraph, packed up to this many characters.
     chunk_max_chars: int = 600

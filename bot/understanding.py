@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import lexical, messages, safety
+from . import lexical, messages, safety, scope
 from .conversation import check_history, clean_question, context_questions, leans_on_history, small_talk
 from .settings import Settings
 from .vocabulary import Vocabulary, WordCheck
@@ -38,7 +38,10 @@ def understand(question: object, history: object, vocabulary: Vocabulary, triage
 
     mended = vocabulary.mend(text)
     asked = safety.without_denials(mended)
-    flags = tuple(triage.detect(mended, also=(asked,)))  # the question's own vector comes in the same pass
+    words, search_text = vocabulary.check(asked), vocabulary.in_content_words(asked)
+    # One model pass reads the clauses for red flags and encodes what the answer will need: the
+    # question's own vector, and its unknown words with the versions of it that leave each one out.
+    flags = tuple(triage.detect(mended, also=(asked, *scope.texts_to_encode(search_text, words))))
     if not flags and not looks_english(mended, vocabulary):
         return Message(mended, notice, reply="language")
     context = ()
@@ -46,7 +49,7 @@ def understand(question: object, history: object, vocabulary: Vocabulary, triage
         context = tuple(context_questions(turns, settings.followup_weight))
     return Message(
         mended, notice, red_flags=flags, acute=safety.describes_acute_pain(mended),
-        asked=asked, search_text=vocabulary.in_content_words(asked), context=context, words=vocabulary.check(asked),
+        asked=asked, search_text=search_text, context=context, words=words,
     )
 
 

@@ -29,12 +29,15 @@ def test_answering_and_triage_import_no_torch(settings):
         "a = b.ask('How can I prevent slouching?')\n"
         "u = b.ask('back pain and I cant control my bladder')\n"
         "heavy = [m for m in ('torch', 'sentence_transformers', 'nltk', 'scipy.stats', 'sklearn') if m in sys.modules]\n"
-        "print(b._embedder.backend, a.in_scope, u.urgent, 'HEAVY', *heavy)\n"
+        "from threadpoolctl import threadpool_info\n"
+        "blas = sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'})\n"
+        "print(b._embedder.backend, a.in_scope, u.urgent, 'BLAS', *blas, 'HEAVY', *heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True)
     # NLTK's package import brings scipy.stats and scikit-learn: a second and 140 MB that answering
-    # (stemming, message sentences, medspaCy's ConText) does not need.
-    assert out.stdout.split() == ["onnx", "True", "True", "HEAVY"]
+    # (stemming, message sentences, medspaCy's ConText) does not need. The BLAS libraries answer on
+    # one thread (Settings.blas_threads), leaving the cores to the model.
+    assert out.stdout.split() == ["onnx", "True", "True", "BLAS", "1", "HEAVY"]
 
 
 def test_terminal_answer_imports_no_torch(settings):
@@ -70,3 +73,41 @@ def test_broken_export_falls_back_to_sentence_transformers_and_says_so(settings,
     assert bot._embedder.backend == "sentence-transformers"
     assert bot.ask("How can I prevent slouching?").in_scope
     assert sum("ONNX Runtime could not load" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_question_takes_one_model_pass(bot):
+    """The clauses read for red flags, the question's own vector and its unknown words with the
+    versions of it that leave each out are encoded together: one pass, however many texts."""
+    passes = []
+    encode = bot._embedder.encode
+
+    def counted(texts, progress=False):
+        passes.append(list(texts))
+        return encode(texts, progress)
+
+    bot._embedder.encode = counted
+    try:
+        for question in ("My lower back has ached on and off for years, will exercise make a difference?",
+                         "How should I lift a heavy suitcase onto a high shelf?",
+                         "What is the best treatment for glaucoma?",
+                         "I keep hunching over my desk at work. What can help?"):
+            bot._embedder._cache.clear()
+            passes.clear()
+            answer = bot.ask(question)
+            assert len(passes) == 1, (question, passes)
+            assert len(passes[0]) >= 1 and answer.text
+    finally:
+        del bot._embedder.encode
+
+
+def test_model_runs_group_similar_lengths():
+    from bot.embedding import runs
+
+    lengths = [22, 3, 21, 4, 20, 60]
+    grouped = runs(lengths, batch_size=64, run_tokens=24)
+    assert sorted(i for run in grouped for i in run) == list(range(len(lengths)))
+    by_length = [sorted(lengths[i] for i in run) for run in grouped]
+    assert [3, 4] in by_length and [20, 21, 22] in by_length and [60] in by_length
+    # Nothing is split when padding costs less than a run; a full run starts another.
+    assert runs([10, 11, 12], 64, 24) == [[0, 1, 2]]
+    assert [len(r) for r in runs([10] * 5, 2, 24)] == [2, 2, 1]
