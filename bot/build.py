@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ class BuildReport:
     reused: int = 0
     sentences_embedded: int = 0
     embed_seconds: float = 0.0  # model load and encoding, the part plain model.encode also pays
+    export_seconds: float = 0.0  # the model's one-time ONNX export and its check (0 when already made)
     index_type: str = ""
     seconds: float = 0.0
     scope: dict = field(default_factory=dict)  # calibrated thresholds and margins
@@ -112,7 +113,9 @@ def build_index(settings: Settings, force: bool = False, progress: bool = True, 
         store.remove_unfinished(index_dir)  # leftovers of builds that died: no build runs but ours
         report = _build_locked(settings, force, progress, log)
         if settings.onnx_serving:
-            prepare_onnx(settings, log)
+            t = time.perf_counter()
+            if prepare_onnx(settings, log):
+                report = replace(report, export_seconds=time.perf_counter() - t)
         return report
     except (OSError, RuntimeError) as e:  # faiss reports a failed write as RuntimeError
         raise BuildError(write_failure(index_dir, e)) from None
@@ -121,19 +124,21 @@ def build_index(settings: Settings, force: bool = False, progress: bool = True, 
         lock.release()
 
 
-def prepare_onnx(settings: Settings, log) -> None:
+def prepare_onnx(settings: Settings, log) -> bool:
     """Exports the model for answering without torch, once per model, checked on the live build's
-    sentences; does nothing (and loads nothing) when a verified export is already there."""
+    sentences; does nothing (and loads nothing) when a verified export is already there. True when
+    it exported (or tried to)."""
     from . import onnx_export
 
     model_name = settings.resolved_model()
     if onnx_export.verified_export(settings.index_dir, model_name) is not None:
-        return
+        return False
     sentences = store.read_chunks(store.current_build(settings.index_dir)).sentence_texts()
     step = max(1, len(sentences) // 64)
     sample = sentences[::step][:64] + ["How can I stop slouching?", "numbness in my groin and a bad back"]
     onnx_export.ensure_export(settings.index_dir, model_name, sample, settings.onnx_min_cosine,
                               settings.torch_threads, log)
+    return True
 
 
 def write_failure(index_dir: Path, error: Exception) -> str:
