@@ -101,10 +101,12 @@ class Retriever:
         dense = self.dense_scores(query.vector, k)
         lexical_all = self.lexical_scores(query.terms)
         top_lexical = float(lexical_all.max()) if len(lexical_all) else 0.0
-        n_lex = min(k, len(self.chunks))
         candidates = set(dense)
-        if top_lexical > 0:
-            candidates.update(int(i) for i in np.argpartition(-lexical_all, n_lex - 1)[:n_lex] if lexical_all[i] > 0)
+        if top_lexical > 0:  # the k best of the passages that share a word (few, in a large corpus)
+            sharing = np.flatnonzero(lexical_all > 0)
+            if len(sharing) > k:
+                sharing = sharing[np.argpartition(-lexical_all[sharing], k - 1)[:k]]
+            candidates.update(int(i) for i in sharing)
         for i in candidates - dense.keys():  # exact similarity for passages found by BM25 alone
             dense[i] = float(self.sentence_similarities(i, query.vector).max())
         # Scaling by the best BM25 (but at least lexical_floor) keeps one weak shared word from counting fully.
