@@ -266,7 +266,7 @@ def rss_mb(pid: int) -> float:
 
 def start_page(extra: list[str]) -> tuple[subprocess.Popen, str, float]:
     """`python -m ui` on a free port; returns it with its URL and seconds until /api/health answers."""
-    import urllib.request
+    from ui.serving import wait_for_health
 
     port = free_port()
     t = time.perf_counter()
@@ -274,13 +274,7 @@ def start_page(extra: list[str]) -> tuple[subprocess.Popen, str, float]:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "api/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_for_health(url, interval=0.1)  # finely, since the wait is the page's ready time
     return server, url, time.perf_counter() - t
 
 

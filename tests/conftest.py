@@ -3,8 +3,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 from bot import BackCareBot
 from bot.build import build_index
 from bot.settings import Settings
+from ui.serving import wait_for_health
 
 PROJECT = Path(__file__).resolve().parent.parent
 CORPUS = PROJECT / "corpus"
@@ -64,13 +63,7 @@ def page(settings):
                              "--corpus", str(settings.corpus_dir)], cwd=PROJECT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/api/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.3)
+    wait_for_health(url)
     yield proc, url, port
     if proc.poll() is None:
         proc.terminate()

@@ -119,6 +119,20 @@ class RepeatFilter(logging.Filter):
         return True
 
 
+def wait_for_health(url: str, timeout: float = 120.0, interval: float = 0.3) -> bool:
+    """Polls a starting page's /api/health until it answers (True) or `timeout` seconds pass (False)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url.rstrip("/") + "/api/health", timeout=2)
+            return True
+        except OSError:
+            time.sleep(interval)
+    return False
+
+
 def configure_logging() -> None:
     """One handler on the root logger, with the repeat filter; uvicorn, asyncio and Gradio log through it."""
     handler = logging.StreamHandler()
