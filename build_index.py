@@ -45,7 +45,7 @@ def watch(settings) -> int:
 
     print(f"Watching {settings.corpus_dir} for changes (Ctrl-C stops).", flush=True)
     try:
-        for _changes in watch_changes(settings.corpus_dir, debounce=settings.watch_debounce_ms, step=100):
+        for _changes in watch_changes(settings.corpus_dir, debounce=settings.build.watch_debounce_ms, step=100):
             build_once(settings)
     except KeyboardInterrupt:
         pass

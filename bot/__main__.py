@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from . import BackCareBot, BackCareError, Settings
+from . import BackCareError, Settings
 
 
 def gaps_main(argv: list[str]) -> int:
@@ -46,8 +46,10 @@ def main(argv=None) -> int:
     parser.add_argument("--no-onnx", action="store_true", help="encode questions with sentence-transformers on torch")
     args = parser.parse_args(argv)
     try:
-        settings = Settings(onnx_serving=not args.no_onnx)
-        bot = BackCareBot.load(index_dir=args.index, corpus_dir=args.corpus, auto_rebuild=args.rebuild, settings=settings)
+        from .build import fresh_bot
+
+        settings = Settings().but(onnx=not args.no_onnx)
+        bot = fresh_bot(index_dir=args.index, corpus_dir=args.corpus, settings=settings, rebuild=args.rebuild)
     except BackCareError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from . import store
+from .embedding import same_model
 from .corpus import corpus_files, corpus_hashes, example_questions, read_document
 from .errors import BuildError, BuildLockedError, CorpusError, IndexCorruptError, IndexMissingError
 from .settings import Settings
@@ -68,6 +69,9 @@ class Freshness:
 
 
 def check_freshness(settings: Settings) -> Freshness:
+    """The live index against the corpus folder, the model, the chunk settings and the bot's data files."""
+    from .index import current_model
+
     hashes = corpus_hashes(settings.corpus_dir)
     try:
         manifest = store.read_manifest(store.current_build(settings.index_dir))
@@ -75,9 +79,9 @@ def check_freshness(settings: Settings) -> Freshness:
         return Freshness(None, hashes, str(e))
     except IndexCorruptError as e:
         return Freshness(None, hashes, str(e), corrupt=True)
-    if manifest.get("model") != settings.resolved_model():
+    if not same_model(manifest.get("model"), current_model(settings)):
         return Freshness(manifest, hashes, "the index was built with another model", other_model=True)
-    if manifest.get("chunker") != settings.chunker_config():
+    if manifest.get("chunker") != settings.build.chunker_config():
         return Freshness(manifest, hashes, "the index was built with other chunk settings")
     if manifest.get("rules") != data_fingerprint():
         return Freshness(manifest, hashes, "the bot's data files (red flags, word tables) changed since the build")
@@ -97,7 +101,7 @@ def diff_files(old: dict, new: dict) -> tuple[tuple[str, ...], tuple[str, ...], 
 
 
 def build_index(settings: Settings, force: bool = False, progress: bool = True, log=print) -> BuildReport:
-    """The one rebuild path, used by build_index.py and by BackCareBot.load(auto_rebuild=True)."""
+    """The one rebuild path, used by build_index.py and by `fresh_bot` (the page, `python -m bot --rebuild`)."""
     index_dir = Path(settings.index_dir)
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
@@ -112,7 +116,7 @@ def build_index(settings: Settings, force: bool = False, progress: bool = True, 
     try:
         store.remove_unfinished(index_dir)  # leftovers of builds that died: no build runs but ours
         report = _build_locked(settings, force, progress, log)
-        if settings.onnx_serving:
+        if settings.serving.onnx:
             t = time.perf_counter()
             if prepare_onnx(settings, log):
                 report = replace(report, export_seconds=time.perf_counter() - t)
@@ -129,15 +133,16 @@ def prepare_onnx(settings: Settings, log) -> bool:
     sentences; does nothing (and loads nothing) when a verified export is already there. True when
     it exported (or tried to)."""
     from . import onnx_export
+    from .index import current_model
 
-    model_name = settings.resolved_model()
-    if onnx_export.verified_export(settings.index_dir, model_name) is not None:
+    identity = current_model(settings)
+    if onnx_export.verified_export(settings.index_dir, identity) is not None:
         return False
     sentences = store.read_chunks(store.current_build(settings.index_dir)).sentence_texts()
-    step = max(1, len(sentences) // 64)
-    sample = sentences[::step][:64] + ["How can I stop slouching?", "numbness in my groin and a bad back"]
-    onnx_export.ensure_export(settings.index_dir, model_name, sample, settings.onnx_min_cosine,
-                              settings.torch_threads, log)
+    n = settings.build.export_sample
+    sample = sentences[::max(1, len(sentences) // n)][:n] + ["How can I stop slouching?",
+                                                            "numbness in my groin and a bad back"]
+    onnx_export.ensure_export(settings.index_dir, settings.resolved_model(), identity, sample, settings.serving, log)
     return True
 
 
@@ -158,38 +163,93 @@ def write_failure(index_dir: Path, error: Exception) -> str:
 
 
 def _build_locked(settings: Settings, force: bool, progress: bool, log) -> BuildReport:
+    """Read the corpus, embed what is new, write the indexes, calibrate, check the examples, publish."""
     t0 = time.perf_counter()
     freshness = check_freshness(settings)
-    old_files = (freshness.manifest or {}).get("files", {})
     if freshness.fresh and not force:
-        try:
-            store.verify_checksums(store.current_build(settings.index_dir), freshness.manifest)
-            counts = freshness.manifest.get("counts", {})
-            return BuildReport(True, documents=counts.get("documents", 0), chunks=counts.get("chunks", 0))
-        except IndexCorruptError as e:
-            log(f"Rebuilding: {e}")
-
-    from . import lexical, scope, triage
-    from .chunking import chunk_document, text_hash
-    from .vocabulary import Vocabulary, domain_words
-
+        report = _unchanged(settings, freshness, log)
+        if report is not None:
+            return report
     warnings: list[str] = []
+    documents, chunks = _read_corpus(settings, warnings)
+    for warning in warnings:
+        log(f"warning: {warning}")
+    texts = _stored_texts(settings, chunks)
+    embedded = _embed(settings, chunks, texts, force, progress)
+    folder = store.new_build_folder(settings.index_dir)
+    dense_index, index_type = write_dense_index(folder, embedded.sentence_vectors, settings.build)
+    write_lexical_index(folder, chunks)
+    store.write_chunks(folder, chunks)
+    store.write_vocabulary(folder, texts.word_counts)
+    store.write_text_vectors(folder, texts.keys, embedded.text_vectors)
+    store.write_word_vectors(folder, texts.content_words, embedded.part(texts, "words"))
+    calibration = _calibrate(settings, texts, embedded, dense_index)
+    old_files = {} if force else (freshness.manifest or {}).get("files", {})
+    added, changed, removed = diff_files(old_files, freshness.hashes)
+    manifest = {
+        "format": store.FORMAT_VERSION,
+        "model": embedded.model,
+        "dimensions": int(embedded.sentence_vectors.shape[1]),
+        "chunker": settings.build.chunker_config(),
+        "index_type": index_type,
+        "corpus_dir": str(Path(settings.corpus_dir).resolve()),
+        "files": freshness.hashes,
+        "titles": {d.doc_id: d.title for d in documents},
+        "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(embedded.sentence_vectors)},
+        **calibration,
+        "rules": data_fingerprint(),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "build_seconds": round(time.perf_counter() - t0, 3),
+        "index_files": store.file_checksums(folder),
+    }
+    write_manifest(folder, manifest)
+    answered, unanswered = check_examples(folder, manifest, texts.examples or derived_examples(documents), settings)
+    manifest["examples"] = answered[: settings.build.max_examples]
+    write_manifest(folder, manifest)
+    store.publish(settings.index_dir, folder)
+    store.remove_checkpoints(settings.index_dir)
+    return BuildReport(
+        False, added, changed, removed, len(documents), len(chunks),
+        embedded=embedded.chunks_embedded, reused=len(chunks) - embedded.chunks_embedded,
+        sentences_embedded=embedded.count, index_type=index_type, seconds=time.perf_counter() - t0,
+        embed_seconds=embedded.seconds, scope=calibration["scope"], examples=tuple(manifest["examples"]),
+        examples_unanswered=tuple(unanswered) if texts.examples else (), warnings=tuple(warnings),
+    )
+
+
+def _unchanged(settings: Settings, freshness: Freshness, log) -> BuildReport | None:
+    """Nothing to do when the live build is fresh and whole; None (with a line saying why) to rebuild."""
+    try:
+        store.verify_checksums(store.current_build(settings.index_dir), freshness.manifest)
+    except IndexCorruptError as e:
+        log(f"Rebuilding: {e}")
+        return None
+    counts = freshness.manifest.get("counts", {})
+    return BuildReport(True, documents=counts.get("documents", 0), chunks=counts.get("chunks", 0))
+
+
+def _read_corpus(settings: Settings, warnings: list[str]) -> tuple[list, list]:
+    """The corpus's documents and their chunks; a passage found twice is kept once."""
+    from . import lexical
+    from .chunking import chunk_document
+
     paths = corpus_files(settings.corpus_dir, warnings)
     total = sum(p.stat().st_size for p in paths)
-    if total > settings.max_corpus_bytes:
-        raise CorpusError(f"the corpus is {total / 1e6:.0f} MB, over the {settings.max_corpus_bytes / 1e6:.0f} MB limit "
-                          "for one build (Settings.max_corpus_bytes): embedding it would take hours; raise the limit "
-                          "if that is meant")
+    limit = settings.build.max_corpus_bytes
+    if total > limit:
+        raise CorpusError(f"the corpus is {total / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit "
+                          "for one build (Settings.build.max_corpus_bytes): embedding it would take hours; raise "
+                          "the limit if that is meant")
     documents = []
     for path in paths:
-        doc = read_document(path, settings.corpus_dir, settings.max_file_bytes)
+        doc = read_document(path, settings.corpus_dir, settings.build.max_file_bytes)
         if doc.paragraphs:
             documents.append(doc)
         else:
             warnings.append(f"skipped {doc.doc_id}: it has no text")
     chunks, seen_text = [], set()
     for doc in documents:
-        for chunk in chunk_document(doc, **settings.chunker_config()):
+        for chunk in chunk_document(doc, **settings.build.chunker_config()):
             same = " ".join(lexical.words(chunk.text)) or chunk.text
             if same in seen_text:  # the same passage in two places is stored, and cited, once
                 warnings.append(f"{chunk.chunk_id.split('#')[0]}, paragraph {chunk.paragraph}: "
@@ -197,100 +257,118 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
                 continue
             seen_text.add(same)
             chunks.append(chunk)
-    for warning in warnings:
-        log(f"warning: {warning}")
     if not chunks:
         raise CorpusError(f"no text found in {settings.corpus_dir}: add .txt or .md documents, then build again")
+    return documents, chunks
 
-    # Passages are searched by their sentences: a question usually matches one sentence, and a
-    # passage-wide vector blurs it with its neighbours. The cache is keyed by sentence text and model.
-    model_name = settings.resolved_model()
-    cache = {} if force else store.previous_vectors(settings.index_dir, model_name)
-    sentences = [s for c in chunks for s in c.sentence_texts()]
-    keys = [text_hash(s) for s in sentences]
-    # The off-topic bank calibrates scope; the examples are checked. Their vectors are cached too.
+
+@dataclass(frozen=True)
+class StoredTexts:
+    """The texts a build embeds besides its passages, in this order in store.TEXT_VECTORS: the
+    off-topic bank (calibrates scope), the example questions (checked), the content's words (an
+    unknown word close to one is a synonym), the red flags' phrasings and the ordinary clauses that
+    calibrate them."""
+    bank: list[str]
+    examples: list[str]
+    content_words: list[str]
+    flag_phrasings: list[str]
+    ordinary: list[str]
+    word_counts: dict[str, int]
+    vocabulary: object
+
+    @property
+    def all(self) -> list[str]:
+        return self.bank + self.examples + self.content_words + self.flag_phrasings + self.ordinary
+
+    @property
+    def keys(self) -> list[str]:
+        from .chunking import text_hash
+
+        return [text_hash(t) for t in self.all]
+
+    def rows(self, part: str) -> slice:
+        sizes = {"bank": len(self.bank), "examples": len(self.examples), "words": len(self.content_words),
+                 "phrasings": len(self.flag_phrasings), "ordinary": len(self.ordinary)}
+        start = 0
+        for name, size in sizes.items():
+            if name == part:
+                return slice(start, start + size)
+            start += size
+        raise KeyError(part)
+
+
+def _stored_texts(settings: Settings, chunks: list) -> StoredTexts:
+    from . import lexical, scope, triage
+    from .vocabulary import Vocabulary, domain_words
+
     bank, examples = scope.bank_questions(), example_questions(settings.corpus_dir)
-    words = Counter(w for c in chunks for w in lexical.words(c.text))
-    vocabulary = Vocabulary(dict(words), settings.salient_zipf, domain_words())
-    # The content's words get vectors too: a question's unknown word close to one of them
-    # ("monitor" and the content's "screen") is a word the content knows by another name.
-    content_words = vocabulary.content_words()
-    # Triage: the red flags' phrasings, and the clauses of ordinary messages that calibrate them.
-    flag_texts = triage.phrasings()
-    ordinary = triage.ordinary_clauses(bank + examples)
-    questions = bank + examples + content_words + flag_texts + ordinary
-    question_keys = [text_hash(q) for q in questions]
-    missing = list(dict.fromkeys(k for k in keys + question_keys if k not in cache))
+    words = dict(Counter(w for c in chunks for w in lexical.words(c.text)))
+    vocabulary = Vocabulary(words, settings.scope, domain_words())
+    return StoredTexts(bank, examples, vocabulary.content_words(), triage.phrasings(),
+                       triage.ordinary_clauses(bank + examples), words, vocabulary)
+
+
+@dataclass(frozen=True)
+class Embedded:
+    model: dict  # the model's identity
+    sentence_vectors: np.ndarray  # the passages' sentences, in index order
+    text_vectors: np.ndarray  # the stored texts, in StoredTexts order
+    count: int  # texts embedded now (the rest came from the previous build or a checkpoint)
+    chunks_embedded: int  # chunks with at least one new sentence
+    seconds: float  # model load and encoding, the part plain model.encode also pays
+
+    def part(self, texts: StoredTexts, name: str) -> np.ndarray:
+        return self.text_vectors[texts.rows(name)]
+
+
+def _embed(settings: Settings, chunks: list, texts: StoredTexts, force: bool, progress: bool) -> Embedded:
+    """Vectors for every sentence and stored text; only new texts are embedded. Passages are searched
+    by their sentences: a question usually matches one sentence, and a passage-wide vector blurs it
+    with its neighbours. The cache is keyed by text and model."""
+    from .chunking import text_hash
+    from .index import current_model
+
+    model = current_model(settings)
+    cache = {} if force else store.previous_vectors(settings.index_dir, model)
+    sentences = [s for c in chunks for s in c.sentence_texts()]
+    keys, text_keys = [text_hash(s) for s in sentences], texts.keys
+    missing = list(dict.fromkeys(k for k in keys + text_keys if k not in cache))
     t_embed = time.perf_counter()
     if missing:
         from .embedding import shared_embedder
 
-        texts = dict(zip(keys + question_keys, sentences + questions))
+        by_key = dict(zip(keys + text_keys, sentences + texts.all))
         if not force:  # an interrupted build's finished slices
-            cache.update(store.read_checkpoints(settings.index_dir, model_name))
+            cache.update(store.read_checkpoints(settings.index_dir, model))
             missing = [k for k in missing if k not in cache]
-        embedder = shared_embedder(model_name, settings.torch_threads, settings.batch_size)
-        step = settings.checkpoint_sentences
+        embedder = shared_embedder(settings.resolved_model(), settings.serving)
+        step = settings.build.checkpoint_sentences
         for start in range(0, len(missing), step):
             part = missing[start:start + step]
-            cache.update(zip(part, embedder.encode([texts[k] for k in part], progress=progress and len(part) >= 256)))
+            cache.update(zip(part, embedder.encode([by_key[k] for k in part], progress=progress and len(part) >= 256)))
             if len(missing) > step:  # a long build keeps what it has embedded, should it be stopped
-                store.write_checkpoint(settings.index_dir, model_name, part, [cache[k] for k in part])
-    embed_seconds = time.perf_counter() - t_embed
-    vectors = np.vstack([cache[k] for k in keys]).astype(np.float32)
-    question_vectors = np.vstack([cache[k] for k in question_keys]).astype(np.float32)
-    missing_set, row = set(missing), 0
-    reembedded = 0  # chunks with a new sentence, counted over the same keys, not hashed again
-    for c in chunks:
-        reembedded += any(k in missing_set for k in keys[row:row + len(c.sentences)])
+                store.write_checkpoint(settings.index_dir, model, part, [cache[k] for k in part])
+    seconds = time.perf_counter() - t_embed
+    missing_set, row, chunks_embedded = set(missing), 0, 0
+    for c in chunks:  # counted over the same keys, not hashed again
+        chunks_embedded += any(k in missing_set for k in keys[row:row + len(c.sentences)])
         row += len(c.sentences)
+    return Embedded(model, np.vstack([cache[k] for k in keys]).astype(np.float32),
+                    np.vstack([cache[k] for k in text_keys]).astype(np.float32),
+                    len(missing), chunks_embedded, seconds)
 
-    folder = store.new_build_folder(settings.index_dir)
-    dense_index, index_type = write_dense_index(folder, vectors, settings)
-    write_lexical_index(folder, chunks)
-    store.write_chunks(folder, chunks)
-    store.write_vocabulary(folder, dict(words))
-    store.write_question_vectors(folder, question_keys, question_vectors)
-    n_fixed = len(bank) + len(examples)
-    store.write_word_vectors(folder, content_words, question_vectors[n_fixed:n_fixed + len(content_words)])
-    n_fixed += len(content_words)
-    triage_calibration = triage.calibrate(question_vectors[n_fixed:n_fixed + len(flag_texts)],
-                                          question_vectors[n_fixed + len(flag_texts):], len(bank + examples), settings)
-    bank_best = dense_index.search(question_vectors[: len(bank)], 1)[0][:, 0]
-    calibration = scope.calibrate(bank, bank_best, vocabulary, settings)
-    added, changed, removed = diff_files({} if force else old_files, freshness.hashes)
-    if force:
-        added = tuple(sorted(freshness.hashes))
-    manifest = {
-        "format": store.FORMAT_VERSION,
-        "model": model_name,
-        "dimensions": int(vectors.shape[1]),
-        "chunker": settings.chunker_config(),
-        "index_type": index_type,
-        "corpus_dir": str(Path(settings.corpus_dir).resolve()),
-        "files": freshness.hashes,
-        "titles": {d.doc_id: d.title for d in documents},
-        "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
-        "scope": calibration,
-        "triage": triage_calibration,
-        "rules": data_fingerprint(),
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "build_seconds": round(time.perf_counter() - t0, 3),
-        "index_files": store.file_checksums(folder),
+
+def _calibrate(settings: Settings, texts: StoredTexts, embedded: Embedded, dense_index) -> dict:
+    """Scope's thresholds from the off-topic bank's closest passages; each red flag's threshold just
+    above the closest ordinary clause. Both go in the manifest with their margins."""
+    from . import scope, triage
+
+    bank_best = dense_index.search(embedded.part(texts, "bank"), 1)[0][:, 0]
+    return {
+        "scope": scope.calibrate(texts.bank, bank_best, texts.vocabulary, settings.scope),
+        "triage": triage.calibrate(embedded.part(texts, "phrasings"), embedded.part(texts, "ordinary"),
+                                   len(texts.bank + texts.examples), settings.triage),
     }
-    write_manifest(folder, manifest)
-    answered, unanswered = check_examples(folder, manifest, examples or derived_examples(documents), settings)
-    manifest["examples"] = answered[: settings.max_examples]
-    write_manifest(folder, manifest)
-    store.publish(settings.index_dir, folder)
-    store.remove_checkpoints(settings.index_dir)
-    return BuildReport(
-        False, added, changed, removed, len(documents), len(chunks),
-        embedded=reembedded, reused=len(chunks) - reembedded, sentences_embedded=len(missing),
-        index_type=index_type, seconds=time.perf_counter() - t0, embed_seconds=embed_seconds,
-        scope=calibration, examples=tuple(manifest["examples"]),
-        examples_unanswered=tuple(unanswered) if examples else (), warnings=tuple(warnings),
-    )
 
 
 def data_fingerprint() -> str:
@@ -319,8 +397,9 @@ def check_examples(folder: Path, manifest: dict, examples: list[str], settings: 
     if not examples:
         return [], []
     from .chatbot import BackCareBot
+    from .index import Index
 
-    bot = BackCareBot.open(folder, manifest, settings)
+    bot = BackCareBot(Index.open_folder(folder, manifest, settings, building=True), record_gaps=False)
     answered, unanswered = [], []
     for question in examples:
         answer = bot.ask(question)
@@ -328,12 +407,13 @@ def check_examples(folder: Path, manifest: dict, examples: list[str], settings: 
     return answered, unanswered
 
 
-def choose_index_type(n_vectors: int, settings: Settings) -> str:
+def choose_index_type(n_vectors: int, settings) -> str:
     """Exact search while it is fast enough; a graph index beyond, where exact would cost too much per query."""
     return "flat" if n_vectors <= settings.exact_search_max_vectors else "hnsw"
 
 
-def write_dense_index(folder: Path, vectors: np.ndarray, settings: Settings):
+def write_dense_index(folder: Path, vectors: np.ndarray, settings):
+    """settings: BuildSettings."""
     import faiss
 
     index_type = choose_index_type(len(vectors), settings)
@@ -358,3 +438,49 @@ def write_lexical_index(folder: Path, chunks: list) -> None:
     retriever = bm25s.BM25()
     retriever.index([lexical.passage_terms(c.title, c.text) or [""] for c in chunks], show_progress=False)
     retriever.save(str(folder / store.LEXICAL), show_progress=False)
+
+
+# ---- for the apps: a bot on a fresh index ---------------------------------------------------------
+
+def fresh_bot(index_dir=None, corpus_dir=None, settings: Settings | None = None, rebuild: bool = False,
+              allow_stale: bool = False):
+    """A BackCareBot on an index checked against its corpus: a missing or stale index raises (or is
+    rebuilt with rebuild=True). allow_stale=True opens the newest valid build when the index is out
+    of date and cannot be rebuilt now (another build holds the lock, the disk is full or read-only, a
+    corpus file is refused), with a warning saying why; a page then picks up the next build."""
+    import logging
+
+    from .chatbot import BackCareBot, resolve
+    from .errors import IndexStaleError
+
+    settings = resolve(settings, index_dir, corpus_dir)
+    if Path(settings.corpus_dir).is_dir():
+        try:
+            freshness = check_freshness(settings)
+            if freshness.other_model and not rebuild:
+                raise IndexCorruptError("index was built with another model: run `python build_index.py --force`")
+            if not freshness.fresh:
+                if rebuild:
+                    build_index(settings, progress=False, log=lambda *_: None)
+                elif freshness.manifest is None:
+                    raise (IndexCorruptError if freshness.corrupt else IndexMissingError)(freshness.reason)
+                else:
+                    raise IndexStaleError(f"index is out of date ({freshness.reason}): run `python build_index.py`")
+        except (IndexStaleError, BuildLockedError, BuildError, CorpusError) as e:
+            if not allow_stale or not _has_valid_build(settings):
+                raise
+            logging.getLogger("bot").warning("serving the last good index build: %s", e)
+    return BackCareBot.load(settings=settings)
+
+
+def _has_valid_build(settings: Settings) -> bool:
+    """The live build is whole and was made with this model, so it can serve while out of date."""
+    from .index import current_model
+
+    try:
+        folder = store.current_build(settings.index_dir)
+        manifest = store.read_manifest(folder)
+        store.verify_checksums(folder, manifest)
+    except (IndexMissingError, IndexCorruptError):
+        return False
+    return same_model(manifest.get("model"), current_model(settings))

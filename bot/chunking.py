@@ -28,10 +28,6 @@ class Chunk:
     sentences: tuple[tuple[int, int], ...]  # sentence spans, relative to the chunk text
     url: str = ""  # the document's source address, when its front matter names one
 
-    @property
-    def text_hash(self) -> str:
-        return text_hash(self.text)
-
     def sentence_texts(self) -> list[str]:
         return [self.text[s:e] for s, e in self.sentences]
 
@@ -130,7 +126,7 @@ def pack(spans: list[tuple[int, int]], max_chars: int, max_sentences: int) -> li
         n_groups += 1
 
 
-def chunk_document(doc: Document, max_chars: int = 600, max_sentences: int = 5) -> list[Chunk]:
+def chunk_document(doc: Document, max_chars: int, max_sentences: int) -> list[Chunk]:
     chunks = []
     for para in doc.paragraphs:
         ptext = doc.text[para.start:para.end]

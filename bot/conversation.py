@@ -94,7 +94,7 @@ def leans_on_history(text: str) -> bool:
     return bool(_FOLLOWUP.search(lowered)) or len(set(lexical.terms(lowered))) <= 1
 
 
-def context_questions(history: list[dict], weight: float, max_back: int = 3) -> list[tuple[str, float]]:
+def context_questions(history: list[dict], weight: float, max_back: int, max_chars: int) -> list[tuple[str, float]]:
     """Earlier user questions a follow-up leans on, newest first, each weighted less than the last.
 
     A chain of follow-ups ("And them?" after "What about my hips?") reaches back to the question
@@ -105,7 +105,7 @@ def context_questions(history: list[dict], weight: float, max_back: int = 3) -> 
     for turn in reversed(history):
         if turn["role"] != "user":
             continue
-        text = clean_question(turn["content"], 1000).text
+        text = clean_question(turn["content"], max_chars).text
         if not text or small_talk(text):
             continue
         out.append((text, w))

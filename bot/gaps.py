@@ -16,8 +16,15 @@ from collections import Counter, defaultdict
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import lexical
+
+if TYPE_CHECKING:
+    from .answer import Answer
+    from .scope import Verdict
+    from .understanding import Message
+    from .vocabulary import Vocabulary
 
 _log = logging.getLogger("bot.gaps")
 FILE_NAME = "gaps.sqlite3"
@@ -132,6 +139,21 @@ class GapLog:
         flags = Counter(f for e in events if e["kind"] == "urgent" for f in json.loads(e["red_flags"]))
         return GapReport(since_days, len(refused), topics, disliked,
                          sum(1 for e in events if e["kind"] == "liked"), flags.most_common())
+
+
+def note(log: GapLog, message: "Message", verdict: "Verdict", answer: "Answer", vocabulary: "Vocabulary") -> None:
+    """Refusals and red-flag triggers go to the gap log (the question's text only)."""
+    if answer.kind == "refusal":
+        words = tuple(dict.fromkeys(verdict.uncovered + topic(message.asked or message.text, vocabulary)))
+        log.record("refused", message.text, words)
+    elif answer.urgent:
+        log.record("urgent", message.text, red_flags=tuple(answer.red_flags))
+
+
+def topic(text: str, vocabulary: "Vocabulary") -> tuple[str, ...]:
+    """What a question is about, for the gap log: its salient words, or else its content words."""
+    words = vocabulary.salient_words(text)
+    return tuple(words or dict.fromkeys(w for w in lexical.words(text) if w not in lexical.STOPWORDS and len(w) >= 3))
 
 
 def _samples(questions: list[str], n: int) -> list[str]:

@@ -13,7 +13,6 @@ GRADUAL_CAVEAT = (
     "Progress gradually: start with easy exercises and increase slowly. Doing too much too soon "
     "can cause or increase back pain."
 )
-CAVEATS = (ACUTE_CAVEAT, GRADUAL_CAVEAT)
 
 # A search for this text finds the content's own acute-pain note, cited first for fresh injuries.
 ACUTE_NOTE_QUERY = "Exercise is not recommended for acute low back pain or a back injury."
@@ -68,5 +67,7 @@ ACUTE_CUES = (
 # info.") stays in its passage but is never quoted as an answer on its own.
 LAYOUT_WORDS = frozenset("see page pages info information read click here link more below above first".split())
 
-SOURCES_HEADING = "**Sources**"
-CAVEATS_HEADING = "**Safety notes**"
+SOURCES_TITLE = "Sources"
+CAVEATS_TITLE = "Safety notes"
+SOURCES_HEADING = f"**{SOURCES_TITLE}**"
+CAVEATS_HEADING = f"**{CAVEATS_TITLE}**"

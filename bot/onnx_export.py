@@ -1,7 +1,7 @@
 """The configured sentence-transformers model → an ONNX export for answering without torch.
 
 Made once per model at build time, in a cache beside the builds (index/models/<key>/, the key from
-the model's path and files), written to a temporary folder and renamed into place. Before use it is
+the model's identity: its name and a hash of its weights), written to a temporary folder and renamed into place. Before use it is
 checked: on a sample of the corpus its vectors must match sentence-transformers' (cosine ≥
 Settings.onnx_min_cosine), or the export is refused and answering falls back to sentence-transformers.
 Exported with torch's own ONNX exporter: it runs offline on the weights already here, while the
@@ -21,37 +21,36 @@ import numpy as np
 MODELS = "models"
 
 
-def export_key(model_name: str) -> str:
-    """The model's path and its files' names, sizes and times: a changed model gets a new export."""
-    h = hashlib.sha256(model_name.encode("utf-8"))
-    folder = Path(model_name)
-    if folder.is_dir():
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                st = path.stat()
-                h.update(f"{path.relative_to(folder)}:{st.st_size}:{int(st.st_mtime)}".encode())
-    return h.hexdigest()[:16]
+def export_key(identity: dict) -> str:
+    """The model's identity (name and weights): other weights get another export; the same weights
+    in another folder or on another machine use this one."""
+    from .embedding import model_key
+
+    return hashlib.sha256(model_key(identity).encode("utf-8")).hexdigest()[:16]
 
 
-def export_folder(index_dir: Path, model_name: str) -> Path:
-    return Path(index_dir) / MODELS / export_key(model_name)
+def export_folder(index_dir: Path, identity: dict) -> Path:
+    return Path(index_dir) / MODELS / export_key(identity)
 
 
-def verified_export(index_dir: Path, model_name: str) -> Path | None:
+def verified_export(index_dir: Path, identity: dict) -> Path | None:
     """The export's folder when one was made and verified for this model, else None."""
-    folder = export_folder(index_dir, model_name)
+    folder = export_folder(index_dir, identity)
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if meta.get("model") != model_name or not (folder / "model.onnx").is_file():
+    from .embedding import same_model
+
+    if not same_model(meta.get("identity"), identity) or not (folder / "model.onnx").is_file():
         return None
     return folder
 
 
-def ensure_export(index_dir: Path, model_name: str, sample: list[str], min_cosine: float, threads: int, log) -> Path | None:
-    """Exports and verifies the model unless a verified export exists; None (and a log line) if refused."""
-    found = verified_export(index_dir, model_name)
+def ensure_export(index_dir: Path, model_name: str, identity: dict, sample: list[str], settings, log) -> Path | None:
+    """Exports and verifies the model unless a verified export exists; None (and a log line) if refused.
+    settings: ServingSettings (the cosine the export must reach, threads)."""
+    found = verified_export(index_dir, identity)
     if found is not None:
         return found
     try:
@@ -61,20 +60,22 @@ def ensure_export(index_dir: Path, model_name: str, sample: list[str], min_cosin
         return None
     from .embedding import OnnxEmbedder, shared_embedder
 
-    final = export_folder(index_dir, model_name)
+    min_cosine = settings.onnx_min_cosine
+    final = export_folder(index_dir, identity)
     tmp = final.parent / f".tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
-        reference = shared_embedder(model_name, threads)
+        reference = shared_embedder(model_name, settings)
         _export(reference.model, tmp, model_name)
-        exported = OnnxEmbedder(tmp, threads)
+        exported = OnnxEmbedder(tmp, settings.torch_threads, settings.batch_size, settings.query_cache_size,
+                                settings.onnx_run_tokens)
         cosine = float(np.min(np.sum(exported.encode(sample) * reference.encode(sample), axis=1))) if sample else 1.0
         if cosine < min_cosine:
             log(f"warning: ONNX export refused: its vectors differ from sentence-transformers' (cosine {cosine:.6f} "
                 f"< {min_cosine}); questions will be answered with sentence-transformers")
             return None
         meta = json.loads((tmp / "meta.json").read_text(encoding="utf-8"))
-        meta.update(verified_cosine=round(cosine, 6), verified_on=len(sample))
+        meta.update(identity=identity, verified_cosine=round(cosine, 6), verified_on=len(sample))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         if final.exists():
             shutil.rmtree(final)

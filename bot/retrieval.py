@@ -1,17 +1,21 @@
-"""Question → ranked passages: dense search over passage sentences fused with BM25 over passages."""
+"""Question → ranked passages: the query (one vector and weighted word lists, with what a follow-up
+leans on), and dense search over passage sentences fused with BM25 over passages."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import store
+from . import lexical, store
 from .chunking import Chunk
 from .errors import IndexCorruptError
-from .scope import Calibration
-from .settings import Settings
-from .vocabulary import Vocabulary, domain_words
+from .settings import RetrievalSettings
+
+if TYPE_CHECKING:
+    from .index import Index
+    from .understanding import Message
 
 
 @dataclass(frozen=True)
@@ -30,42 +34,70 @@ class Query:
     terms: tuple[tuple[tuple[str, ...], float], ...]
 
 
-class Retriever:
-    """Holds one build's chunks, FAISS index and BM25 state; read-only, so safe across threads."""
+# ---- the query ------------------------------------------------------------------------------------
 
-    def __init__(self, folder: Path, manifest: dict, settings: Settings):
+def vector_of(text: str, index: "Index") -> np.ndarray:
+    """A question's search vector: the model's vector of what was typed (triage has already encoded
+    it), moved towards the stored vectors of the content's standard words for its everyday words
+    ("tummy" → abdomen). Encoding the text with those words written in finds the same passages on
+    our question sets, at the cost of a second encode."""
+    vector = index.embedder.encode_query(text).astype(np.float32)
+    extras = index.word_vectors_of(index.vocabulary.standard_additions(text))
+    if len(extras):
+        vector = vector + index.settings.retrieval.lay_word_weight * extras.mean(axis=0)
+        vector = vector / (np.linalg.norm(vector) or 1.0)
+    return vector.astype(np.float32)
+
+
+def written_in(text: str, index: "Index") -> np.ndarray:
+    """The vector of a text with the content's standard words written in after its everyday ones:
+    for the questions a follow-up leans on, and for how close the follow-up alone comes."""
+    return index.embedder.encode_query(index.vocabulary.in_content_words(text))
+
+
+def query(text: str, context: tuple[tuple[str, float], ...], index: "Index") -> Query:
+    """One vector and weighted term lists; a follow-up adds what it leans on, weighted less."""
+    s, vocabulary = index.settings.retrieval, index.vocabulary
+    vector = vector_of(text, index)
+    terms = []
+    if context and not lexical.terms(text):
+        vector = s.contentless_weight * vector  # "And then what?": what it leans on carries the search
+    for part, weight in ((text, 1.0),) + tuple(context):
+        own, guesses = vocabulary.search_terms(vocabulary.in_content_words(part))
+        terms += [(own, weight), (guesses, weight * s.guess_weight)]
+        if part is not text:
+            vector = vector + weight * written_in(part, index)
+    if context:
+        vector = vector / (np.linalg.norm(vector) or 1.0)
+    return Query(vector=vector.astype(np.float32), terms=tuple(terms))
+
+
+def query_for(message: "Message", index: "Index") -> Query:
+    """The query for what a message asks, with the earlier questions it leans on."""
+    return query(message.asked, message.context, index)
+
+
+# ---- the search -----------------------------------------------------------------------------------
+
+class PassageSearch:
+    """One build's chunks, FAISS index and BM25 state; read-only, so safe across threads."""
+
+    def __init__(self, folder: Path, manifest: dict, settings: RetrievalSettings, ef_search: int):
         import bm25s
 
-        self.folder = Path(folder)
-        self.manifest = manifest
         self.settings = settings
         self.chunks = store.read_chunks(folder)
         self.dense = store.read_dense(folder)
         self.owner = self.chunks.owner  # sentence row → chunk
         try:
-            self.lexical = bm25s.BM25.load(str(self.folder / store.LEXICAL), mmap=False, load_vocab=True,
+            self.lexical = bm25s.BM25.load(str(Path(folder) / store.LEXICAL), mmap=False, load_vocab=True,
                                            show_progress=False, verbosity=0)
         except Exception:  # noqa: BLE001 - bm25s raises many kinds on a damaged folder
             raise IndexCorruptError(f"lexical index in {folder} is unreadable: {store.REBUILD_HINT}") from None
         if self.dense.ntotal != len(self.owner) or self.dense.d != manifest.get("dimensions"):
             raise IndexCorruptError(f"index in {folder} does not match its chunk list: {store.REBUILD_HINT}")
         if hasattr(self.dense, "hnsw"):
-            self.dense.hnsw.efSearch = settings.hnsw_ef_search
-        self.vocabulary = Vocabulary(store.read_vocabulary(folder), settings.salient_zipf, domain_words())
-        self.calibration = Calibration.from_manifest(manifest, settings)
-        self.content_words, self.word_vectors = store.read_word_vectors(folder)
-        self._word_rows = {w: i for i, w in enumerate(self.content_words)}
-        self.fixed_vectors = store.read_question_vectors(folder)
-        self.triage_calibration = manifest.get("triage") or {}
-        self.examples: list[str] = [q for q in manifest.get("examples", []) if isinstance(q, str)]
-
-    def word_vectors_of(self, words: list[str]) -> np.ndarray:
-        """The stored vectors of those words the content uses (rows in the order given)."""
-        rows = [self._word_rows[w] for w in words if w in self._word_rows]
-        return self.word_vectors[rows] if rows else np.zeros((0, self.word_vectors.shape[1]), dtype=np.float32)
-
-    def __len__(self) -> int:
-        return len(self.chunks)
+            self.dense.hnsw.efSearch = ef_search
 
     def sentence_similarities(self, i: int, vector: np.ndarray) -> np.ndarray:
         start, count = int(self.chunks.first_sentence[i]), int(self.chunks.sentence_counts[i])
@@ -73,7 +105,7 @@ class Retriever:
 
     def dense_scores(self, vector: np.ndarray, k: int) -> dict[int, float]:
         """Best sentence similarity per passage, over the k passages with the closest sentences."""
-        n = min(self.dense.ntotal, k * 8)
+        n = min(self.dense.ntotal, k * self.settings.dense_overfetch)
         if n == 0:
             return {}
         scores, rows = self.dense.search(vector.reshape(1, -1).astype(np.float32), n)
@@ -84,6 +116,10 @@ class Retriever:
                 if i not in best:
                     best[i] = float(score)
         return dict(list(best.items())[:k])
+
+    def closest(self, vector: np.ndarray, k: int) -> float:
+        """The cosine of the content's closest sentence among the k closest passages."""
+        return max(self.dense_scores(vector, k).values(), default=0.0)
 
     def lexical_scores(self, terms: tuple[tuple[tuple[str, ...], float], ...]) -> np.ndarray:
         total = np.zeros(len(self.chunks), dtype=np.float32)
@@ -109,7 +145,6 @@ class Retriever:
             candidates.update(int(i) for i in sharing)
         for i in candidates - dense.keys():  # exact similarity for passages found by BM25 alone
             dense[i] = float(self.sentence_similarities(i, query.vector).max())
-        # Scaling by the best BM25 (but at least lexical_floor) keeps one weak shared word from counting fully.
         lexical_norm = lexical_all / max(top_lexical, s.lexical_floor) if top_lexical > 0 else lexical_all
         fused = {i: dense[i] + s.lexical_weight * float(lexical_norm[i]) for i in candidates}
         order = sorted(fused, key=lambda i: (-fused[i], -dense[i]))[: s.max_hits]

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import lexical
-from .settings import Settings
+from . import lexical, retrieval
+from .settings import ScopeSettings
 from .vocabulary import Vocabulary, WordCheck
+
+if TYPE_CHECKING:
+    from .index import Index
+    from .retrieval import Hit
+    from .understanding import Message
 
 
 @dataclass(frozen=True)
@@ -27,10 +33,10 @@ class Calibration:
     band: float  # below the floor, down to here, shared rare words can still show a match
 
     @classmethod
-    def from_manifest(cls, manifest: dict, settings: Settings) -> "Calibration":
+    def from_manifest(cls, manifest: dict, settings: ScopeSettings) -> "Calibration":
         scope = manifest.get("scope") or {}
-        return cls(float(scope.get("floor", settings.scope_floor_min)),
-                   float(scope.get("strong", settings.scope_strong_min)), settings.scope_floor_min)
+        return cls(float(scope.get("floor", settings.floor_min)),
+                   float(scope.get("strong", settings.strong_min)), settings.floor_min)
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ def bank_questions() -> list[str]:
     return lexical.read_lines("offtopic_questions.txt")
 
 
-def calibrate(bank: list[str], best_scores: np.ndarray, vocabulary: Vocabulary, settings: Settings) -> dict:
+def calibrate(bank: list[str], best_scores: np.ndarray, vocabulary: Vocabulary, settings: ScopeSettings) -> dict:
     """Thresholds for this build from the bank's closest matches; recorded in the manifest with their margins."""
     plain, unknown = [], []
     for question, score in zip(bank, best_scores.tolist()):
@@ -61,9 +67,9 @@ def calibrate(bank: list[str], best_scores: np.ndarray, vocabulary: Vocabulary, 
         if words.only_uncovered_body_parts:
             continue  # declined by the body-part rule, whatever its score
         (unknown if words.unknown else plain).append(score)
-    m = settings.scope_margin
-    floor = _clip(max(plain, default=0.0) + m, settings.scope_floor_min, settings.scope_floor_max)
-    strong = _clip(max(unknown, default=0.0) + m, max(floor, settings.scope_strong_min), settings.scope_strong_max)
+    m = settings.margin
+    floor = _clip(max(plain, default=0.0) + m, settings.floor_min, settings.floor_max)
+    strong = _clip(max(unknown, default=0.0) + m, max(floor, settings.strong_min), settings.strong_max)
     return {
         "floor": round(floor, 4), "strong": round(strong, 4),
         "bank_questions": len(bank),
@@ -110,7 +116,7 @@ def known_by_meaning(words: WordCheck, encode_many, word_vectors: np.ndarray, mi
     return replace(words, unknown=tuple(w for w in words.unknown if w not in known)) if known else words
 
 
-def weigh_unknown(text: str, words: WordCheck, encode_many, settings: Settings) -> WordCheck:
+def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSettings) -> WordCheck:
     """How much the question rides on each unknown word: how far its vector moves without it.
 
     "Can I ramp up my workouts?" means nearly the same without "ramp" (incidental: ignored); "How
@@ -133,7 +139,35 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: Settings) 
     return replace(words, unknown=tuple(details), unknown_subjects=tuple(subjects))
 
 
-def decide(closeness: Closeness, words: WordCheck, calibration: Calibration) -> Verdict:
+def judge(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
+    """Whether the content answers the message, from the passages found for it and its words."""
+    s = index.settings.scope
+    words = known_by_meaning(message.words, index.embedder.encode_queries, index.word_vectors, s.synonym_cosine)
+    # How far an unknown word moves the question is measured on the text with the standard words
+    # written in, as the scope thresholds were set.
+    words = weigh_unknown(message.search_text, words, index.embedder.encode_queries, s)
+    return decide(closeness(message, hits, index), words, index.calibration, s.shared_words)
+
+
+def closeness(message: "Message", hits: list["Hit"], index: "Index") -> Closeness:
+    """How close the content comes: to the whole query, to the message alone (which must carry any
+    unknown word of its own), and to the question a follow-up leans on."""
+    top = index.settings.retrieval.top_passages
+    best = max((h.dense for h in hits[:top]), default=0.0)
+    own = leaned = best
+    if message.context:
+        def closest(text: str) -> float:
+            return index.passages.closest(retrieval.written_in(text, index), top)
+        own = closest(message.asked) if message.words.unknown else best
+        leaned = max(closest(text) for text, _ in message.context)  # the chain's topic may be further back
+    wanted = set(index.vocabulary.search_terms(message.search_text)[0])
+    found = set()
+    for h in hits[:top]:
+        found |= wanted & set(lexical.passage_terms(h.chunk.title, h.chunk.text))
+    return Closeness(best, own, leaned, shared=len(found))
+
+
+def decide(closeness: Closeness, words: WordCheck, calibration: Calibration, shared_words: int) -> Verdict:
     """A follow-up with no unknown words of its own ("And then what?") stays on a covered topic when
     the question it leans on is covered; one that brings its own unknown words must carry them."""
     if words.only_uncovered_body_parts:
@@ -145,7 +179,8 @@ def decide(closeness: Closeness, words: WordCheck, calibration: Calibration) -> 
     if max(closeness.best, leaned) < calibration.floor:
         # A weak match still counts when the top passages use two of the question's own words
         # ("twist while carrying" and "turn ... instead of twisting" where the vectors disagree).
-        lexical_evidence = not words.unknown and closeness.shared >= 2 and closeness.best >= calibration.band
+        lexical_evidence = (not words.unknown and closeness.shared >= shared_words
+                            and closeness.best >= calibration.band)
         if not lexical_evidence:
             return Verdict(False, words.unknown)
     if words.unknown and closeness.own < calibration.strong:

@@ -1,4 +1,7 @@
-"""Every tunable of the bot in one place: read once, passed down."""
+"""Every tunable of the bot in one place, grouped by the step that reads it: read once, passed down.
+
+Each value has a one-line reason. No function repeats one of these as its own default.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,103 +21,156 @@ def default_model() -> str:
 
 
 @dataclass(frozen=True)
+class BuildSettings:
+    """Reading the corpus and writing an index."""
+    # Chunking: whole sentences inside one paragraph, packed up to this many characters and sentences.
+    chunk_max_chars: int = 600
+    chunk_max_sentences: int = 5
+    # Exact search up to this many sentence vectors (a few ms per query on two cores), HNSW beyond.
+    exact_search_max_vectors: int = 50_000
+    hnsw_m: int = 32  # graph degree: recall against memory
+    hnsw_ef_construction: int = 128  # build-time breadth: a better graph for a slower build
+    hnsw_ef_search: int = 2048  # search breadth: recall@10 0.996 against exact at 100,000 vectors, 3.4 ms
+    # One file, and a whole build, above these sizes stop the build with a message (this machine
+    # embeds about 250 sentences a second, so 200 MB of text is hours of work).
+    max_file_bytes: int = 20_000_000
+    max_corpus_bytes: int = 200_000_000
+    # A long build writes what it has embedded every this many sentences, and resumes from it.
+    checkpoint_sentences: int = 4096
+    # The ONNX export is checked against sentence-transformers on this many corpus sentences.
+    export_sample: int = 64
+    max_examples: int = 5  # example questions offered to visitors: a short list reads
+    # build_index.py --watch: a burst of edits within this many milliseconds makes one rebuild.
+    watch_debounce_ms: int = 1500
+
+    def chunker_config(self) -> dict:
+        return {"max_chars": self.chunk_max_chars, "max_sentences": self.chunk_max_sentences}
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """From a question to ranked passages and the sentences quoted from them."""
+    candidates: int = 20  # passages each retriever proposes
+    # Sentence vectors fetched per candidate passage wanted: passages have several sentences.
+    dense_overfetch: int = 8
+    # Fused score = cosine + lexical_weight × BM25 / max(best BM25, lexical_floor): BM25 lifts
+    # passages sharing the question's words; the floor keeps one weak shared word from counting fully.
+    lexical_weight: float = 0.35
+    lexical_floor: float = 3.0
+    max_hits: int = 10
+    # A question's vector is moved towards the stored vectors of the content's standard words for
+    # its everyday words ("hunching" → slouching) by this weight: one encode fewer than writing them in.
+    lay_word_weight: float = 0.3
+    guess_weight: float = 0.5  # BM25 weight of guessed terms (standard words, derived forms) against typed ones
+    # Follow-ups: the earlier question's weight when the current one leans on it, halved per step back.
+    followup_weight: float = 0.6
+    followup_depth: int = 3  # a chain of follow-ups reaches back this many questions
+    # "And then what?" says almost nothing itself: its own vector counts this much beside what it leans on.
+    contentless_weight: float = 0.5
+    top_passages: int = 3  # the passages whose closeness and shared words judge scope
+    max_citations: int = 3
+    support_ratio: float = 0.5  # a supporting passage's fused score must be this share of the best one
+    support_dense_gap: float = 0.15  # ... and its closest sentence this close to the best one's
+    lead_sentences: int = 3  # sentences quoted from the best passage (one from each supporter)
+    sentence_term_bonus: float = 0.05  # a quoted sentence's cosine, plus this per question word it shares
+    acute_note_hits: int = 5  # passages searched for the content's own acute-pain note
+
+
+@dataclass(frozen=True)
+class ScopeSettings:
+    """Whether the content answers a question."""
+    # Each build sets two cosine thresholds just above (by margin) the closest match of a bank of
+    # off-topic questions, within these bounds, so one odd bank line or a tiny corpus cannot push
+    # them to extremes.
+    margin: float = 0.02
+    floor_min: float = 0.20
+    floor_max: float = 0.35
+    strong_min: float = 0.45
+    strong_max: float = 0.60
+    # A word is salient below this general-English frequency (wordfreq's Zipf scale: 4.5 is about 30
+    # per million words, "knee" or "posture").
+    salient_zipf: float = 4.5
+    # Standard words this common ("pain", "back") are too general to vouch for a lay word on their own.
+    common_zipf: float = 5.0
+    # Below this frequency a typed word is taken for a typo ("controll" 1.8); "glaucoma" (3.0) stays.
+    non_word_zipf: float = 2.0
+    # How far (1 - cosine) a question's vector moves without an unknown word: from detail_word_shift
+    # the word is a detail (the match must be strong), from subject_word_shift it is the subject (declined).
+    detail_word_shift: float = 0.12
+    subject_word_shift: float = 0.25
+    # An unknown word this close to one of the content's words is a synonym it knows ("monitor", "screen").
+    synonym_cosine: float = 0.65
+    # Below the floor, this many of the question's own words in the top passages still show a match.
+    shared_words: int = 2
+    # A message is English when this share of its words are English words we know.
+    english_share: float = 0.25
+
+
+@dataclass(frozen=True)
+class TriageSettings:
+    """Red flags."""
+    # A clause reports a red flag at this cosine to one of its urgent phrasings, set per build just
+    # above the closest ordinary message (by margin), within the bounds.
+    margin: float = 0.02
+    threshold_min: float = 0.60
+    threshold_max: float = 0.80
+    # A slip one letter from a red-flag word is mended unless it is a word this common ("never", not "fever").
+    slip_zipf: float = 3.5
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """Answering: the model at question time, input limits and the gap log."""
+    # Answer with the model exported to ONNX (onnx_export.py): no torch in the serving process. The
+    # export is used only if its vectors match sentence-transformers' to this cosine on the corpus.
+    onnx: bool = True
+    onnx_min_cosine: float = 0.9999
+    # A model run costs about as much as this many more tokens in one run (1.3 ms against 0.05 ms a
+    # token on two cores), so short and long texts go in separate runs only when padding costs more.
+    onnx_run_tokens: int = 24
+    # NumPy's BLAS threads while answering: a question's matrix products are small, and a second
+    # BLAS thread only competes with the model's two for two cores (p95 ask 19.9 → 11.4 ms, measured).
+    blas_threads: int = 1
+    torch_threads: int = 2  # the machine's two cores
+    batch_size: int = 64  # texts per model run when building
+    query_cache_size: int = 512  # follow-ups re-use earlier questions' vectors
+    max_question_chars: int = 1000  # longer messages are cut, with a notice
+    history_turns: int = 20  # older turns cannot matter to a follow-up
+    # What the content could not answer is kept in gaps.sqlite3 beside the index for `python -m bot
+    # gaps`; False turns the log off.
+    gap_log: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     index_dir: Path = PROJECT_ROOT / "index"
     # Model: any sentence-transformers path or name; None means the bundled MiniLM weights.
     model: str | None = None
-    batch_size: int = 64
-    torch_threads: int = 2
-    # Answer with the model exported to ONNX (onnx_export.py): no torch in the serving process. The
-    # export is used only if its vectors match sentence-transformers' to this cosine on the corpus.
-    onnx_serving: bool = True
-    onnx_min_cosine: float = 0.9999
-    # A model run costs about as much as this many more tokens in one run (1.3 ms against 0.05 ms a
-    # token on two cores), so a question's short and long texts go in separate runs only when padding
-    # the short ones to the long ones' length would cost more.
-    onnx_run_tokens: int = 24
-    # NumPy's BLAS threads while answering: a question's matrix products are small, and a second BLAS
-    # thread only competes with the model's two for two cores (p95 ask 19.9 → 11.4 ms, measured).
-    blas_threads: int = 1
-
-    # Chunking: whole sentences inside one paragraph, packed up to this many characters.
-    chunk_max_chars: int = 600
-    chunk_max_sentences: int = 5
-
-    # Index type follows the size: exact search up to this many sentence vectors (a few ms per
-    # query on two cores), HNSW beyond.
-    exact_search_max_vectors: int = 50_000
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 128
-    hnsw_ef_search: int = 2048  # recall@10 ≥ 0.98 against exact at 100,000 vectors, in a few ms
-
-    # Retrieval: candidates from each retriever; fused score = cosine + lexical_weight × BM25 / best BM25.
-    candidates: int = 20
-    lexical_weight: float = 0.35
-    lexical_floor: float = 3.0
-    max_hits: int = 10
-    # A question's vector is the model's vector of what was typed, moved towards the stored vectors of
-    # the content's standard words for its everyday words ("hunching" → slouching, posture) by this
-    # weight: the same retrieval as encoding the text with those words written in, one encode fewer.
-    lay_word_weight: float = 0.3
-    # BM25 weight of guessed terms (everyday words' standard words, derived forms) against typed ones.
-    guess_weight: float = 0.5
-    max_citations: int = 3
-    # A supporting passage is cited only when its fused score is this share of the best one.
-    support_ratio: float = 0.5
-
-    # Scope (scope.py): each build sets two cosine thresholds just above (by scope_margin) the closest
-    # match of a bank of off-topic questions, within these bounds, so one odd bank line or a tiny
-    # corpus cannot push them to extremes. A word is salient below this general-English frequency
-    # (wordfreq's Zipf scale: 4.5 is about 30 per million words, "knee" or "posture"; read from its
-    # small list, which is exact from 3 up).
-    scope_margin: float = 0.02
-    scope_floor_min: float = 0.20
-    scope_floor_max: float = 0.35
-    scope_strong_min: float = 0.45
-    scope_strong_max: float = 0.60
-    salient_zipf: float = 4.5
-    # How much a question rides on an unknown word: how far (1 - cosine) its vector moves without it.
-    # Below detail_word_shift the word is incidental ("curious", "ramp up"); from subject_word_shift
-    # it is what the question is about ("glaucoma"), and the question is declined.
-    detail_word_shift: float = 0.12
-    # An unknown word this close (cosine of the two words' vectors) to one of the content's
-    # words is a synonym the content knows ("monitor" and "screen").
-    synonym_cosine: float = 0.65
-    subject_word_shift: float = 0.25
-    # A supporting passage is quoted only when its closest sentence is this close to the best one's.
-    support_dense_gap: float = 0.15
-    max_examples: int = 5
-    # build_index.py --watch: a burst of edits within this many milliseconds makes one rebuild.
-    watch_debounce_ms: int = 1500
-
-    # Triage (triage.py): a clause reports a red flag at this cosine to one of its urgent phrasings,
-    # set per build just above the closest ordinary message (by triage_margin), within the bounds.
-    triage_margin: float = 0.02
-    triage_threshold_min: float = 0.60
-    triage_threshold_max: float = 0.80
-
-    # Follow-ups: weight of the previous user question when the current one leans on it.
-    followup_weight: float = 0.6
-    history_turns: int = 20
-
-    # Corpus intake: one file, and a whole build, above these sizes stop the build with a message
-    # (this machine embeds about 250 sentences a second, so 200 MB of text is hours of work).
-    max_file_bytes: int = 20_000_000
-    max_corpus_bytes: int = 200_000_000
-    # A long build writes what it has embedded every this many sentences, and resumes from it.
-    checkpoint_sentences: int = 4096
-
-    # What the content could not answer (refused questions, disliked answers, red-flag triggers) is
-    # kept in gaps.sqlite3 beside the index for `python -m bot gaps`; False turns the log off.
-    gap_log: bool = True
-
-    # Input limits.
-    max_question_chars: int = 1000
-    query_cache_size: int = 512
+    build: BuildSettings = field(default_factory=BuildSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    scope: ScopeSettings = field(default_factory=ScopeSettings)
+    triage: TriageSettings = field(default_factory=TriageSettings)
+    serving: ServingSettings = field(default_factory=ServingSettings)
 
     def resolved_model(self) -> str:
         return self.model or default_model()
 
-    def chunker_config(self) -> dict:
-        return {"max_chars": self.chunk_max_chars, "max_sentences": self.chunk_max_sentences}
+    def but(self, **changes) -> "Settings":
+        """A copy with some values changed, by their names within their group: `but(onnx=False)`."""
+        from dataclasses import fields, replace
+
+        top = {f.name for f in fields(self)}
+        out, groups = {}, {}
+        for name, value in changes.items():
+            if name in top:
+                out[name] = value
+                continue
+            group = next((g for g in ("build", "retrieval", "scope", "triage", "serving")
+                          if name in {f.name for f in fields(getattr(self, g))}), None)
+            if group is None:
+                raise TypeError(f"Settings has no value named {name!r}")
+            groups.setdefault(group, {})[name] = value
+        for group, values in groups.items():
+            out[group] = replace(out.get(group, getattr(self, group)), **values)
+        return replace(self, **out)

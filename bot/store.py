@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import IndexCorruptError, IndexMissingError
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 POINTER = "CURRENT"
 BUILDS = "builds"
 LOCK = ".build.lock"
@@ -24,8 +24,10 @@ SENTENCE_COUNTS = "sentence_counts.npy"
 DENSE = "dense.faiss"
 LEXICAL = "lexical"
 VOCABULARY = "vocabulary.json"  # the content's words with their counts: scope and spelling
-QUESTION_VECTORS = "questions.npy"  # vectors of the calibration bank and example questions, a cache
-QUESTION_KEYS = "questions.json"
+# The build's stored texts: every text besides the passages that it embedded once (the off-topic
+# bank, the example questions, the content's words and the red-flag phrasings), by text hash.
+TEXT_VECTORS = "texts.npy"
+TEXT_KEYS = "texts.json"
 WORD_VECTORS = "words.npy"  # vectors of the content's words, in the order of WORD_LIST
 WORD_LIST = "words.json"
 KEEP_BUILDS = 2  # the current build and the one before, which a reader may still be opening
@@ -159,16 +161,16 @@ def read_vocabulary(folder: Path) -> dict[str, int]:
         raise IndexCorruptError(f"vocabulary in {folder} is unreadable: {REBUILD_HINT}") from None
 
 
-def write_question_vectors(folder: Path, keys: list[str], vectors: np.ndarray) -> None:
-    np.save(Path(folder) / QUESTION_VECTORS, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
-    (Path(folder) / QUESTION_KEYS).write_text(json.dumps(keys), encoding="utf-8")
+def write_text_vectors(folder: Path, keys: list[str], vectors: np.ndarray) -> None:
+    np.save(Path(folder) / TEXT_VECTORS, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+    (Path(folder) / TEXT_KEYS).write_text(json.dumps(keys), encoding="utf-8")
 
 
-def read_question_vectors(folder: Path) -> dict[str, np.ndarray]:
-    """text hash → vector of the fixed texts a build embedded (bank, examples, red-flag phrasings)."""
+def read_text_vectors(folder: Path) -> dict[str, np.ndarray]:
+    """text hash → vector of the build's stored texts (bank, examples, content words, red-flag phrasings)."""
     try:
-        keys = json.loads((Path(folder) / QUESTION_KEYS).read_text(encoding="utf-8"))
-        vectors = np.load(Path(folder) / QUESTION_VECTORS, allow_pickle=False)
+        keys = json.loads((Path(folder) / TEXT_KEYS).read_text(encoding="utf-8"))
+        vectors = np.load(Path(folder) / TEXT_VECTORS, allow_pickle=False)
     except (ValueError, OSError, UnicodeDecodeError):
         raise IndexCorruptError(f"cached vectors in {folder} are unreadable: {REBUILD_HINT}") from None
     return dict(zip(keys, vectors)) if len(keys) == len(vectors) else {}
@@ -209,13 +211,16 @@ def read_dense(folder: Path, mmap: bool = True):
             raise IndexCorruptError(f"dense index in {folder} is unreadable: {REBUILD_HINT}") from None
 
 
-def previous_vectors(index_dir: Path, model: str) -> dict[str, np.ndarray]:
-    """sentence text hash → vector from the live build when it used the same model: the embedding cache."""
+def previous_vectors(index_dir: Path, model: dict) -> dict[str, np.ndarray]:
+    """text hash → vector from the live build when it used the same model (its identity): the
+    embedding cache, for its sentences and its stored texts."""
     try:
         folder = current_build(index_dir)
         manifest = read_manifest(folder)
         verify_checksums(folder, manifest)
-        if manifest.get("model") != model:
+        from .embedding import same_model
+
+        if not same_model(manifest.get("model"), model):
             return {}
         from .chunking import text_hash
 
@@ -225,11 +230,7 @@ def previous_vectors(index_dir: Path, model: str) -> dict[str, np.ndarray]:
             return {}
         vectors = index.reconstruct_n(0, index.ntotal)
         cache = dict(zip(keys, vectors))
-        if (folder / QUESTION_KEYS).is_file():
-            question_keys = json.loads((folder / QUESTION_KEYS).read_text(encoding="utf-8"))
-            question_vectors = np.load(folder / QUESTION_VECTORS, allow_pickle=False)
-            if len(question_keys) == len(question_vectors):
-                cache.update(zip(question_keys, question_vectors))
+        cache.update(read_text_vectors(folder))
     except Exception:  # noqa: BLE001 - any unreadable old build just means no cache
         return {}
     return cache
@@ -264,11 +265,13 @@ def publish(index_dir: Path, tmp_folder: Path) -> Path:
 CHECKPOINTS = ".embed-checkpoints"
 
 
-def _checkpoint_dir(index_dir: Path, model: str) -> Path:
-    return Path(index_dir) / CHECKPOINTS / hashlib.sha256(model.encode("utf-8")).hexdigest()[:16]
+def _checkpoint_dir(index_dir: Path, model: dict) -> Path:
+    from .embedding import model_key
+
+    return Path(index_dir) / CHECKPOINTS / hashlib.sha256(model_key(model).encode("utf-8")).hexdigest()[:16]
 
 
-def write_checkpoint(index_dir: Path, model: str, keys: list[str], vectors: list) -> None:
+def write_checkpoint(index_dir: Path, model: dict, keys: list[str], vectors: list) -> None:
     """One finished slice of embedding, written atomically, so a stopped build resumes after it."""
     folder = _checkpoint_dir(index_dir, model)
     folder.mkdir(parents=True, exist_ok=True)
@@ -278,7 +281,7 @@ def write_checkpoint(index_dir: Path, model: str, keys: list[str], vectors: list
     os.replace(tmp, folder / f"{time.time_ns()}.npz")
 
 
-def read_checkpoints(index_dir: Path, model: str) -> dict[str, np.ndarray]:
+def read_checkpoints(index_dir: Path, model: dict) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     folder = _checkpoint_dir(index_dir, model)
     for path in sorted(folder.glob("*.npz")) if folder.is_dir() else ():

@@ -21,7 +21,7 @@ import numpy as np
 from symspellpy import SymSpell, Verbosity
 
 from . import lexical
-from .vocabulary import zipf
+from .lexical import zipf
 
 _CLAUSE_BREAK = re.compile(r"\s*(?:[,;:()\u2013\u2014]|\s-\s|\bbut\b|\band\b|\bbecause\b|\bplus\b)\s*", re.IGNORECASE)
 _IGNORED_CONTEXT = ("is_negated", "is_hypothetical", "is_family")
@@ -86,19 +86,19 @@ def clauses(text: str) -> list[tuple[int, int]]:
 class Triage:
     """Reads messages for red flags; built once per bot (it needs the bot's embedder)."""
 
-    def __init__(self, encode_many, calibration: dict, default_threshold: float):
+    def __init__(self, encode_many, calibration: dict, settings):
+        """settings: TriageSettings; calibration: what the build recorded for each flag."""
         self._encode_many = encode_many
+        self._slip_zipf = settings.slip_zipf
         self.flags = red_flags()
         rows = (calibration or {}).get("flags", {})
-        self.thresholds = np.array([float(rows.get(f.name, {}).get("threshold", default_threshold)) for f in self.flags])
+        self.thresholds = np.array([float(rows.get(f.name, {}).get("threshold", settings.threshold_max))
+                                    for f in self.flags])
         self._flag_vectors = encode_many(phrasings())
         self._nlp = None
         self._nlp_lock = threading.Lock()
 
     # ---- meaning ------------------------------------------------------------------------------
-    def closeness(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return closeness(self._flag_vectors, vectors)
-
     def candidates(self, text: str, also: tuple[str, ...] = ()) -> list[tuple[int, tuple[int, int]]]:
         """(flag index, clause span) pairs whose meaning or pattern reports a red flag. `also`: the
         caller's own texts, encoded in the same model pass (and cached there) but not read here."""
@@ -107,7 +107,7 @@ class Triage:
         found = []
         if spans:
             vectors = self._encode_many([text[s:e] for s, e in spans] + [t for t in also if t])
-            urgent, calm = self.closeness(vectors[: len(spans)])
+            urgent, calm = closeness(self._flag_vectors, vectors[: len(spans)])
             for k, span in enumerate(spans):
                 for i in range(len(self.flags)):
                     if urgent[k, i] >= self.thresholds[i] and urgent[k, i] > calm[k, i]:
@@ -151,7 +151,7 @@ class Triage:
 
         def fix(m: re.Match) -> str:
             word = m.group(0).lower()
-            if len(word) < 5 or word in words or word in lexical.STOPWORDS or zipf(word) >= 3.5:
+            if len(word) < 5 or word in words or word in lexical.STOPWORDS or zipf(word) >= self._slip_zipf:
                 return m.group(0)  # "never" is a word, not a slip for "fever"
             found = speller.lookup(word, Verbosity.TOP, max_edit_distance=1)
             return found[0].term if found else m.group(0)
@@ -255,7 +255,7 @@ def calibrate(flag_vectors: np.ndarray, ordinary_vectors: np.ndarray, ordinary_m
         best = np.zeros(len(flags))
     rows = {}
     for flag, top in zip(flags, best.tolist()):
-        threshold = min(max(top + settings.triage_margin, settings.triage_threshold_min), settings.triage_threshold_max)
+        threshold = min(max(top + settings.margin, settings.threshold_min), settings.threshold_max)
         rows[flag.name] = {"threshold": round(threshold, 4), "ordinary_max": round(top, 4),
                            "margin": round(threshold - top, 4)}
     return {"ordinary_messages": ordinary_messages, "flags": rows}

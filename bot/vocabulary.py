@@ -14,9 +14,13 @@ import bisect
 import re
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from . import lexical
+from .lexical import zipf, zipf_rare
+
+if TYPE_CHECKING:
+    from .settings import ScopeSettings
 
 _WORD_SPAN = re.compile(r"[A-Za-z]+(?:['\u2019][A-Za-z]+)*")
 
@@ -33,32 +37,6 @@ def _pairs(name: str) -> list[tuple[str, str]]:
 CONTRACTIONS = dict(_pairs("contractions.tsv"))
 SPELLING_SWAPS = tuple(sorted(_pairs("spelling_variants.tsv"), key=lambda p: -len(p[0])))
 BODY_PARTS = frozenset(w.strip().lower() for w in lexical.read_lines("body_parts.txt"))
-
-
-# Below this general-English frequency a typed word is taken for a typo ("controll" 1.8, "cnat" 0);
-# "wetting" (2.9) or "glaucoma" (3.0) are words and stay as typed.
-NON_WORD_ZIPF = 2.0
-# Standard words this common ("pain", "back") are too general to vouch for a lay word on their own.
-COMMON_ZIPF = 5.0
-
-
-@lru_cache(maxsize=65536)
-def zipf(word: str) -> float:
-    """How common a word is in general English: 0 to about 7.5 ("the"). From wordfreq's small list,
-    which loads in a tenth of the time of the large one: it is exact from Zipf 3 up and reads 0
-    below, and every threshold that reads it (salient words, common words, red-flag slips) is 3.5
-    or more, where both lists agree word for word."""
-    from wordfreq import zipf_frequency
-
-    return zipf_frequency(word, "en", wordlist="small")
-
-
-@lru_cache(maxsize=65536)
-def zipf_rare(word: str) -> float:
-    """The same from the large list, which still tells a rare word (Zipf 1 to 3) from a non-word."""
-    from wordfreq import zipf_frequency
-
-    return zipf_frequency(word, "en")
 
 
 def spelling_variants(word: str) -> list[str]:
@@ -90,9 +68,11 @@ class WordCheck:
 class Vocabulary:
     """The content's words (from one build) and what follows from them; read-only, thread-safe."""
 
-    def __init__(self, words: dict[str, int], salient_zipf: float, domain_words: tuple[str, ...] = ()):
+    def __init__(self, words: dict[str, int], settings: ScopeSettings, domain_words: tuple[str, ...] = ()):
         self.words = words
-        self.salient_zipf = salient_zipf
+        self.salient_zipf = settings.salient_zipf
+        self.common_zipf = settings.common_zipf
+        self.non_word_zipf = settings.non_word_zipf
         self.stems = frozenset(lexical.stem(w) for w in words)
         self._sorted_stems = sorted(self.stems)
         self._domain_words = domain_words
@@ -108,7 +88,7 @@ class Vocabulary:
         """The standard words for an everyday word that the content itself uses, as written there
         (matched as whole words, so "pain relievers" is not taken for the content's "relieve")."""
         return [w for w in lexical.SYNONYMS.get(lexical.stem(word), ())
-                if zipf(w) < COMMON_ZIPF  # "pain" alone does not make "painkillers" known
+                if zipf(w) < self.common_zipf  # "pain" alone does not make "painkillers" known
                 and (w in self.words or w + "s" in self.words or (w.endswith("s") and w[:-1] in self.words))]
 
     def in_content_words(self, text: str) -> str:
@@ -163,7 +143,7 @@ class Vocabulary:
     def check(self, text: str) -> WordCheck:
         words = self.salient_words(text)
         own = [w for w in lexical.words(text)
-               if w not in lexical.STOPWORDS and len(w) >= 3 and not w.isdigit() and zipf(w) < COMMON_ZIPF]
+               if w not in lexical.STOPWORDS and len(w) >= 3 and not w.isdigit() and zipf(w) < self.common_zipf]
         unknown = tuple(w for w in words if not self.knows(w))
         body = [w for w in words if w in BODY_PARTS]
         return WordCheck(
@@ -190,7 +170,7 @@ class Vocabulary:
             if self.knows(variant):
                 return variant
         # A real English word stays as typed: only a non-word is pulled towards the content's words.
-        if len(word) < 4 or zipf_rare(word) >= NON_WORD_ZIPF:
+        if len(word) < 4 or zipf_rare(word) >= self.non_word_zipf:
             return typed
         fixed = self._correct(word)
         if fixed is None:

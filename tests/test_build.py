@@ -9,7 +9,8 @@ import pytest
 
 from bot import BackCareBot, BuildError, IndexMissingError, IndexStaleError
 from bot import store
-from bot.build import build_index
+from bot.build import build_index, fresh_bot
+from bot.index import current_model
 from conftest import PROJECT
 
 QUIET = {"progress": False, "log": lambda *_: None}
@@ -19,8 +20,10 @@ def test_full_build_writes_manifest_chunks_and_indexes(settings):
     folder = store.current_build(settings.index_dir)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["dimensions"] == 384
-    assert manifest["model"] == settings.resolved_model()
-    assert manifest["chunker"] == settings.chunker_config()
+    assert manifest["model"] == current_model(settings)
+    assert "minilm" in manifest["model"]["name"].lower() and len(manifest["model"]["weights"]) == 32
+    assert settings.resolved_model() not in json.dumps(manifest["model"])  # no path: the index can move
+    assert manifest["chunker"] == settings.build.chunker_config()
     assert set(manifest["files"]) == {"back-exercises.txt", "examples.txt"}
     assert len(manifest["files"]["back-exercises.txt"]) == 64
     assert manifest["counts"]["documents"] == 1 and manifest["counts"]["chunks"] >= 10
@@ -43,7 +46,7 @@ def test_changed_document_reembeds_only_its_chunks(small_corpus):
     third = build_index(small_corpus, **QUIET)
     assert third.removed == ("walking.md",) and third.embedded == 0
     bot = BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir)
-    assert all(c.doc_id == "back-exercises.txt" for c in bot._retriever.chunks)
+    assert all(c.doc_id == "back-exercises.txt" for c in bot.index.passages.chunks)
 
 
 def test_unchanged_corpus_rebuild_does_not_load_the_model(small_corpus):
@@ -78,9 +81,9 @@ def test_stale_index_is_never_used_silently(small_corpus):
     build_index(small_corpus, **QUIET)
     (small_corpus.corpus_dir / "new-page.txt").write_text("New page\nCore work helps the back.\n", encoding="utf-8")
     with pytest.raises(IndexStaleError, match="build_index.py"):
-        BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir)
-    bot = BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir, auto_rebuild=True)
-    assert any(c.doc_id == "new-page.txt" for c in bot._retriever.chunks)
+        fresh_bot(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir)
+    bot = fresh_bot(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir, rebuild=True)
+    assert any(c.doc_id == "new-page.txt" for c in bot.index.passages.chunks)
 
 
 def test_missing_index_names_the_build_command(small_corpus):
@@ -102,18 +105,18 @@ def test_failed_build_leaves_previous_index_intact(small_corpus, monkeypatch):
     assert store.current_build(small_corpus.index_dir) == before
     assert not [p for p in (small_corpus.index_dir / "builds").iterdir() if p.name.startswith(".tmp-")]
     monkeypatch.undo()
-    bot = BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir, auto_rebuild=True)
+    bot = fresh_bot(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir, rebuild=True)
     assert bot.ask("How often should I walk?").in_scope
 
 
 def test_index_type_switches_from_exact_to_hnsw_at_the_threshold(small_corpus):
     build_index(small_corpus, **QUIET)
     vectors = json.loads((store.current_build(small_corpus.index_dir) / "manifest.json").read_text())["counts"]["sentences"]
-    exact = replace(small_corpus, exact_search_max_vectors=vectors)
+    exact = small_corpus.but(exact_search_max_vectors=vectors)
     assert build_index(exact, force=True, **QUIET).index_type == "flat"
-    graph = replace(small_corpus, exact_search_max_vectors=vectors - 1)
+    graph = small_corpus.but(exact_search_max_vectors=vectors - 1)
     assert build_index(graph, force=True, **QUIET).index_type == "hnsw"
     bot = BackCareBot.load(index_dir=graph.index_dir, corpus_dir=graph.corpus_dir, settings=graph)
-    assert hasattr(bot._retriever.dense, "hnsw")
+    assert hasattr(bot.index.passages.dense, "hnsw")
     answer = bot.ask("How can I stop slouching?")
     assert any("prevent slouching" in c.text for c in answer.citations[:3])

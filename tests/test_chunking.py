@@ -2,11 +2,14 @@ import json
 
 from bot.chunking import chunk_document, message_sentence_spans, sentence_spans
 from bot.corpus import parse_document
+from bot.settings import Settings
 from conftest import CORPUS, PROJECT
+
+CHUNKING = Settings().build.chunker_config()
 
 
 def chunks_of(text, doc_id="doc.txt", **kw):
-    return chunk_document(parse_document(doc_id, text), **kw)
+    return chunk_document(parse_document(doc_id, text), **{**CHUNKING, **kw})
 
 
 def test_sentences_split_at_full_stops():
@@ -26,7 +29,7 @@ def test_abbreviations_do_not_end_a_sentence():
 def test_title_is_first_line_and_is_not_a_chunk():
     doc = parse_document("back-exercises.txt", (CORPUS / "back-exercises.txt").read_text(encoding="utf-8"))
     assert doc.title == "Back Exercises Pictures"
-    assert all("Back Exercises Pictures" not in c.text for c in chunk_document(doc))
+    assert all("Back Exercises Pictures" not in c.text for c in chunk_document(doc, **CHUNKING))
 
 
 def test_markdown_heading_is_the_title_and_blank_lines_split_paragraphs():
@@ -38,7 +41,7 @@ def test_markdown_heading_is_the_title_and_blank_lines_split_paragraphs():
 def test_chunks_stay_inside_one_paragraph_and_keep_their_span():
     text = "Title\nFirst paragraph one. First paragraph two.\nSecond paragraph.\n"
     doc = parse_document("d.txt", text)
-    chunks = chunk_document(doc)
+    chunks = chunk_document(doc, **CHUNKING)
     assert [c.paragraph for c in chunks] == [1, 2]
     for c in chunks:
         assert doc.text[c.start:c.end] == c.text
@@ -74,7 +77,7 @@ def test_chunk_ids_are_stable_and_change_only_with_their_text():
 
 def test_real_corpus_chunks_are_focused():
     doc = parse_document("back-exercises.txt", (CORPUS / "back-exercises.txt").read_text(encoding="utf-8"))
-    chunks = chunk_document(doc)
+    chunks = chunk_document(doc, **CHUNKING)
     assert len(chunks) >= len(doc.paragraphs)
     assert all(len(c.text) <= 600 for c in chunks)
 

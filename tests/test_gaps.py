@@ -50,7 +50,7 @@ def test_answers_are_not_recorded(settings):
 
 
 def test_one_setting_turns_the_log_off(settings, tmp_path):
-    off = replace(settings, gap_log=False)
+    off = settings.but(gap_log=False)
     bot = BackCareBot.load(settings=off)
     (settings.index_dir / FILE_NAME).unlink(missing_ok=True)
     for suffix in ("-wal", "-shm"):

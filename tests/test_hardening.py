@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import BackCareBot, CorpusError, IndexCorruptError, store
-from bot.build import build_index
+from bot.build import build_index, fresh_bot
 from bot.settings import Settings
 from conftest import CORPUS, PROJECT, free_port
 
@@ -85,8 +85,8 @@ def test_binary_file_with_nul_bytes_is_refused_by_name(project):
     (project.corpus_dir / "archive.txt").write_bytes(b"ustar\x00\x00\x00" + b"back pain\n" * 20)
     assert_clean_error(run_build(project), "archive.txt", "NUL")
     with pytest.raises(CorpusError):
-        BackCareBot.load(index_dir=project.index_dir, corpus_dir=project.corpus_dir, auto_rebuild=True)
-    bot = BackCareBot.load(index_dir=project.index_dir, corpus_dir=project.corpus_dir, auto_rebuild=True, allow_stale=True)
+        fresh_bot(index_dir=project.index_dir, corpus_dir=project.corpus_dir, rebuild=True)
+    bot = fresh_bot(index_dir=project.index_dir, corpus_dir=project.corpus_dir, rebuild=True, allow_stale=True)
     assert bot.ask("How do I avoid slouching?").in_scope  # the last good build serves
 
 
@@ -129,14 +129,14 @@ def test_symlinks_inside_are_followed_outside_and_loops_are_skipped_with_warning
 def test_file_over_the_size_limit_stops_the_build_with_a_clear_message(project):
     (project.corpus_dir / "huge.txt").write_text("Huge\n" + "Walking helps the back. " * 2000, encoding="utf-8")
     with pytest.raises(CorpusError, match="huge.txt is .* over the .* limit"):
-        build_index(replace(project, max_file_bytes=10_000), **QUIET)
+        build_index(project.but(max_file_bytes=10_000), **QUIET)
 
 
 def test_interrupted_build_resumes_from_its_checkpoints(project, monkeypatch):
     (project.corpus_dir / "many.txt").write_text(
         "Many\n" + "\n".join(f"Exercise number {i} strengthens muscle group {i * 7}." for i in range(300)),
         encoding="utf-8")
-    small = replace(project, checkpoint_sentences=64)
+    small = project.but(checkpoint_sentences=64)
 
     def stopped(*_):
         raise KeyboardInterrupt
@@ -225,7 +225,7 @@ def test_replicas_started_together_on_a_stale_index_all_come_up(project):
 
 def test_corpus_over_the_build_limit_stops_with_a_clear_message(project):
     with pytest.raises(CorpusError, match="over the .* limit for one build"):
-        build_index(replace(project, max_corpus_bytes=1_000), force=True, **QUIET)
+        build_index(project.but(max_corpus_bytes=1_000), force=True, **QUIET)
 
 
 def test_disk_full_inside_faiss_is_an_error_line_not_a_traceback(project, monkeypatch):

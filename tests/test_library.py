@@ -29,7 +29,7 @@ def test_front_matter_gives_title_and_url_and_is_never_quoted(library):
     first = answer.citations[0]
     assert first.source == "Sciatica" and first.url == "https://example.org/back-care/sciatica"
     assert first.url in answer.text
-    for c in bot._retriever.chunks:
+    for c in bot.index.passages.chunks:
         assert "---" not in c.text and "title:" not in c.text and "source:" not in c.text
 
 
@@ -99,7 +99,7 @@ def test_unanswered_example_is_reported_by_the_build(tmp_path):
 
 def test_scope_calibration_is_recorded_with_its_margins(library):
     report, bot = library
-    scope = bot._retriever.manifest["scope"]
+    scope = bot.index.manifest["scope"]
     assert scope["bank_questions"] >= 100
     assert scope["floor"] <= scope["strong"]
     assert scope["margin_strong"] > 0

@@ -9,16 +9,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot import BackCareBot, onnx_export
+from bot.index import current_model
 from conftest import PROJECT
 
 EVAL = PROJECT / "eval"
 
 
 def test_build_made_a_verified_export(settings):
-    folder = onnx_export.verified_export(settings.index_dir, settings.resolved_model())
+    folder = onnx_export.verified_export(settings.index_dir, current_model(settings))
     assert folder is not None
     meta = json.loads((folder / "meta.json").read_text())
-    assert meta["verified_cosine"] >= settings.onnx_min_cosine and meta["verified_on"] >= 10
+    assert meta["verified_cosine"] >= settings.serving.onnx_min_cosine and meta["verified_on"] >= 10
 
 
 def test_answering_and_triage_import_no_torch(settings):
@@ -31,7 +32,7 @@ def test_answering_and_triage_import_no_torch(settings):
         "heavy = [m for m in ('torch', 'sentence_transformers', 'nltk', 'scipy.stats', 'sklearn') if m in sys.modules]\n"
         "from threadpoolctl import threadpool_info\n"
         "blas = sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'})\n"
-        "print(b._embedder.backend, a.in_scope, u.urgent, 'BLAS', *blas, 'HEAVY', *heavy)\n"
+        "print(b.index.embedder.backend, a.in_scope, u.urgent, 'BLAS', *blas, 'HEAVY', *heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True)
     # NLTK's package import brings scipy.stats and scikit-learn: a second and 140 MB that answering
@@ -52,8 +53,8 @@ def test_terminal_answer_imports_no_torch(settings):
 
 
 def test_onnx_answers_are_the_torch_answers(settings, bot):
-    torch_bot = BackCareBot.load(settings=replace(settings, onnx_serving=False))
-    assert bot._embedder.backend == "onnx" and torch_bot._embedder.backend == "sentence-transformers"
+    torch_bot = BackCareBot.load(settings=settings.but(onnx=False))
+    assert bot.index.embedder.backend == "onnx" and torch_bot.index.embedder.backend == "sentence-transformers"
     rows = [json.loads(line) for name in ("questions.jsonl", "triage.jsonl")
             for line in (EVAL / name).read_text().splitlines() if line.strip()]
     for row in rows:
@@ -66,11 +67,11 @@ def test_onnx_answers_are_the_torch_answers(settings, bot):
 def test_broken_export_falls_back_to_sentence_transformers_and_says_so(settings, tmp_path, caplog):
     index = tmp_path / "index"
     shutil.copytree(settings.index_dir, index)
-    folder = onnx_export.export_folder(index, settings.resolved_model())
+    folder = onnx_export.export_folder(index, current_model(settings))
     (folder / "model.onnx").write_bytes(b"not a model")
     with caplog.at_level(logging.WARNING, logger="bot"):
         bot = BackCareBot.load(index_dir=index, corpus_dir=settings.corpus_dir)
-    assert bot._embedder.backend == "sentence-transformers"
+    assert bot.index.embedder.backend == "sentence-transformers"
     assert bot.ask("How can I prevent slouching?").in_scope
     assert sum("ONNX Runtime could not load" in r.getMessage() for r in caplog.records) == 1
 
@@ -79,25 +80,25 @@ def test_a_question_takes_one_model_pass(bot):
     """The clauses read for red flags, the question's own vector and its unknown words with the
     versions of it that leave each out are encoded together: one pass, however many texts."""
     passes = []
-    encode = bot._embedder.encode
+    encode = bot.index.embedder.encode
 
     def counted(texts, progress=False):
         passes.append(list(texts))
         return encode(texts, progress)
 
-    bot._embedder.encode = counted
+    bot.index.embedder.encode = counted
     try:
         for question in ("My lower back has ached on and off for years, will exercise make a difference?",
                          "How should I lift a heavy suitcase onto a high shelf?",
                          "What is the best treatment for glaucoma?",
                          "I keep hunching over my desk at work. What can help?"):
-            bot._embedder._cache.clear()
+            bot.index.embedder._cache.clear()
             passes.clear()
             answer = bot.ask(question)
             assert len(passes) == 1, (question, passes)
             assert len(passes[0]) >= 1 and answer.text
     finally:
-        del bot._embedder.encode
+        del bot.index.embedder.encode
 
 
 def test_model_runs_group_similar_lengths():

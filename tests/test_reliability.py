@@ -1,5 +1,6 @@
 """Hostile input, damaged or interrupted indexes, concurrent builds and concurrent questions."""
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -12,7 +13,8 @@ import pytest
 
 from bot import (Answer, BackCareBot, BuildLockedError, CorpusError, IndexCorruptError, InvalidHistoryError,
                  InvalidQuestionError, messages, store)
-from bot.build import build_index
+from bot.build import build_index, fresh_bot
+from bot.settings import Settings
 from conftest import PROJECT
 
 QUIET = {"progress": False, "log": lambda *_: None}
@@ -216,3 +218,33 @@ def test_build_killed_mid_embedding_leaves_previous_index_loadable(built):
     assert bot.ask("How can I stop slouching?").in_scope
     report = build_index(built, **QUIET)  # the lock died with the process; the next build runs
     assert report.up_to_date
+
+
+# ---- an index that moves ----------------------------------------------------------------------
+
+def test_an_index_copied_to_another_checkout_and_model_folder_serves(settings, tmp_path):
+    """The manifest names the model by its weights, not its path: the same weights elsewhere serve,
+    with the build's ONNX export, and without a rebuild."""
+    checkout = tmp_path / "another-checkout"
+    shutil.copytree(settings.corpus_dir, checkout / "corpus")
+    shutil.copytree(settings.index_dir, checkout / "index", ignore=shutil.ignore_patterns("gaps.sqlite3*"))
+    model = tmp_path / "weights" / "minilm-copy"
+    shutil.copytree(settings.resolved_model(), model)
+    moved = Settings(corpus_dir=checkout / "corpus", index_dir=checkout / "index", model=str(model))
+    bot = fresh_bot(settings=moved)  # raises if the copy looked stale or built with another model
+    assert bot.index.embedder.backend == "onnx"
+    assert bot.build_name == store.current_build(settings.index_dir).name
+    answer = bot.ask("How can I prevent slouching?")
+    assert answer.in_scope and answer.citations
+
+
+def test_an_index_built_with_other_weights_is_refused(settings, tmp_path):
+    model = tmp_path / "weights" / "minilm-changed"
+    shutil.copytree(settings.resolved_model(), model)
+    weights = model / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-10] ^= 0x01  # one bit of one weight
+    weights.write_bytes(bytes(data))
+    other = Settings(corpus_dir=settings.corpus_dir, index_dir=settings.index_dir, model=str(model))
+    with pytest.raises(IndexCorruptError, match="another model.*--force"):
+        BackCareBot.load(settings=other)

@@ -30,7 +30,7 @@ def test_every_red_flag_is_caught_in_at_least_three_of_our_phrasings(bot):
         if row["kind"] == "urgent":
             for name in bot.ask(row["question"]).red_flags:
                 counts[name] = counts.get(name, 0) + 1
-    assert len(counts) == len(bot._triage.flags)
+    assert len(counts) == len(bot.index.triage.flags)
     assert min(counts.values()) >= 3, counts
 
 
@@ -59,8 +59,8 @@ def test_symptom_only_mentioned_gets_its_ordinary_answer(bot, message):
 
 
 def test_triage_thresholds_are_calibrated_per_red_flag_with_margins(bot):
-    calibration = bot._retriever.manifest["triage"]
+    calibration = bot.index.manifest["triage"]
     assert calibration["ordinary_messages"] >= 100
     rows = calibration["flags"]
-    assert set(rows) == {f.name for f in bot._triage.flags}
+    assert set(rows) == {f.name for f in bot.index.triage.flags}
     assert all(r["threshold"] > r["ordinary_max"] for r in rows.values())

@@ -12,6 +12,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from bot import BackCareBot, Settings  # noqa: E402
+from bot.build import fresh_bot  # noqa: E402
 from bot.errors import BuildLockedError, InvalidHistoryError  # noqa: E402
 
 from .render import ask_link, banner_html, chunk_ids, reply_html, to_markdown, user_text  # noqa: E402
@@ -274,8 +275,8 @@ def load_bot(index_dir=None, corpus_dir=None, wait_seconds: float = 600.0, onnx:
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            return BackCareBot.load(index_dir=index_dir, corpus_dir=corpus_dir, auto_rebuild=True, allow_stale=True,
-                                    settings=Settings(onnx_serving=onnx, gap_log=gap_log))
+            return fresh_bot(index_dir=index_dir, corpus_dir=corpus_dir, rebuild=True, allow_stale=True,
+                             settings=Settings().but(onnx=onnx, gap_log=gap_log))
         except BuildLockedError:
             if time.monotonic() > deadline:
                 raise

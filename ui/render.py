@@ -6,7 +6,8 @@ from __future__ import annotations
 import html
 import re
 
-from bot import Answer
+from bot import Answer, messages
+from bot.answer import arrange
 from bot.chunking import message_sentence_spans
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -27,19 +28,17 @@ def reply_html(answer: Answer, examples: list[str] = ()) -> str:
     numbers = {c.number for c in answer.citations}
     body = _MARKER.sub(lambda m: _cite_link(int(m.group(1))) if int(m.group(1)) in numbers else m.group(0), answer.body)
     caveats = "\n".join(f"<li>{html.escape(c)}</li>" for c in answer.caveats)
-    caveat_block = f'<div class="caveats" role="note"><p><strong>Safety notes</strong></p><ul>{caveats}</ul></div>'
+    caveat_block = (f'<div class="caveats" role="note"><p><strong>{messages.CAVEATS_TITLE}</strong></p>'
+                    f'<ul>{caveats}</ul></div>')
     return _arrange(answer, answer.lead, body, caveat_block, _sources(answer))
 
 
 def _arrange(answer: Answer, lead: str, body: str, caveat_block: str = "", sources: str = "") -> str:
-    """The reply's pieces in display order: the lead first; then, for an answer with citations, the
-    quoted sentences and the safety notes (the notes first for a fresh injury, before any exercise
-    content), then the sources."""
-    parts = [lead] if lead else []
+    """A reply without citations is its lead and text; one with citations is laid out as every
+    renderer lays it out (bot.answer.arrange)."""
     if not answer.citations:
-        return "\n\n".join(parts + ([body] if body else []))
-    parts += [caveat_block, body] if answer.acute else [body, caveat_block]
-    return "\n\n".join(parts + [sources])
+        return "\n\n".join(([lead] if lead else []) + ([body] if body else []))
+    return arrange(answer.acute, lead, body, caveat_block, sources)
 
 
 def _cite_link(n: int) -> str:
@@ -56,7 +55,7 @@ def _sources(answer: Answer) -> str:
             f'<p class="passage">{_highlight(c.text, answer.body)}</p></details>'
             + (f'<p class="source-link">{link}</p>' if link else "")
         )
-    return '<div class="sources"><p><strong>Sources</strong></p>' + "".join(rows) + "</div>"
+    return f'<div class="sources"><p><strong>{messages.SOURCES_TITLE}</strong></p>' + "".join(rows) + "</div>"
 
 
 def _highlight(passage: str, body: str) -> str:
@@ -111,7 +110,8 @@ def to_markdown(answer: Answer) -> str:
         f"{html.escape(c.text)}\n\n{_link(c.url)}</details>"
         for c in answer.citations
     )
-    return _arrange(answer, lead, answer.body, f"> **Safety notes**\n>\n{caveats}", f"**Sources**\n\n{sources}")
+    return _arrange(answer, lead, answer.body, f"> {messages.CAVEATS_HEADING}\n>\n{caveats}",
+                    f"{messages.SOURCES_HEADING}\n\n{sources}")
 
 
 def _link(url: str) -> str:
