@@ -31,8 +31,10 @@ test: setup
 clean:
 	rm -rf $(VENV) index/builds index/CURRENT index/.build.lock
 
-eval: index
-	$(BIN)/python eval/evaluate.py eval/questions.jsonl eval/triage.jsonl --library tests/fixtures/library eval/library_questions.jsonl
+# More libraries and sets to score, never fitted on: SHARED=DIR (skipped when the folder is not there).
+SHARED ?= ../shared
+eval: setup
+	$(BIN)/python eval/evaluate.py --shared $(SHARED)
 
 bench: index
 	$(BIN)/python bench/bench.py

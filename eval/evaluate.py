@@ -1,8 +1,8 @@
-"""Scores the bot on a question set through its public API:
-    python eval/evaluate.py [questions.jsonl ...] [--library DIR library_questions.jsonl]
+"""Scores the bot on every library it has, through its public API:
+    python eval/evaluate.py [--shared DIR] [--only NAME] [--misses]
 
-With --library, the questions after it are asked of DIR alone (a grown library of several documents),
-built into a temporary index.
+Each library is the seed page plus the library's documents (as an owner grows the content), built
+into eval/.builds/NAME/; the table has one row per question set and ends with the worst library.
 
 Each line is one question: kind "answer" or "followup" (a passage containing one of expect_any must
 be cited; a follow-up is asked after its history_questions), "out_of_scope" (the bot must decline)
@@ -32,7 +32,8 @@ def load_rows(path: Path) -> list[dict]:
 
 def evaluate(bot, rows: list[dict]) -> dict:
     """Percentages per measure, the false-alarm count, p50 latency and the ids that missed."""
-    stats = {k: [0, 0] for k in ("hit1", "hit3", "followup", "oos", "urgent", "calm", "caveats")}
+    stats = {k: [0, 0] for k in ("hit1", "hit3", "quoted", "followup", "oos", "refused", "urgent", "calm", "caveats",
+                                  "smalltalk", "turns", "whole")}
     false_alarms, misses, latency = [], [], []
 
     def check(name, ok, rid):
@@ -42,6 +43,10 @@ def evaluate(bot, rows: list[dict]) -> dict:
             misses.append(f"{name}:{rid}")
 
     for row in rows:
+        if "turns" in row:  # a conversation: every turn asked with the conversation so far
+            whole = _conversation(bot, row, check, false_alarms, latency)
+            check("whole", whole, row["id"])
+            continue
         history = []
         for hq in row.get("history_questions", []):
             ha = bot.ask(hq, history=list(history))
@@ -58,6 +63,9 @@ def evaluate(bot, rows: list[dict]) -> dict:
             if kind == "answer":
                 check("hit1", hit1 and a.in_scope, rid)
                 check("hit3", hit3 and a.in_scope, rid)
+                check("quoted", a.in_scope and any(p in norm(a.body) for p in expected), rid)
+                stats["refused"][0] += not a.in_scope  # counted, not a target: lower is better
+                stats["refused"][1] += 1
             else:
                 check("followup", hit3 and a.in_scope, rid)
             caveats = norm(" ".join(a.caveats))
@@ -72,10 +80,35 @@ def evaluate(bot, rows: list[dict]) -> dict:
         elif kind == "not_urgent":  # a symptom only mentioned: denied, hypothetical, someone else's, past
             check("calm", not a.urgent, rid)
     latency.sort()
-    result = {k: (100.0 * v[0] / v[1] if v[1] else 100.0) for k, v in stats.items()}
+    result = {k: (100.0 * v[0] / v[1] if v[1] else None) for k, v in stats.items()}
     result.update(false_alarms=len(false_alarms), misses=misses + [f"urgent_fp:{r}" for r in false_alarms],
                   p50_ms=1000 * latency[len(latency) // 2] if latency else 0.0, questions=len(rows))
     return result
+
+
+def _conversation(bot, row: dict, check, false_alarms: list, latency: list) -> bool:
+    history, whole = [], True
+    for i, turn in enumerate(row["turns"]):
+        t = time.perf_counter()
+        a = bot.ask(turn["user"], history=list(history))
+        latency.append(time.perf_counter() - t)
+        expect, tid = turn["expect"], f"{row['id']}.{i + 1}"
+        if expect == "answer":
+            expected = [norm(p) for p in turn["expect_any"]]
+            ok = a.in_scope and not a.urgent and any(p in norm(c.text) for c in a.citations[:3] for p in expected)
+        elif expect == "refuse":
+            ok = not a.in_scope and not a.citations and not a.urgent
+        elif expect == "urgent":
+            ok = a.urgent
+        else:
+            ok = not a.urgent and not a.citations and a.kind != "refusal"
+            check("smalltalk", ok, tid)
+        if expect != "urgent" and a.urgent:
+            false_alarms.append(tid)
+        check("turns", ok, tid)
+        whole = whole and ok
+        history += [{"role": "user", "content": turn["user"]}, {"role": "assistant", "content": a.text}]
+    return whole
 
 
 # The fixture library's questions were written fresh, after the scope work, and are kept untuned:
@@ -84,38 +117,125 @@ LIBRARY_TARGETS = {"hit1": 60.0, "hit3": 80.0, "followup": 100.0, "oos": 100.0, 
 
 
 def meets_targets(result: dict, targets: dict = TARGETS) -> bool:
-    return all(result[k] >= v for k, v in targets.items()) and result["false_alarms"] == 0
+    return all(result[k] is None or result[k] >= v for k, v in targets.items()) and result["false_alarms"] == 0
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:.0f}%"
 
 
 def summary(result: dict) -> str:
-    return (f"hit@1 {result['hit1']:.0f}% hit@3 {result['hit3']:.0f}% followup {result['followup']:.0f}% "
-            f"oos {result['oos']:.0f}% urgent {result['urgent']:.0f}% calm {result['calm']:.0f}% urgent_fp {result['false_alarms']} "
-            f"caveats {result['caveats']:.0f}% p50 {result['p50_ms']:.1f}ms ({result['questions']} questions)")
+    return (f"hit@1 {_pct(result['hit1'])} hit@3 {_pct(result['hit3'])} quoted {_pct(result['quoted'])} "
+            f"followup {_pct(result['followup'])} oos {_pct(result['oos'])} refused {_pct(result['refused'])} "
+            f"urgent {_pct(result['urgent'])} calm {_pct(result['calm'])} urgent_fp {result['false_alarms']} "
+            f"smalltalk {_pct(result['smalltalk'])} whole {_pct(result['whole'])} "
+            f"caveats {_pct(result['caveats'])} p50 {result['p50_ms']:.1f}ms ({result['questions']} rows)")
+
+
+# Every library the bench covers: its documents (beside the seed page in corpus/, as an owner grows
+# the content) and its question sets. "own" libraries were written for this project and may be fitted
+# on (held out one at a time); "shared" ones come from --shared DIR and are only ever scored.
+LIBRARIES = [
+    {"name": "seed", "origin": "own", "docs": None,
+     "sets": ["questions.jsonl", "sets/seed_more.jsonl", "sets/seed_conversations.jsonl", "triage.jsonl"]},
+    {"name": "fixtures", "origin": "own", "docs": "../tests/fixtures/library", "sets": ["library_questions.jsonl"]},
+    {"name": "clinic", "origin": "own", "docs": "libraries/clinic",
+     "sets": ["sets/clinic.jsonl", "sets/clinic_conversations.jsonl"]},
+    {"name": "family", "origin": "own", "docs": "libraries/family",
+     "sets": ["sets/family.jsonl", "sets/family_conversations.jsonl"]},
+    {"name": "textbook", "origin": "own", "docs": "libraries/textbook",
+     "sets": ["sets/textbook.jsonl", "sets/textbook_conversations.jsonl"]},
+    {"name": "shared-seed", "origin": "shared", "docs": None,
+     "sets": ["eval/dev.jsonl", "eval/conversations_dev.jsonl", "eval/triage_dev.jsonl", "eval/triage_big.jsonl"]},
+    {"name": "shared-nih", "origin": "shared", "docs": "library",
+     "sets": ["eval/library_dev.jsonl", "eval/conversations_library_dev.jsonl"]},
+    {"name": "shared-nhs", "origin": "shared", "docs": "library_nhs", "sets": ["eval/nhs_dev.jsonl"]},
+]
+COLUMNS = ("hit1", "hit3", "quoted", "followup", "oos", "refused", "smalltalk", "whole", "urgent", "calm")
+BUILDS = HERE / ".builds"  # one index per library, kept between runs (a no-op rebuild when nothing changed)
+
+
+def library_index(name: str, docs: Path | None):
+    """Settings for the seed page plus a library's documents, built incrementally in eval/.builds/."""
+    import shutil
+    from dataclasses import replace
+
+    from bot.build import build_index
+    from bot.settings import Settings
+
+    root = BUILDS / name
+    corpus = root / "corpus"
+    if corpus.exists():
+        shutil.rmtree(corpus)
+    shutil.copytree(HERE.parent / "corpus", corpus)
+    if docs is not None:
+        shutil.copytree(docs, corpus / docs.name)
+    s = replace(Settings(), corpus_dir=corpus, index_dir=root / "index")
+    build_index(s, progress=False, log=lambda *_: None)
+    return s
+
+
+def bench(shared: Path | None, only: set[str]) -> list[dict]:
+    """Scores every library's sets; one row per set, with the library's origin."""
+    from bot import BackCareBot
+
+    rows = []
+    for lib in LIBRARIES:
+        if only and lib["name"] not in only:
+            continue
+        base = HERE if lib["origin"] == "own" else shared
+        if base is None or not base.is_dir():
+            continue
+        docs = (base / lib["docs"]).resolve() if lib["docs"] else None
+        sets = [base / p for p in lib["sets"] if (base / p).is_file()]
+        if not sets or (docs is not None and not docs.is_dir()):
+            continue
+        s = library_index(lib["name"], docs)
+        bot = BackCareBot.load(settings=s.but(gap_log=False))
+        for path in sets:
+            result = evaluate(bot, load_rows(path))
+            rows.append({"library": lib["name"], "origin": lib["origin"], "set": path.name, **result})
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    head = "| library | set | " + " | ".join(COLUMNS) + " | urgent_fp |"
+    lines = [head, "|" + "---|" * (len(COLUMNS) + 3)]
+    for r in rows:
+        lines.append(f"| {r['library']} | {r['set']} | " + " | ".join(_pct(r[c]) for c in COLUMNS)
+                     + f" | {r['false_alarms']} |")
+    return "\n".join(lines)
+
+
+def worst(rows: list[dict]) -> str:
+    """The library with the lowest hit@3 (ties: the most wrongly refused), over its answer sets."""
+    scored = [r for r in rows if r["hit3"] is not None]
+    if not scored:
+        return ""
+    w = min(scored, key=lambda r: (r["hit3"], -(r["refused"] or 0)))
+    return f"worst library: {w['library']} ({w['set']}): hit@3 {_pct(w['hit3'])}, oos {_pct(w['oos'])}"
 
 
 def main(argv: list[str]) -> int:
-    sys.path.insert(0, str(HERE.parent))
-    from bot import BackCareBot
+    import argparse
 
-    library = None
-    if "--library" in argv:
-        i = argv.index("--library")
-        library, argv = Path(argv[i + 1]), argv[:i] + argv[i + 2:]
-        library_paths = [Path(a) for a in argv[i:] if not a.startswith("--")]
-        argv = argv[:i] + [a for a in argv[i:] if a.startswith("--")]
-    paths = [Path(a) for a in argv if not a.startswith("--")] or [HERE / "questions.jsonl"]
-    ok = True
-    runs = [(BackCareBot.load(), paths)]
-    if library:
-        runs.append((library_bot(library), library_paths or [HERE / "library_questions.jsonl"]))
-    for bot, run_paths in runs:
-        for path in run_paths:
-            result = evaluate(bot, load_rows(path))
-            if result["misses"]:
-                print("misses:", " ".join(result["misses"]))
-            print(f"{path.name}: {summary(result)}")
-            ok = ok and meets_targets(result)
-    return 0 if ok or "--strict" not in argv else 1
+    sys.path.insert(0, str(HERE.parent))
+    parser = argparse.ArgumentParser(description="Scores the bot on every library and question set.")
+    parser.add_argument("--shared", type=Path, default=None, help="a folder with more libraries and sets to score")
+    parser.add_argument("--only", action="append", default=[], help="only this library (repeatable)")
+    parser.add_argument("--misses", action="store_true", help="list the ids that missed")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = parser.parse_args(argv)
+    rows = bench(args.shared.resolve() if args.shared else None, set(args.only))
+    if args.misses:
+        for r in rows:
+            if r["misses"]:
+                print(f"{r['library']}/{r['set']} misses: {' '.join(r['misses'])}")
+    print(table(rows))
+    print(worst(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    return 0
 
 
 def library_bot(library: Path):
