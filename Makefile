@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup index run chat test eval bench clean
+.PHONY: setup index run chat test eval fit bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ clean:
 SHARED ?= ../shared
 eval: setup
 	$(BIN)/python eval/evaluate.py --shared $(SHARED)
+
+# Fits the re-ranker, answerability and intents on the project's own libraries (bot/data/models/).
+fit: setup
+	$(BIN)/python eval/fit.py
 
 bench: index
 	$(BIN)/python bench/bench.py

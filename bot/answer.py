@@ -1,7 +1,8 @@
 """Ranked passages → the reply: the content's own sentences with [n] markers, sources and caveats."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from . import lexical, messages, safety
@@ -18,6 +19,9 @@ FIXED_REPLIES = {
     "greeting": (messages.GREETING, "small_talk"),
     "help": (messages.GREETING, "small_talk"),
     "thanks": (messages.THANKS, "small_talk"),
+    "bye": (messages.BYE, "small_talk"),
+    "human": (messages.HUMAN, "small_talk"),
+    "ack": (messages.ACK, "small_talk"),
     "language": (messages.ENGLISH_ONLY, "language"),
 }
 
@@ -47,6 +51,7 @@ class Answer:
     lead: str = ""  # urgent-care message or input notice, shown first
     body: str = ""  # the quoted sentences with their [n] markers
     acute: bool = False  # the question describes a fresh injury: caveats come before the body
+    not_said: str = ""  # what the question asked that the quoted passages do not say ("how often")
 
 
 def examples_markdown(examples: list[str] | tuple[str, ...]) -> str:
@@ -66,15 +71,21 @@ def reply(message: "Message", hits: list[Hit], verdict: "Verdict", index: "Index
     if not verdict.in_scope:
         template = messages.REFUSAL
         if verdict.uncovered:
-            template = messages.NOT_COVERED.replace("{topic}", name_words(verdict.uncovered))
+            template = messages.NOT_COVERED.replace("{topic}", name_words(verdict.uncovered, message.text))
         return fixed_reply(template, "refusal", index.examples, message.notice)
     s = index.settings.retrieval
     chosen = select_passages(hits, s.max_citations, s.support_ratio, s.support_dense_gap, index.calibration.floor)
     if message.acute:
         chosen = acute_first(chosen, index)
     query_terms = set(lexical.query_terms(message.search_text))
-    return compose(chosen, query_terms, s.lead_sentences, s.sentence_term_bonus, acute=message.acute,
-                   notice=message.notice)
+    reply = compose(chosen, query_terms, s.lead_sentences, s.sentence_term_bonus, s.list_items,
+                    acute=message.acute, notice=message.notice)
+    missing = not_said(message.asked, reply.body)
+    if missing:  # on topic, but silent on what was asked: say so before quoting what they do say
+        lead = "\n\n".join(filter(None, [reply.lead, messages.NOT_SAID.format(what=missing)]))
+        reply = replace(reply, lead=lead, text="\n\n".join([messages.NOT_SAID.format(what=missing), reply.text])
+                        if not reply.lead else reply.text.replace(reply.lead, lead, 1), not_said=missing)
+    return reply
 
 
 def fixed_reply(template: str, kind: str, examples: list[str] | tuple[str, ...], notice: str = "") -> Answer:
@@ -91,7 +102,7 @@ def quotable(sentence: str) -> bool:
     return len([t for t in lexical.terms(sentence) if t not in _LAYOUT_STEMS]) >= 2
 
 
-def pick_sentences(hit: Hit, query_terms: set[str], limit: int, term_bonus: float) -> list[str]:
+def pick_sentences(hit: Hit, query_terms: set[str], limit: int, term_bonus: float) -> list[int]:
     """The passage sentences closest to the question, kept in reading order.
 
     Closeness is the sentence's cosine similarity, nudged by the words it shares with the question.
@@ -99,14 +110,14 @@ def pick_sentences(hit: Hit, query_terms: set[str], limit: int, term_bonus: floa
     sentences = hit.chunk.sentence_texts()
     candidates = [i for i, s in enumerate(sentences) if quotable(s)] or list(range(len(sentences)))
     if len(candidates) <= limit:
-        return [sentences[i] for i in candidates]
+        return candidates
     dense = hit.sentence_scores or (0.0,) * len(sentences)
 
     def closeness(i: int) -> float:
         return dense[i] + term_bonus * len(query_terms & set(lexical.terms(sentences[i])))
 
     best = sorted(candidates, key=lambda i: (-closeness(i), i))[:limit]
-    return [sentences[i] for i in sorted(best)]
+    return sorted(best)
 
 
 def select_passages(hits: list[Hit], max_citations: int, support_ratio: float, dense_gap: float,
@@ -141,10 +152,37 @@ def acute_first(chosen: list[Hit], index: "Index") -> list[Hit]:
     return [note] + rest[: index.settings.retrieval.max_citations - 1]
 
 
-def name_words(words: tuple[str, ...]) -> str:
-    """"glaucoma", "wifi or router": the words a refusal names as not covered."""
-    words = tuple(dict.fromkeys(words))[:3]
+def name_words(words: tuple[str, ...], typed: str = "") -> str:
+    """"glaucoma", "Wi-Fi or router": the words a refusal names as not covered, as the user typed them."""
+    import re
+
+    def as_typed(word: str) -> str:
+        found = re.search(r"(?<![\w'])" + re.escape(word) + r"(?![\w'])", typed, re.IGNORECASE)
+        return found.group(0) if found else word
+
+    words = tuple(as_typed(w) for w in dict.fromkeys(words))[:3]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+@lru_cache(maxsize=1)
+def question_types() -> tuple[tuple[str, "re.Pattern", "re.Pattern"], ...]:
+    """(what is asked, how a question asks it, what a sentence saying it has): data/question_types.tsv."""
+    import re
+
+    rows = []
+    for line in lexical.read_lines("question_types.tsv"):
+        parts = line.split("\t")
+        if len(parts) == 3:
+            rows.append((parts[0].strip(), re.compile(parts[1], re.I), re.compile(parts[2], re.I)))
+    return tuple(rows)
+
+
+def not_said(question: str, body: str) -> str:
+    """What the question asks for that the quoted sentences do not say ("how often"), or ""."""
+    for what, asks, says in question_types():
+        if asks.search(question) and not says.search(body):
+            return what
+    return ""
 
 
 def _same_text(text: str) -> str:
@@ -160,24 +198,69 @@ def arrange(acute: bool, lead: str, body: str, caveat_block: str, sources: str) 
     return "\n\n".join(parts + [sources])
 
 
-def compose(hits: list[Hit], query_terms: set[str], lead_sentences: int, term_bonus: float,
+def _with_lists(chunk, picked: list[int], list_items: int) -> list[int]:
+    """The picked sentences, with a quoted list item's lead-in before it, and a quoted lead-in's list
+    after it (up to list_items items): a list is read whole, under the sentence that introduces it."""
+    out: list[int] = []
+    for i in picked:
+        if chunk.is_list_item(i):
+            lead = _lead_in(chunk, i)
+            if lead is not None:
+                out += [lead] + _items_after(chunk, lead, list_items)
+        elif chunk.sentence_texts()[i].rstrip().endswith(":"):
+            out += _items_after(chunk, i, list_items)
+        out.append(i)
+    out = sorted(dict.fromkeys(out))
+    return out
+
+
+def _items_after(chunk, lead: int, limit: int) -> list[int]:
+    items, j = [], lead + 1
+    while j < len(chunk.sentences) and chunk.is_list_item(j) and len(items) < limit:
+        items.append(j)
+        j += 1
+    return items
+
+
+def _lead_in(chunk, i: int) -> int | None:
+    """The sentence that introduces the list item i ("Other symptoms include:"), when the passage has it."""
+    j = i - 1
+    while j >= 0 and chunk.is_list_item(j):
+        j -= 1
+    return j if j >= 0 and chunk.sentence_texts()[j].rstrip().endswith(":") else None
+
+
+def _lay_out(quoted: list[tuple[str, bool]]) -> str:
+    """Quoted sentences run on as prose; list items stay a list, one bullet each."""
+    out, previous = "", None
+    for text, item in quoted:
+        if item:
+            out += ("\n" if previous else "\n\n" if out else "") + "- " + text
+        else:
+            out += ("\n\n" if previous else " " if out else "") + text
+        previous = item
+    return out
+
+
+def compose(hits: list[Hit], query_terms: set[str], lead_sentences: int, term_bonus: float, list_items: int,
             acute: bool = False, notice: str = "") -> Answer:
     """Builds the reply; every sentence in it is quoted from a cited passage or is a fixed template."""
     citations, quoted, said = [], [], set()
     for number, hit in enumerate(hits, start=1):
         chunk = hit.chunk
-        citations.append(Citation(number, chunk.text, chunk.title, chunk.chunk_id, round(hit.score, 4),
+        citations.append(Citation(number, chunk.text, chunk.heading, chunk.chunk_id, round(hit.score, 4),
                                   chunk.doc_id, chunk.paragraph, chunk.url))
         limit = lead_sentences if number == 1 else 1
-        for sentence in pick_sentences(hit, query_terms, limit, term_bonus):
-            if _same_text(sentence) not in said:  # no sentence is quoted twice
-                said.add(_same_text(sentence))
-                quoted.append(f"{sentence} [{number}]")
+        sentences, picked = chunk.sentence_texts(), pick_sentences(hit, query_terms, limit, term_bonus)
+        for i in _with_lists(chunk, picked, list_items):
+            if _same_text(sentences[i]) not in said:  # no sentence is quoted twice
+                said.add(_same_text(sentences[i]))
+                quoted.append((f"{sentences[i]} [{number}]", chunk.is_list_item(i)))
 
     caveats = [messages.ACUTE_CAVEAT, messages.GRADUAL_CAVEAT]
     caveat_block = messages.CAVEATS_HEADING + "\n" + "\n".join(f"- {c}" for c in caveats)
     lead = f"_{notice}_" if notice else ""
-    body = " ".join(quoted)
+    body = _lay_out(quoted)
     sources = messages.SOURCES_HEADING + "\n" + "\n".join(
         f"{c.number}. {c.source} (paragraph {c.paragraph}{', ' + c.url if c.url else ''}): \u201c{c.text}\u201d"
         for c in citations)

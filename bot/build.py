@@ -330,7 +330,7 @@ def _embed(settings: Settings, chunks: list, texts: StoredTexts, force: bool, pr
 
     model = current_model(settings)
     cache = {} if force else store.previous_vectors(settings.index_dir, model)
-    sentences = [s for c in chunks for s in c.sentence_texts()]
+    sentences = [s for c in chunks for s in c.embedded_texts()]
     keys, text_keys = [text_hash(s) for s in sentences], texts.keys
     missing = list(dict.fromkeys(k for k in keys + text_keys if k not in cache))
     t_embed = time.perf_counter()
@@ -436,7 +436,7 @@ def write_lexical_index(folder: Path, chunks: list) -> None:
     from . import lexical
 
     retriever = bm25s.BM25()
-    retriever.index([lexical.passage_terms(c.title, c.text) or [""] for c in chunks], show_progress=False)
+    retriever.index([lexical.passage_terms(c.heading, c.text) or [""] for c in chunks], show_progress=False)
     retriever.save(str(folder / store.LEXICAL), show_progress=False)
 
 

@@ -27,9 +27,64 @@ class Chunk:
     text: str
     sentences: tuple[tuple[int, int], ...]  # sentence spans, relative to the chunk text
     url: str = ""  # the document's source address, when its front matter names one
+    section: str = ""  # the headings the passage stands under, within its document
+
+    @property
+    def heading(self) -> str:
+        """Where the passage stands: "Slipped disc › Symptoms" (the title alone outside any section)."""
+        return f"{self.title} \u203a {self.section}" if self.section else self.title
 
     def sentence_texts(self) -> list[str]:
         return [self.text[s:e] for s, e in self.sentences]
+
+    def embedded_texts(self) -> list[str]:
+        """What the model reads for each sentence: the sentence where it stands (see `in_context`)."""
+        return [in_context(self.title, self.section, s) for s in self.sentence_texts()]
+
+    def is_list_item(self, i: int) -> bool:
+        """Sentence i begins an item of a markdown list ("- ...", "2. ...")."""
+        return is_list_item(self.text, self.sentences[i][0])
+
+
+def in_context(title: str, section: str, sentence: str) -> str:
+    """A sentence under a section heading is read with its title and headings ("Cold › Symptoms:
+    a sore throat"), so "a sore throat" is found for "what are the symptoms of a cold"; a sentence
+    outside any section is read as written."""
+    return f"{title} \u203a {section}: {sentence}" if section else sentence
+
+
+_LIST_MARK = re.compile(r"^[ \t]*(?:[-*+\u2022]|\d{1,2}[.)])[ \t]+")
+
+
+def is_list_item(text: str, start: int) -> bool:
+    """Whether the sentence starting here opens a list item (its marker sits just before it on its line)."""
+    line_start = text.rfind("\n", 0, start) + 1
+    mark = _LIST_MARK.match(text[line_start:start])
+    return bool(mark) and mark.end() == start - line_start
+
+
+def paragraph_sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentences of a paragraph; each list item is read on its own, without its marker, so items
+    never run into each other or into the lead-in before them."""
+    spans, run_start, pos = [], None, 0
+    lines = text.split("\n")
+
+    def flush(end: int) -> None:
+        if run_start is not None and end > run_start:
+            spans.extend((run_start + s, run_start + e) for s, e in sentence_spans(text[run_start:end]))
+
+    for line in lines:
+        mark = _LIST_MARK.match(line)
+        if mark:
+            flush(pos - 1 if pos else 0)
+            run_start = None
+            item = pos + mark.end()
+            spans.extend((item + s, item + e) for s, e in sentence_spans(text[item:pos + len(line)]))
+        elif run_start is None:
+            run_start = pos
+        pos += len(line) + 1
+    flush(len(text))
+    return spans
 
 
 def text_hash(text: str) -> str:
@@ -131,10 +186,12 @@ def chunk_document(doc: Document, max_chars: int, max_sentences: int) -> list[Ch
     for para in doc.paragraphs:
         ptext = doc.text[para.start:para.end]
         spans = []
-        for s, e in sentence_spans(ptext):
+        for s, e in paragraph_sentence_spans(ptext):
             spans.extend(split_long(ptext, s, e, max_chars))
         for k, group in enumerate(pack(spans, max_chars, max_sentences)):
             cs, ce = group[0][0], group[-1][1]
+            if is_list_item(ptext, cs):  # a passage that opens on a list item keeps its marker
+                cs = ptext.rfind("\n", 0, cs) + 1
             text = ptext[cs:ce]
             digest = text_hash(text)[:10]
             chunks.append(Chunk(
@@ -147,5 +204,6 @@ def chunk_document(doc: Document, max_chars: int, max_sentences: int) -> list[Ch
                 text=text,
                 sentences=tuple((s - cs, e - cs) for s, e in group),
                 url=doc.url,
+                section=para.section,
             ))
     return chunks

@@ -1,4 +1,4 @@
-"""Chat turns → what to search for: input clean-up, history checks, small talk, follow-up context."""
+"""Chat turns → what to search for: input clean-up, history checks, follow-up context."""
 from __future__ import annotations
 
 import re
@@ -12,20 +12,16 @@ from .errors import InvalidHistoryError, InvalidQuestionError
 ROLES = ("user", "assistant", "system")
 _MARKUP = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)|<[^<>]{0,200}>", re.IGNORECASE | re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-_GREETING = re.compile(messages.GREETING_WORDS)
-_THANKS = re.compile(messages.THANKS_WORDS)
-_HELP = re.compile(messages.HELP_WORDS)
-# Words that make a question lean on an earlier one: pronouns, "what about", "then", "also".
+# Words that make a question lean on an earlier one: pronouns, "what about", "then", "also", and
+# corrections ("sorry, I meant my upper back").
 _FOLLOWUP = re.compile(
-    r"^\W*(and|but|also|so|or|what about|how about|and what|what else|anything else|then|same)\b"
-    r"|\b(it|its|it's|they|them|their|theirs|those|these|that one|this one|ones|there|then|too|instead|either|else|more of|as well)\b"
+    r"^\W*(and|but|also|so|or|what about|how about|and what|what else|anything else|then|same|sorry|no)\b"
+    r"|\b(it|its|it's|they|them|their|theirs|those|these|that one|this one|ones|there|then|too|instead|either|else|"
+    r"more of|as well|i meant|i mean|meant|other one)\b"
 )
-_SMALL_TALK_WORDS = frozenset(
-    "hi hello hey hiya howdy good morning afternoon evening greetings yo thanks thank you thx cheers great ok okay cool "
-    "perfect got it there bot much lot very so again helpful nice awesome".split()
-)
-
-
+# A return to an earlier topic ("going back to the cream"): it leans on the earlier question that
+# shares its words, not on the latest one.
+_RETURN = re.compile(r"\b(back to|going back|earlier|before that|you said|the first)\b")
 @dataclass(frozen=True)
 class CleanQuestion:
     text: str
@@ -71,43 +67,33 @@ def check_history(history: object, max_turns: int) -> list[dict]:
     return turns
 
 
-def small_talk(text: str) -> str | None:
-    """'empty', 'greeting', 'thanks' or 'help' when the message asks nothing about back care."""
-    if not text:
-        return "empty"
-    lowered = text.lower()
-    if _HELP.match(lowered):
-        return "help"
-    leftover = [w for w in lexical.words(lowered) if w not in _SMALL_TALK_WORDS and w not in lexical.STOPWORDS]
-    if leftover:
-        return None
-    if _THANKS.match(lowered):
-        return "thanks"
-    if _GREETING.match(lowered):
-        return "greeting"
-    return None
-
-
 def leans_on_history(text: str) -> bool:
-    """A question that cannot stand alone: pronoun-led, elliptical ("what about…") or nearly contentless."""
+    """A question that cannot stand alone: pronoun-led, elliptical ("what about…"), a correction, a
+    return to an earlier topic, or nearly contentless."""
     lowered = text.lower().replace("\u2019", "'")
-    return bool(_FOLLOWUP.search(lowered)) or len(set(lexical.terms(lowered))) <= 1
+    return bool(_FOLLOWUP.search(lowered) or _RETURN.search(lowered)) or len(set(lexical.terms(lowered))) <= 1
 
 
-def context_questions(history: list[dict], weight: float, max_back: int, max_chars: int) -> list[tuple[str, float]]:
+def context_questions(history: list[dict], weight: float, max_back: int, max_chars: int,
+                      asks_nothing, returning_to: str = "") -> list[tuple[str, float]]:
     """Earlier user questions a follow-up leans on, newest first, each weighted less than the last.
 
     A chain of follow-ups ("And them?" after "What about my hips?") reaches back to the question
-    that started the topic.
+    that started the topic; small talk ("thanks!", `asks_nothing`) is passed over. A message that
+    returns to an earlier topic (`returning_to`: "going back to the cream") leans on the earlier
+    question sharing most of its words.
     """
     out: list[tuple[str, float]] = []
     w = weight
-    for turn in reversed(history):
-        if turn["role"] != "user":
-            continue
-        text = clean_question(turn["content"], max_chars).text
-        if not text or small_talk(text):
-            continue
+    earlier = [clean_question(t["content"], max_chars).text for t in history if t["role"] == "user"]
+    earlier = [text for text in earlier if text and not asks_nothing(text)]
+    if returning_to and _RETURN.search(returning_to.lower()):
+        own = set(lexical.terms(returning_to))
+        shared = [(len(own & set(lexical.terms(text))), -i, text) for i, text in enumerate(reversed(earlier))]
+        best = max(shared, default=(0, 0, ""))
+        if best[0]:
+            return [(best[2], weight)]
+    for text in reversed(earlier):
         out.append((text, w))
         if len(out) >= max_back or not leans_on_history(text):
             break

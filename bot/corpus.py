@@ -22,6 +22,7 @@ class Paragraph:
     number: int  # 1-based, in reading order
     start: int  # character span in the document text
     end: int
+    section: str = ""  # the markdown headings it stands under ("Symptoms › In children"), the title's left out
 
 
 @dataclass(frozen=True)
@@ -183,23 +184,55 @@ def parse_document(doc_id: str, text: str, sha256: str = "") -> Document:
                 body_lines = lines[i + 1:]
                 break
     is_markdown = doc_id.lower().endswith(".md")
-    blocks: list[tuple[int, int]] = []
+    blocks: list[tuple[int, int, str]] = []
     current: list[tuple[int, int]] = []
+    headings: list[tuple[int, str]] = []  # the open headings: (level, text)
+
+    def section() -> str:
+        return " \u203a ".join(h for _, h in headings if h.lower() != title.lower())
+
     for s, e in body_lines:
         line = text[s:e]
-        if not line.strip() or (is_markdown and _MD_HEADING.match(line)):
+        heading = is_markdown and _MD_HEADING.match(line)
+        if not line.strip() or heading:
             if current:
-                blocks.append((current[0][0], current[-1][1]))
+                blocks.append((current[0][0], current[-1][1], section()))
                 current = []
+            if heading:
+                level = len(line.strip()) - len(line.strip().lstrip("#"))
+                headings[:] = [h for h in headings if h[0] < level] + [(level, _heading_text(line))]
             continue
         if is_markdown:
             current.append((s, e))
         else:
-            blocks.append((s, e))
+            blocks.append((s, e, ""))
     if current:
-        blocks.append((current[0][0], current[-1][1]))
-    paragraphs = tuple(Paragraph(n, s, e) for n, (s, e) in enumerate(blocks, start=1))
+        blocks.append((current[0][0], current[-1][1], section()))
+    blocks = _lists_with_lead_ins(text, blocks)
+    paragraphs = tuple(Paragraph(n, s, e, sec) for n, (s, e, sec) in enumerate(blocks, start=1))
     return Document(doc_id=doc_id, title=title or doc_id, text=text, sha256=sha256, paragraphs=paragraphs, url=url)
+
+
+_LIST_START = re.compile(r"^[ \t]*(?:[-*+\u2022]|\d{1,2}[.)])[ \t]+")
+
+
+def _lists_with_lead_ins(text: str, blocks: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """A list and the sentence that introduces it ("Symptoms include:") are one paragraph, even with
+    a blank line between them, so the list is quoted under its lead-in."""
+    out: list[tuple[int, int, str]] = []
+    for s, e, sec in blocks:
+        if out and out[-1][2] == sec and text[out[-1][0]:out[-1][1]].rstrip().endswith(":") \
+                and _LIST_START.match(text[s:e]):
+            out[-1] = (out[-1][0], e, sec)
+        else:
+            out.append((s, e, sec))
+    return out
+
+
+def _heading_text(line: str) -> str:
+    """A markdown heading's words: no #s, no closing #s, no emphasis marks."""
+    words = _MD_HEADING.sub("", line).strip().rstrip("#").strip()
+    return " ".join(words.replace("**", "").replace("__", "").split())
 
 
 def _meta_text(meta: dict, key: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import messages, retrieval, store
+from . import intents, messages, retrieval, store
 from .chunking import text_hash
 from .embedding import same_model
 from .errors import IndexCorruptError, IndexMissingError
@@ -129,6 +129,11 @@ class Index:
 
     def search(self, query: Query, k: int | None = None) -> list[Hit]:
         return self.passages.search(query, k)
+
+    def intent_of(self, text: str) -> str:
+        """"question", or the small talk it is (intents.py); a question when no model is shipped."""
+        model = intents.load(self.settings.serving.intents) if self.settings.serving.intents else None
+        return model.intent(self.embedder.encode_query(text)) if model is not None else intents.QUESTION
 
     def word_vectors_of(self, words: list[str]) -> np.ndarray:
         """The stored vectors of those words the content uses (rows in the order given)."""

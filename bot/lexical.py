@@ -92,7 +92,8 @@ def lay_expansions(text: str) -> list[str]:
     return out
 
 
-def passage_terms(title: str, text: str) -> list[str]:
-    """What BM25 indexes for a passage: its words and its document's title, since a passage often
-    leaves its topic unsaid ("Treatments include exercise" on a page titled "Osteoarthritis")."""
-    return terms(title) + terms(text)
+def passage_terms(heading: str, text: str) -> list[str]:
+    """What BM25 indexes for a passage: its words and where it stands (its document's title and
+    section), since a passage often leaves its topic unsaid ("Treatments include exercise" on a page
+    titled "Osteoarthritis", under "Treatment")."""
+    return terms(heading) + terms(text)

@@ -46,14 +46,18 @@ GREETING = (
     "every passage I use.{examples}"
 )
 THANKS = "You're welcome! Ask me anything else about back care or back exercises.{examples}"
+BYE = "Take care, and come back any time you have a question about back care."
+HUMAN = (
+    "I'm a chatbot, not a person: I answer by quoting the pages I hold and citing each passage. For "
+    "advice about you in particular, please ask a doctor, pharmacist or physiotherapist.{examples}"
+)
+ACK = "Ask me anything else about back care or back exercises whenever you like.{examples}"
 EMPTY = "Please type a question about back care or back exercises.{examples}"
 EXAMPLES_LEAD = " Try asking, for example:"
+# {what}: what the question asked that the passages found do not say (data/question_types.tsv).
+NOT_SAID = "My pages don't say {what}. Here is what they do say:"
 TOO_LONG = "(Your message was long, so I read only its first {limit} characters.)"
 ENGLISH_ONLY = "I can only answer in English, and I didn't find English words I could work with.{examples}"
-
-GREETING_WORDS = r"^\W*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|greetings|yo)\b[\W\w]{0,20}$"
-THANKS_WORDS = r"^\W*(thanks?|thank you|thx|cheers|great|ok(ay)?|cool|perfect|got it)\b[\W\w]{0,25}$"
-HELP_WORDS = r"^\W*(help|what can you do|what do you (do|know)|who are you|what are you|how does this work|menu|start)\W*\??$"
 
 # A question that describes a fresh injury or sudden pain: the acute caveat and note come first.
 ACUTE_CUES = (

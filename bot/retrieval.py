@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import lexical, store
+from . import lexical, ranking, store
 from .chunking import Chunk
 from .errors import IndexCorruptError
 from .settings import RetrievalSettings
@@ -32,6 +32,11 @@ class Query:
     """What to search for: one vector and weighted term lists (a follow-up adds the earlier question)."""
     vector: np.ndarray
     terms: tuple[tuple[tuple[str, ...], float], ...]
+    text: str = ""  # what was asked, for the re-ranker's question type
+
+    def own_terms(self) -> set[str]:
+        """The typed terms of the question and of what it leans on (not the guessed standard words)."""
+        return {t for words, _ in self.terms[0::2] for t in words}
 
 
 # ---- the query ------------------------------------------------------------------------------------
@@ -69,7 +74,7 @@ def query(text: str, context: tuple[tuple[str, float], ...], index: "Index") -> 
             vector = vector + weight * written_in(part, index)
     if context:
         vector = vector / (np.linalg.norm(vector) or 1.0)
-    return Query(vector=vector.astype(np.float32), terms=tuple(terms))
+    return Query(vector=vector.astype(np.float32), terms=tuple(terms), text=text)
 
 
 def query_for(message: "Message", index: "Index") -> Query:
@@ -86,6 +91,8 @@ class PassageSearch:
         import bm25s
 
         self.settings = settings
+        self.ranker = ranking.model(str(ranking.MODELS / settings.ranker), ranking.PASSAGE_FEATURES) \
+            if settings.ranker else None
         self.chunks = store.read_chunks(folder)
         self.dense = store.read_dense(folder)
         self.owner = self.chunks.owner  # sentence row → chunk
@@ -129,9 +136,14 @@ class PassageSearch:
         return total
 
     def search(self, query: Query, k: int | None = None) -> list[Hit]:
-        """Passages best first. Fusion adds BM25, scaled to the best passage's, to the cosine similarity:
-        the cosine carries meaning and stays comparable across questions (scope checks use it), while
-        BM25 lifts passages that share the question's exact or everyday words."""
+        """Passages best first: the fused candidates, re-ranked by the learned ranker."""
+        hits = self.candidates(query, k)
+        return ranking.rerank(hits, query.own_terms(), query.text, self.ranker)[: self.settings.max_hits]
+
+    def candidates(self, query: Query, k: int | None = None) -> list[Hit]:
+        """The candidates in fused order. Fusion adds BM25, scaled to the best passage's, to the cosine
+        similarity: the cosine carries meaning and stays comparable across questions (scope checks use
+        it), while BM25 lifts passages that share the question's exact or everyday words."""
         s = self.settings
         k = k or s.candidates
         dense = self.dense_scores(query.vector, k)
@@ -147,7 +159,7 @@ class PassageSearch:
             dense[i] = float(self.sentence_similarities(i, query.vector).max())
         lexical_norm = lexical_all / max(top_lexical, s.lexical_floor) if top_lexical > 0 else lexical_all
         fused = {i: dense[i] + s.lexical_weight * float(lexical_norm[i]) for i in candidates}
-        order = sorted(fused, key=lambda i: (-fused[i], -dense[i]))[: s.max_hits]
+        order = sorted(fused, key=lambda i: (-fused[i], -dense[i]))[: s.rerank_candidates]
         return [
             Hit(self.chunks[i], fused[i], dense[i], float(lexical_all[i]),
                 tuple(float(x) for x in self.sentence_similarities(i, query.vector)))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import lexical, retrieval
+from . import lexical, ranking, retrieval
 from .settings import ScopeSettings
 from .vocabulary import Vocabulary, WordCheck
 
@@ -53,6 +53,7 @@ class Closeness:
 class Verdict:
     in_scope: bool
     uncovered: tuple[str, ...] = ()  # the question's words the content does not cover, for the refusal
+    confidence: float | None = None  # the answerability model's probability that the content answers
 
 
 def bank_questions() -> list[str]:
@@ -113,7 +114,8 @@ def known_by_meaning(words: WordCheck, encode_many, word_vectors: np.ndarray, mi
         return words
     closest = (encode_many(candidates) @ word_vectors.T).max(axis=1)  # one model pass for all of them
     known = {w for w, c in zip(candidates, closest.tolist()) if c >= min_cosine}
-    return replace(words, unknown=tuple(w for w in words.unknown if w not in known)) if known else words
+    # A word known by meaning is the content's own too: the question is not foreign to it.
+    return replace(words, unknown=tuple(w for w in words.unknown if w not in known), foreign=False) if known else words
 
 
 def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSettings) -> WordCheck:
@@ -136,17 +138,34 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
             details.append(word)
     if not subjects and len(others) > 1 and moved[-1] >= settings.subject_word_shift:
         subjects = others  # "heat or an ice pack": together they are the subject
-    return replace(words, unknown=tuple(details), unknown_subjects=tuple(subjects))
+    return replace(words, unknown=tuple(details), unknown_subjects=tuple(subjects), shift=max(moved))
 
 
 def judge(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
-    """Whether the content answers the message, from the passages found for it and its words."""
+    """Whether the content answers the message, from the passages found for it and its words: the
+    learned answerability model where one is shipped, else the build's calibrated thresholds."""
+    words, near = evidence(message, hits, index)
+    model = ranking.model(str(ranking.MODELS / index.settings.scope.answerability), ranking.QUESTION_FEATURES) \
+        if index.settings.scope.answerability else None
+    if model is None:
+        return decide(near, words, index.calibration, index.settings.scope.shared_words)
+    p = float(model.probability(ranking.question_features(near, words, message, hits, index.calibration))[0])
+    if p >= model.threshold:
+        return Verdict(True, confidence=p)
+    uncovered = words.unknown_body_parts if words.only_uncovered_body_parts else (
+        words.unknown_subjects or words.unknown)
+    return Verdict(False, uncovered, confidence=p)
+
+
+def evidence(message: "Message", hits: list["Hit"], index: "Index") -> tuple[WordCheck, Closeness]:
+    """What the content makes of the message's words (synonyms by meaning; how much it rides on the
+    unknown ones), and how close the passages found come."""
     s = index.settings.scope
     words = known_by_meaning(message.words, index.embedder.encode_queries, index.word_vectors, s.synonym_cosine)
     # How far an unknown word moves the question is measured on the text with the standard words
     # written in, as the scope thresholds were set.
     words = weigh_unknown(message.search_text, words, index.embedder.encode_queries, s)
-    return decide(closeness(message, hits, index), words, index.calibration, s.shared_words)
+    return words, closeness(message, hits, index)
 
 
 def closeness(message: "Message", hits: list["Hit"], index: "Index") -> Closeness:
@@ -163,7 +182,7 @@ def closeness(message: "Message", hits: list["Hit"], index: "Index") -> Closenes
     wanted = set(index.vocabulary.search_terms(message.search_text)[0])
     found = set()
     for h in hits[:top]:
-        found |= wanted & set(lexical.passage_terms(h.chunk.title, h.chunk.text))
+        found |= wanted & set(lexical.passage_terms(h.chunk.heading, h.chunk.text))
     return Closeness(best, own, leaned, shared=len(found))
 
 

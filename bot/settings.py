@@ -58,6 +58,10 @@ class RetrievalSettings:
     lexical_weight: float = 0.35
     lexical_floor: float = 3.0
     max_hits: int = 10
+    # The learned re-ranker (bot/data/models/, fitted by `python -m bot.fit`) orders this many fused
+    # candidates; the ranker's file name, or "" for the fused order alone.
+    rerank_candidates: int = 30
+    ranker: str = "ranker.json"
     # A question's vector is moved towards the stored vectors of the content's standard words for
     # its everyday words ("hunching" → slouching) by this weight: one encode fewer than writing them in.
     lay_word_weight: float = 0.3
@@ -72,6 +76,7 @@ class RetrievalSettings:
     support_ratio: float = 0.5  # a supporting passage's fused score must be this share of the best one
     support_dense_gap: float = 0.15  # ... and its closest sentence this close to the best one's
     lead_sentences: int = 3  # sentences quoted from the best passage (one from each supporter)
+    list_items: int = 8  # a quoted list is read whole under its lead-in, up to this many items
     sentence_term_bonus: float = 0.05  # a quoted sentence's cosine, plus this per question word it shares
     acute_note_hits: int = 5  # passages searched for the content's own acute-pain note
 
@@ -102,8 +107,15 @@ class ScopeSettings:
     synonym_cosine: float = 0.65
     # Below the floor, this many of the question's own words in the top passages still show a match.
     shared_words: int = 2
+    # The learned answerability model (bot/data/models/, fitted by eval/fit.py); "" for the build's
+    # calibrated thresholds instead.
+    answerability: str = "answerability.json"
     # A message is English when this share of its words are English words we know.
     english_share: float = 0.25
+    # ... and in a reply this short ("always?", "really?"), which has no stopwords to go by, a word
+    # this common in English is one too ("glaucoma" is 3.0).
+    short_reply_words: int = 3
+    english_zipf: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,7 @@ class ServingSettings:
     query_cache_size: int = 512  # follow-ups re-use earlier questions' vectors
     max_question_chars: int = 1000  # longer messages are cut, with a notice
     history_turns: int = 20  # older turns cannot matter to a follow-up
+    intents: str = "intents.json"  # small talk from its meaning (intents.py); "" reads every message as a question
     # What the content could not answer is kept in gaps.sqlite3 beside the index for `python -m bot
     # gaps`; False turns the log off.
     gap_log: bool = True

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import IndexCorruptError, IndexMissingError
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 POINTER = "CURRENT"
 BUILDS = "builds"
 LOCK = ".build.lock"
@@ -93,7 +93,7 @@ def verify_checksums(folder: Path, manifest: dict) -> None:
             raise IndexCorruptError(f"index file {rel} is corrupted (checksum mismatch): {REBUILD_HINT}")
 
 
-_CHUNK_COLUMNS = ("chunk_id", "doc_id", "title", "paragraph", "start", "end", "text", "url")
+_CHUNK_COLUMNS = ("chunk_id", "doc_id", "title", "paragraph", "start", "end", "text", "url", "section")
 
 
 def write_chunks(folder: Path, chunks: list) -> None:
@@ -131,6 +131,13 @@ class ChunkTable:
         """Every sentence of every chunk, in index order (the rows of the dense index)."""
         texts = self.columns["text"]
         return [texts[o][a:b] for o, (a, b) in zip(self.owner.tolist(), self.spans.tolist())]
+
+    def embedded_texts(self) -> list[str]:
+        """What the model read for each row of the dense index (Chunk.embedded_texts)."""
+        from .chunking import in_context
+
+        titles, sections = self.columns["title"], self.columns["section"]
+        return [in_context(titles[o], sections[o], s) for o, s in zip(self.owner.tolist(), self.sentence_texts())]
 
 
 def read_chunks(folder: Path) -> ChunkTable:
@@ -224,7 +231,7 @@ def previous_vectors(index_dir: Path, model: dict) -> dict[str, np.ndarray]:
             return {}
         from .chunking import text_hash
 
-        keys = [text_hash(s) for s in read_chunks(folder).sentence_texts()]
+        keys = [text_hash(s) for s in read_chunks(folder).embedded_texts()]
         index = read_dense(folder, mmap=False)
         if index.ntotal != len(keys):
             return {}

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import lexical, messages, safety, scope
-from .conversation import check_history, clean_question, context_questions, leans_on_history, small_talk
+from . import intents
+from .conversation import check_history, clean_question, context_questions, leans_on_history
 from .vocabulary import Vocabulary, WordCheck
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 class Message:
     text: str  # cleaned, with typing mended towards the content's words
     notice: str = ""  # said before the reply (a long message was cut)
-    reply: str = ""  # a fixed reply instead of an answer: empty | greeting | help | thanks | language
+    reply: str = ""  # a fixed reply instead of an answer: empty | language | a small-talk intent (intents.py)
     red_flags: tuple[str, ...] = ()
     acute: bool = False  # describes a fresh injury or sudden pain
     asked: str = ""  # what is asked: the text with denied symptoms left out
@@ -36,33 +37,48 @@ def understand(question: object, history: object, index: "Index") -> Message:
              for t in check_history(history, serving.history_turns)]
     notice = messages.TOO_LONG.format(limit=serving.max_question_chars) if clean.truncated else ""
     text = clean.text
-    kind = small_talk(text) if _LETTER.search(text) or not text else "empty"
-    if kind:
-        return Message(text, notice, reply=kind)
+    if not text or not _LETTER.search(text):
+        return Message(text, notice, reply="empty")
 
     mended = vocabulary.mend(text)
     asked = safety.without_denials(mended)
     words, search_text = vocabulary.check(asked), vocabulary.in_content_words(asked)
     # One model pass reads the clauses for red flags and encodes what the answer will need: the
-    # question's own vector, and its unknown words with the versions of it that leave each one out.
-    flags = tuple(triage.detect(mended, also=(asked, *scope.texts_to_encode(search_text, words))))
-    if not flags and not looks_english(mended, vocabulary, index.settings.scope.english_share):
-        return Message(mended, notice, reply="language")
+    # message's own vector (its intent), the question's, and its unknown words with the versions of
+    # it that leave each one out.
+    flags = tuple(triage.detect(mended, also=(mended, asked, *scope.texts_to_encode(search_text, words))))
+    if not flags:
+        if not looks_english(mended, vocabulary, index.settings.scope):
+            return Message(mended, notice, reply="language")
+        intent = index.intent_of(mended)
+        if intent != intents.QUESTION:
+            return Message(mended, notice, reply=intent)
     context = ()
-    if leans_on_history(asked):
+    if leans_on_history(asked) or (turns and _unanchored(asked, words, vocabulary)):
         follow = index.settings.retrieval
         context = tuple(context_questions(turns, follow.followup_weight, follow.followup_depth,
-                                          serving.max_question_chars))
+                                          serving.max_question_chars,
+                                          lambda turn: index.intent_of(turn) != intents.QUESTION, asked))
     return Message(
         mended, notice, red_flags=flags, acute=safety.describes_acute_pain(mended),
         asked=asked, search_text=search_text, context=context, words=words,
     )
 
 
-def looks_english(text: str, vocabulary: Vocabulary, share: float) -> bool:
-    """English words we know (stopwords or the content's vocabulary): otherwise say we answer in English."""
+def _unanchored(text: str, words: WordCheck, vocabulary: Vocabulary) -> bool:
+    """No topic of its own ("what signs should I look out for"): none of its salient words is one the
+    content knows, and none of its words is foreign to the content, so it reads on from the chat."""
+    salient_known = [w for w in vocabulary.salient_words(text) if vocabulary.knows(w)]
+    return not salient_known and not words.unknown and not words.foreign
+
+
+def looks_english(text: str, vocabulary: Vocabulary, settings) -> bool:
+    """English words we know (stopwords or the content's vocabulary; in a reply of a word or two, any
+    common English word: "always?"): otherwise say we answer in English. settings: ScopeSettings."""
     words = lexical.words(text)
     if not words:
         return False
-    known = sum(1 for w in words if w in lexical.STOPWORDS or vocabulary.knows(w))
-    return known >= 1 and known >= share * len(words)
+    short = len(words) <= settings.short_reply_words
+    known = sum(1 for w in words if w in lexical.STOPWORDS or vocabulary.knows(w)
+                or (short and lexical.zipf(w) >= settings.english_zipf))
+    return known >= 1 and known >= settings.english_share * len(words)

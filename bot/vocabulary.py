@@ -59,6 +59,7 @@ class WordCheck:
     known_body_parts: tuple[str, ...]  # body parts the content does mention
     unknown_subjects: tuple[str, ...] = ()  # unknown words the question is about (set by scope.weigh_unknown)
     foreign: bool = False  # it has words of its own, none of which the content uses ("my car's engine")
+    shift: float = 0.0  # how far the question's vector moves without its unknown words (set by scope.weigh_unknown)
 
     @property
     def only_uncovered_body_parts(self) -> bool:

@@ -1,0 +1,62 @@
+"""What a chat message is for, from its meaning: a question, or small talk (greeting, thanks, bye,
+help, "are you a person?", a filler such as "ok" or "lol"). A logistic regression over the message's
+sentence vector (the one the question's model pass already made), fitted by `python -m eval.fit` on
+the example phrasings in bot/data/intents.tsv; its weights are bot/data/models/intents.json."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .ranking import MODELS
+
+QUESTION = "question"
+
+
+@dataclass(frozen=True)
+class IntentModel:
+    labels: tuple[str, ...]
+    weights: np.ndarray  # labels × dimensions
+    bias: np.ndarray
+    min_probability: float  # small talk only this sure (all its kinds together); else a question
+
+    def probabilities(self, vector: np.ndarray) -> np.ndarray:
+        logits = self.weights @ vector + self.bias
+        p = np.exp(logits - logits.max())
+        return p / p.sum()
+
+    def intent(self, vector: np.ndarray) -> str:
+        """The likeliest kind of small talk when small talk as a whole is likely enough, else a question."""
+        return decide(self.labels, self.probabilities(vector), self.min_probability)
+
+
+def decide(labels: tuple[str, ...] | list[str], p: np.ndarray, min_probability: float) -> str:
+    q = labels.index(QUESTION)
+    if 1.0 - p[q] < min_probability:
+        return QUESTION
+    others = [i for i in range(len(labels)) if i != q]
+    return labels[max(others, key=lambda i: p[i])]
+
+
+@lru_cache(maxsize=4)
+def load(name: str) -> IntentModel | None:
+    path = Path(name) if Path(name).is_absolute() else MODELS / name
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return IntentModel(tuple(data["labels"]), np.array(data["weights"], dtype=np.float32),
+                       np.array(data["bias"], dtype=np.float32), float(data["min_probability"]))
+
+
+def examples(path: Path) -> list[tuple[str, str]]:
+    """(label, message) pairs of the examples file."""
+    out = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            label, _, text = line.partition("\t")
+            if text.strip():
+                out.append((label.strip(), text.strip()))
+    return out

@@ -1,0 +1,151 @@
+"""A small learned model over a question's candidate passages: the re-ranker (which passage answers)
+and the answerability check (whether any does) read their features here and score them with weights
+fitted by `python -m bot.fit` on the project's own libraries (see bot/data/models/README.md).
+
+Serving needs only NumPy: a model is a list of feature names, their means and scales, and one
+weight each (logistic regression), kept as JSON in bot/data/models/.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from . import lexical
+
+MODELS = Path(__file__).resolve().parent / "data" / "models"
+_NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|"
+                     r"once|twice|daily|weekly|hourly|minutes?|hours?|days?|weeks?|months?|years?|times?)\b", re.I)
+_AMOUNT = re.compile(r"\b(how (long|often|many|much|soon|quickly|far)|when|what age|at what|duration|dose|dosage)\b", re.I)
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Logistic regression over named features, standardised with the training set's means and scales."""
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    threshold: float = 0.5
+
+    @classmethod
+    def load(cls, path: Path) -> "LinearModel":
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(tuple(data["features"]), np.array(data["mean"], dtype=np.float64),
+                   np.array(data["scale"], dtype=np.float64), np.array(data["weights"], dtype=np.float64),
+                   float(data["bias"]), float(data.get("threshold", 0.5)))
+
+    def logits(self, rows: np.ndarray) -> np.ndarray:
+        return ((rows - self.mean) / self.scale) @ self.weights + self.bias
+
+    def probability(self, rows: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logits(rows)))
+
+
+@lru_cache(maxsize=16)
+def model(path: str, features: tuple[str, ...]) -> LinearModel | None:
+    """A shipped model by file path, for these features; None (said once in the log) when it is not
+    there, unreadable, or fitted on other features: the step then decides without it."""
+    from .embedding import say_once
+
+    p = Path(path)
+    if not p.is_file():
+        return None
+    try:
+        found = LinearModel.load(p)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        say_once(f"the model {p.name} is unreadable ({e}): run `make fit`")
+        return None
+    if found.features != features:
+        say_once(f"the model {p.name} was fitted on other features: run `make fit`")
+        return None
+    return found
+
+
+# ---- the re-ranker's features ----------------------------------------------------------------------
+
+PASSAGE_FEATURES = ("dense", "dense_gap", "second", "lexical", "fused_gap", "coverage", "heading", "dense_rank",
+                    "lexical_rank", "amount_match", "length", "fused_rank")
+
+
+def passage_features(question_terms: set[str], asks_amount: bool, hits: list) -> np.ndarray:
+    """One row per candidate passage (given in fused order), relative to the others where that carries
+    across libraries: its closest sentence (and the gap to the best candidate's), its second-closest,
+    BM25 against the best, how much of the question its words and its headings cover, its ranks, and
+    whether it has a number or a time word when the question asks how long, how often or how many."""
+    if not hits:
+        return np.zeros((0, len(PASSAGE_FEATURES)))
+    dense = np.array([h.dense for h in hits])
+    lex = np.array([h.lexical for h in hits])
+    fused = np.array([h.score for h in hits])
+    top_lex = lex.max() or 1.0
+    dense_order = {i: r for r, i in enumerate(np.argsort(-dense, kind="stable"))}
+    lex_order = {i: r for r, i in enumerate(np.argsort(-lex, kind="stable"))}
+    n_terms = max(1, len(question_terms))
+    rows = []
+    for i, h in enumerate(hits):
+        scores = sorted(h.sentence_scores, reverse=True)
+        heading_terms = set(lexical.terms(h.chunk.heading))
+        passage = heading_terms | set(lexical.terms(h.chunk.text))
+        rows.append((
+            h.dense, h.dense - dense.max(), scores[1] if len(scores) > 1 else scores[0] if scores else 0.0,
+            h.lexical / top_lex, h.score - fused.max(),
+            len(question_terms & passage) / n_terms, len(question_terms & heading_terms) / n_terms,
+            1.0 / (1 + dense_order[i]), (1.0 / (1 + lex_order[i])) if h.lexical > 0 else 0.0,
+            float(asks_amount and bool(_NUMBER.search(h.chunk.text))), math.log1p(len(h.chunk.text)),
+            1.0 / (1 + i),
+        ))
+    return np.array(rows, dtype=np.float64)
+
+
+def asks_amount(text: str) -> bool:
+    return bool(_AMOUNT.search(text))
+
+
+def rerank(hits: list, question_terms: set[str], question: str, ranker: LinearModel | None) -> list:
+    """The candidates in the ranker's order (the fused order where no ranker is shipped)."""
+    if ranker is None or len(hits) < 2:
+        return hits
+    scores = ranker.logits(passage_features(question_terms, asks_amount(question), hits))
+    order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))
+    return [hits[i] for i in order]
+
+
+# ---- answerability's features ----------------------------------------------------------------------
+
+QUESTION_FEATURES = ("best", "best_all", "own", "leaned", "followup", "coverage", "heading", "shared",
+                     "terms", "unknown", "unknown_subject", "shift", "foreign", "body_parts_only", "lexical",
+                     "sentence_coverage", "over_floor", "over_strong")
+
+
+def question_features(near, words, message, hits: list, calibration) -> np.ndarray:
+    """One row: how close the passages found come (the top ones, any of them, to the message alone
+    and to what it leans on), how much of the question's own words the best-covering top passage has
+    (in its text and its headings), and what the content makes of the question's words."""
+    top = hits[:3]
+    terms = set(lexical.terms(message.search_text or message.asked))
+    n_terms = max(1, len(terms))
+    coverage = heading = sentence = 0.0
+    for h in top:
+        head = set(lexical.terms(h.chunk.heading))
+        coverage = max(coverage, len(terms & (head | set(lexical.terms(h.chunk.text)))) / n_terms)
+        heading = max(heading, len(terms & head) / n_terms)
+        if h.sentence_scores:  # the closest sentence's own share of the question's words
+            best_sentence = h.chunk.sentence_texts()[int(np.argmax(h.sentence_scores))]
+            sentence = max(sentence, len(terms & set(lexical.terms(best_sentence))) / n_terms)
+    row = (
+        near.best, max((h.dense for h in hits), default=0.0), near.own, near.leaned, float(bool(message.context)),
+        coverage, heading, float(near.shared), float(len(terms)),
+        float(len(words.unknown)), float(bool(words.unknown_subjects)), words.shift, float(words.foreign),
+        float(words.only_uncovered_body_parts), math.log1p(max((h.lexical for h in top), default=0.0)), sentence,
+        # Relative to the library: how far the closest passage clears what the build measured
+        # questions no back-care page answers reach in this content (its calibrated thresholds).
+        max(near.best, near.leaned) - calibration.floor, near.own - calibration.strong,
+    )
+    return np.array([row], dtype=np.float64)

@@ -1,0 +1,93 @@
+"""The learned decisions and where passages stand: the real model, real builds, the shipped weights."""
+import json
+import shutil
+
+import pytest
+
+from bot import BackCareBot, intents, ranking
+from bot.build import build_index
+from bot.settings import Settings
+from conftest import CORPUS
+
+QUIET = {"progress": False, "log": lambda *_: None}
+
+
+def test_shipped_models_match_the_features_the_code_reads():
+    assert ranking.model(str(ranking.MODELS / "ranker.json"), ranking.PASSAGE_FEATURES) is not None
+    assert ranking.model(str(ranking.MODELS / "answerability.json"), ranking.QUESTION_FEATURES) is not None
+    model = intents.load("intents.json")
+    assert model is not None and "question" in model.labels and model.weights.shape[1] == 384
+
+
+def test_a_model_fitted_on_other_features_is_set_aside_not_a_crash(tmp_path, caplog):
+    data = json.loads((ranking.MODELS / "ranker.json").read_text())
+    data["features"] = data["features"][:-1]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert ranking.model(str(tmp_path / "old.json"), ranking.PASSAGE_FEATURES) is None
+
+
+@pytest.mark.parametrize("message", ["hey, quick one", "ok cool thanks", "are you a real person?", "lol", "bye for now"])
+def test_small_talk_is_recognised_from_its_meaning(bot, message):
+    answer = bot.ask(message)
+    assert answer.kind == "small_talk" and not answer.citations and not answer.urgent, answer.text
+
+
+@pytest.mark.parametrize("message", ["hi, what helps a stiff lower back?", "thanks! and how do I avoid slouching?"])
+def test_a_greeting_with_a_question_is_answered(bot, message):
+    answer = bot.ask(message)
+    assert answer.kind == "answer" and answer.citations
+
+
+def test_a_follow_up_without_a_topic_reads_on_from_the_chat(bot):
+    history = [{"role": "user", "content": "Which muscles support the spine?"},
+               {"role": "assistant", "content": "..."}]
+    answer = bot.ask("how does that work though", history=history)
+    assert answer.in_scope and any("core" in c.text.lower() for c in answer.citations)
+
+
+def test_a_return_to_an_earlier_topic_leans_on_that_topic(bot):
+    history = []
+    for q in ("How do I avoid slouching?", "Why do strong legs matter when lifting?"):
+        history += [{"role": "user", "content": q}, {"role": "assistant", "content": "..."}]
+    answer = bot.ask("going back to the slouching, what else helps?", history=history)
+    assert answer.in_scope and "slouch" in answer.citations[0].text.lower()
+
+
+def test_what_the_pages_do_not_say_is_said_first(bot):
+    history = [{"role": "user", "content": "Does stretching help my back?"}, {"role": "assistant", "content": "..."}]
+    answer = bot.ask("and how often?", history=history)
+    assert answer.in_scope and answer.not_said == "how often"
+    assert answer.text.startswith("My pages don't say how often")
+
+
+def test_a_refusal_names_the_words_as_typed(bot):
+    answer = bot.ask("What is the best treatment for Glaucoma?")
+    assert not answer.in_scope and "Glaucoma" in answer.text
+
+
+@pytest.fixture(scope="module")
+def sectioned(tmp_path_factory):
+    """The seed page plus a markdown page with sections and a list."""
+    root = tmp_path_factory.mktemp("sectioned")
+    shutil.copytree(CORPUS, root / "corpus")
+    (root / "corpus" / "cold.md").write_text(
+        "---\ntitle: Common cold\n---\n# Common cold\n\n## Symptoms\n\n"
+        "A cold comes on gradually. The main symptoms include:\n\n"
+        "- a blocked or runny nose\n- a sore throat\n- sneezing and a cough\n\n"
+        "## How long it lasts\n\nMost colds get better within 1 to 2 weeks.\n", encoding="utf-8")
+    s = Settings(corpus_dir=root / "corpus", index_dir=root / "index").but(gap_log=False)
+    build_index(s, **QUIET)
+    return BackCareBot.load(settings=s)
+
+
+def test_a_citation_names_the_section_it_stands_in(sectioned):
+    answer = sectioned.ask("how long does a cold usually last?")
+    assert answer.in_scope
+    assert answer.citations[0].source == "Common cold \u203a How long it lasts"
+
+
+def test_a_quoted_list_item_stays_a_bullet_under_its_lead_in(sectioned):
+    answer = sectioned.ask("what are the symptoms of a cold?")
+    assert answer.in_scope
+    assert "include:" in answer.body and "\n- " in answer.body
+    assert "runny nose" in answer.body and "- a blocked or runny nose" in answer.body
