@@ -1,6 +1,6 @@
 """What a chat message is for, from its meaning: a question, or small talk (greeting, thanks, bye,
 help, "are you a person?", a filler such as "ok" or "lol"). A logistic regression over the message's
-sentence vector (the one the question's model pass already made), fitted by `python -m eval.fit` on
+sentence vector (the one the question's model pass already made), fitted by `make fit` (eval/fit.py) on
 the example phrasings in bot/data/intents.tsv; its weights are bot/data/models/intents.json."""
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A small learned model over a question's candidate passages: the re-ranker (which passage answers)
 and the answerability check (whether any does) read their features here and score them with weights
-fitted by `python -m bot.fit` on the project's own libraries (see bot/data/models/README.md).
+fitted by `make fit` (eval/fit.py) on the project's own libraries (see bot/data/models/README.md).
 
 Serving needs only NumPy: a model is a list of feature names, their means and scales, and one
 weight each (logistic regression), kept as JSON in bot/data/models/.

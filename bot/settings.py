@@ -58,7 +58,7 @@ class RetrievalSettings:
     lexical_weight: float = 0.35
     lexical_floor: float = 3.0
     max_hits: int = 10
-    # The learned re-ranker (bot/data/models/, fitted by `python -m bot.fit`) orders this many fused
+    # The learned re-ranker (bot/data/models/, fitted by `make fit`) orders this many fused
     # candidates; the ranker's file name, or "" for the fused order alone.
     rerank_candidates: int = 30
     ranker: str = "ranker.json"

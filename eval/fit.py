@@ -52,20 +52,27 @@ def questions(lib: dict) -> list[tuple[str, list[str], list[str]]]:
     return out
 
 
-def ranker_rows(lib: dict) -> list[dict]:
-    """Each answerable question's candidates: features and whether each holds an expected fragment."""
-    from bot import BackCareBot, ranking, retrieval
+def asked(lib: dict, items: list[tuple], **changes):
+    """Each (question, earlier user turns, label) read by the library's index as in a chat: yields
+    (question, label, message, index) for those that ask the content something."""
+    from bot import BackCareBot
     from bot.understanding import understand
 
     docs = (HERE / lib["docs"]).resolve() if lib["docs"] else None
-    settings = library_index(lib["name"], docs).but(gap_log=False)
-    index = BackCareBot.load(settings=settings).index
-    rows = []
-    for question, earlier, expected in questions(lib):
+    index = BackCareBot.load(settings=library_index(lib["name"], docs).but(gap_log=False, **changes)).index
+    for question, earlier, label in items:
         history = [t for q in earlier for t in ({"role": "user", "content": q}, {"role": "assistant", "content": ""})]
         message = understand(question, history, index)
-        if message.reply or message.red_flags:
-            continue
+        if not message.reply and not message.red_flags:
+            yield question, label, message, index
+
+
+def ranker_rows(lib: dict) -> list[dict]:
+    """Each answerable question's candidates: features and whether each holds an expected fragment."""
+    from bot import ranking, retrieval
+
+    rows = []
+    for question, expected, message, index in asked(lib, questions(lib)):
         query = retrieval.query_for(message, index)
         hits = index.passages.candidates(query)
         wanted = [norm(p) for p in expected]
@@ -170,21 +177,14 @@ def labelled_questions(lib: dict) -> list[tuple[str, list[str], bool]]:
 
 def answerability_rows(lib: dict) -> list[dict]:
     """Each labelled question's features, read with the re-ranker fitted without this library."""
-    from bot import BackCareBot, ranking, retrieval, scope
-    from bot.understanding import understand
+    from bot import ranking, retrieval, scope
 
-    docs = (HERE / lib["docs"]).resolve() if lib["docs"] else None
-    settings = library_index(lib["name"], docs).but(gap_log=False, ranker=str(FOLDS / lib["name"] / "ranker.json"))
-    index = BackCareBot.load(settings=settings).index
     rows = []
-    for question, earlier, answerable in labelled_questions(lib):
-        history = [t for q in earlier for t in ({"role": "user", "content": q}, {"role": "assistant", "content": ""})]
-        message = understand(question, history, index)
-        if message.reply or message.red_flags:
-            continue
+    ranker = str(FOLDS / lib["name"] / "ranker.json")
+    for question, answerable, message, index in asked(lib, labelled_questions(lib), ranker=ranker):
         hits = index.search(retrieval.query_for(message, index))
         words, near = scope.evidence(message, hits, index)
-        calibrated = scope.decide(near, words, index.calibration, settings.scope.shared_words).in_scope
+        calibrated = scope.decide(near, words, index.calibration, index.settings.scope.shared_words).in_scope
         rows.append({"library": lib["name"], "question": question, "y": answerable, "calibrated": calibrated,
                      "x": ranking.question_features(near, words, message, hits, index.calibration)[0].tolist()})
     return rows
