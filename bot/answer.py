@@ -1,7 +1,7 @@
 """Ranked passages → the reply: the content's own sentences with [n] markers, sources and caveats."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -13,24 +13,14 @@ if TYPE_CHECKING:
     from .scope import Verdict
     from .understanding import Message
 
-# A message that asks nothing of the content: its fixed reply and the answer kind.
-FIXED_REPLIES = {
-    "empty": (messages.EMPTY, "empty"),
-    "greeting": (messages.GREETING, "small_talk"),
-    "help": (messages.GREETING, "small_talk"),
-    "thanks": (messages.THANKS, "small_talk"),
-    "bye": (messages.BYE, "small_talk"),
-    "human": (messages.HUMAN, "small_talk"),
-    "ack": (messages.ACK, "small_talk"),
-    "language": (messages.ENGLISH_ONLY, "language"),
-}
+FIXED_REPLIES = messages.FIXED_REPLIES
 
 
 @dataclass(frozen=True)
 class Citation:
     number: int
     text: str  # the passage, verbatim
-    source: str  # document title
+    source: str  # where the passage stands: its document's title and section ("Cold › Symptoms")
     chunk_id: str
     score: float
     doc_id: str = ""
@@ -78,14 +68,8 @@ def reply(message: "Message", hits: list[Hit], verdict: "Verdict", index: "Index
     if message.acute:
         chosen = acute_first(chosen, index)
     query_terms = set(lexical.query_terms(message.search_text))
-    reply = compose(chosen, query_terms, s.lead_sentences, s.sentence_term_bonus, s.list_items,
-                    acute=message.acute, notice=message.notice)
-    missing = not_said(message.asked, reply.body)
-    if missing:  # on topic, but silent on what was asked: say so before quoting what they do say
-        lead = "\n\n".join(filter(None, [reply.lead, messages.NOT_SAID.format(what=missing)]))
-        reply = replace(reply, lead=lead, text="\n\n".join([messages.NOT_SAID.format(what=missing), reply.text])
-                        if not reply.lead else reply.text.replace(reply.lead, lead, 1), not_said=missing)
-    return reply
+    return compose(chosen, query_terms, s.lead_sentences, s.sentence_term_bonus, s.list_items,
+                   acute=message.acute, notice=message.notice, asked=message.asked)
 
 
 def fixed_reply(template: str, kind: str, examples: list[str] | tuple[str, ...], notice: str = "") -> Answer:
@@ -243,8 +227,9 @@ def _lay_out(quoted: list[tuple[str, bool]]) -> str:
 
 
 def compose(hits: list[Hit], query_terms: set[str], lead_sentences: int, term_bonus: float, list_items: int,
-            acute: bool = False, notice: str = "") -> Answer:
-    """Builds the reply; every sentence in it is quoted from a cited passage or is a fixed template."""
+            acute: bool = False, notice: str = "", asked: str = "") -> Answer:
+    """Builds the reply; every sentence in it is quoted from a cited passage or is a fixed template.
+    When the quoted sentences do not say what `asked` asks for (how often...), the lead says so."""
     citations, quoted, said = [], [], set()
     for number, hit in enumerate(hits, start=1):
         chunk = hit.chunk
@@ -259,13 +244,15 @@ def compose(hits: list[Hit], query_terms: set[str], lead_sentences: int, term_bo
 
     caveats = [messages.ACUTE_CAVEAT, messages.GRADUAL_CAVEAT]
     caveat_block = messages.CAVEATS_HEADING + "\n" + "\n".join(f"- {c}" for c in caveats)
-    lead = f"_{notice}_" if notice else ""
     body = _lay_out(quoted)
+    missing = not_said(asked, body) if asked else ""
+    lead = "\n\n".join(filter(None, [f"_{notice}_" if notice else "",
+                                      messages.NOT_SAID.format(what=missing) if missing else ""]))
     sources = messages.SOURCES_HEADING + "\n" + "\n".join(
         f"{c.number}. {c.source} (paragraph {c.paragraph}{', ' + c.url if c.url else ''}): \u201c{c.text}\u201d"
         for c in citations)
     return Answer(
         text=arrange(acute, lead, body, caveat_block, sources), citations=citations, caveats=caveats, in_scope=True,
         kind="answer",
-        lead=lead, body=body, acute=acute,
+        lead=lead, body=body, acute=acute, not_said=missing,
     )

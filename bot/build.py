@@ -177,7 +177,8 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     texts = _stored_texts(settings, chunks)
     embedded = _embed(settings, chunks, texts, force, progress)
     folder = store.new_build_folder(settings.index_dir)
-    dense_index, index_type = write_dense_index(folder, embedded.sentence_vectors, settings.build)
+    dense_index, index_type = write_dense_index(folder, embedded.sentence_vectors, settings.build,
+                                                settings.retrieval.hnsw_ef_search)
     write_lexical_index(folder, chunks)
     store.write_chunks(folder, chunks)
     store.write_vocabulary(folder, texts.word_counts)
@@ -377,10 +378,17 @@ def data_fingerprint() -> str:
     import hashlib
 
     h = hashlib.sha256()  # the data folder is found here, not through lexical.py, which imports NLTK
-    for path in sorted((Path(__file__).resolve().parent / "data").iterdir()):
-        if path.is_file():
-            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    data = Path(__file__).resolve().parent / "data"
+    for path in sorted(data.rglob("*")):
+        name = path.relative_to(data).as_posix()
+        if path.is_file() and name not in ANSWERING_ONLY:
+            h.update(name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]
+
+
+# Data files that only answering reads (the fitted models, which the build's example check also
+# uses, do count): editing these needs no rebuild.
+ANSWERING_ONLY = frozenset({"intents.tsv", "question_types.tsv", "models/README.md"})
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:
@@ -412,8 +420,8 @@ def choose_index_type(n_vectors: int, settings) -> str:
     return "flat" if n_vectors <= settings.exact_search_max_vectors else "hnsw"
 
 
-def write_dense_index(folder: Path, vectors: np.ndarray, settings):
-    """settings: BuildSettings."""
+def write_dense_index(folder: Path, vectors: np.ndarray, settings, ef_search: int):
+    """settings: BuildSettings; ef_search: the search breadth the calibration searches with."""
     import faiss
 
     index_type = choose_index_type(len(vectors), settings)
@@ -425,7 +433,7 @@ def write_dense_index(folder: Path, vectors: np.ndarray, settings):
         index.hnsw.efConstruction = settings.hnsw_ef_construction
     index.add(vectors)
     if index_type == "hnsw":
-        index.hnsw.efSearch = settings.hnsw_ef_search
+        index.hnsw.efSearch = ef_search
     store.write_dense(folder, index)
     return index, index_type
 

@@ -1,6 +1,7 @@
 """BackCareBot: the one entry point. Holds one opened build (an Index) and answers questions from it."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from . import answer, gaps, retrieval, scope, store
@@ -22,6 +23,7 @@ class BackCareBot:
         self.settings = index.settings
         log = Path(self.settings.index_dir) / gaps.FILE_NAME
         self.gaps = gaps.GapLog(log if self.settings.serving.gap_log and record_gaps else None)
+        self._reload = threading.Lock()  # one reload at a time; answering reads `index` without it
 
     @classmethod
     def load(cls, index_dir: str | Path | None = None, corpus_dir: str | Path | None = None,
@@ -52,11 +54,12 @@ class BackCareBot:
 
     def reload_if_changed(self) -> bool:
         """Switches to a newer build when build_index.py has published one; the old one serves until then."""
-        newer = self.index.newer()
-        if newer is None:
-            return False
-        self.index = newer
-        return True
+        with self._reload:
+            newer = self.index.newer()
+            if newer is None:
+                return False
+            self.index = newer
+            return True
 
     def warm_up(self) -> None:
         """Loads what the first red-flag message would otherwise wait for (medspaCy's pipeline)."""

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .corpus import Document
+from .corpus import LIST_MARK, Document
 
 # Punkt learns abbreviations from training data we cannot download, so we teach it the common ones.
 ABBREVIATIONS = (
@@ -53,13 +53,12 @@ def in_context(title: str, section: str, sentence: str) -> str:
     return f"{title} \u203a {section}: {sentence}" if section else sentence
 
 
-_LIST_MARK = re.compile(r"^[ \t]*(?:[-*+\u2022]|\d{1,2}[.)])[ \t]+")
 
 
 def is_list_item(text: str, start: int) -> bool:
     """Whether the sentence starting here opens a list item (its marker sits just before it on its line)."""
     line_start = text.rfind("\n", 0, start) + 1
-    mark = _LIST_MARK.match(text[line_start:start])
+    mark = LIST_MARK.match(text[line_start:start])
     return bool(mark) and mark.end() == start - line_start
 
 
@@ -74,7 +73,7 @@ def paragraph_sentence_spans(text: str) -> list[tuple[int, int]]:
             spans.extend((run_start + s, run_start + e) for s, e in sentence_spans(text[run_start:end]))
 
     for line in lines:
-        mark = _LIST_MARK.match(line)
+        mark = LIST_MARK.match(line)
         if mark:
             flush(pos - 1 if pos else 0)
             run_start = None

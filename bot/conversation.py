@@ -6,7 +6,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from . import lexical, messages
+from . import lexical
 from .errors import InvalidHistoryError, InvalidQuestionError
 
 ROLES = ("user", "assistant", "system")
@@ -15,13 +15,13 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff\u200b-\u
 # Words that make a question lean on an earlier one: pronouns, "what about", "then", "also", and
 # corrections ("sorry, I meant my upper back").
 _FOLLOWUP = re.compile(
-    r"^\W*(and|but|also|so|or|what about|how about|and what|what else|anything else|then|same|sorry|no)\b"
+    r"^\W*(and|but|also|so|or|what about|how about|and what|what else|anything else|then|same|sorry|no,)(\b|\s)"
     r"|\b(it|its|it's|they|them|their|theirs|those|these|that one|this one|ones|there|then|too|instead|either|else|"
     r"more of|as well|i meant|i mean|meant|other one)\b"
 )
 # A return to an earlier topic ("going back to the cream"): it leans on the earlier question that
 # shares its words, not on the latest one.
-_RETURN = re.compile(r"\b(back to|going back|earlier|before that|you said|the first)\b")
+_RETURN = re.compile(r"\b(back to|going back to|you said|you mentioned)\b")
 @dataclass(frozen=True)
 class CleanQuestion:
     text: str
@@ -86,14 +86,15 @@ def context_questions(history: list[dict], weight: float, max_back: int, max_cha
     out: list[tuple[str, float]] = []
     w = weight
     earlier = [clean_question(t["content"], max_chars).text for t in history if t["role"] == "user"]
-    earlier = [text for text in earlier if text and not asks_nothing(text)]
     if returning_to and _RETURN.search(returning_to.lower()):
         own = set(lexical.terms(returning_to))
-        shared = [(len(own & set(lexical.terms(text))), -i, text) for i, text in enumerate(reversed(earlier))]
-        best = max(shared, default=(0, 0, ""))
-        if best[0]:
-            return [(best[2], weight)]
+        shared = [(len(own & set(lexical.terms(text))), -i, text) for i, text in enumerate(reversed(earlier)) if text]
+        for count, _, text in sorted(shared, reverse=True):
+            if count and not asks_nothing(text):
+                return [(text, weight)]
     for text in reversed(earlier):
+        if not text or asks_nothing(text):  # read only as far back as needed
+            continue
         out.append((text, w))
         if len(out) >= max_back or not leans_on_history(text):
             break

@@ -213,7 +213,8 @@ def parse_document(doc_id: str, text: str, sha256: str = "") -> Document:
     return Document(doc_id=doc_id, title=title or doc_id, text=text, sha256=sha256, paragraphs=paragraphs, url=url)
 
 
-_LIST_START = re.compile(r"^[ \t]*(?:[-*+\u2022]|\d{1,2}[.)])[ \t]+")
+# A markdown list item's marker at the start of a line ("- ", "* ", "2. "); chunking.py reads it too.
+LIST_MARK = re.compile(r"^[ \t]*(?:[-*+\u2022]|\d{1,2}[.)])[ \t]+")
 
 
 def _lists_with_lead_ins(text: str, blocks: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -222,7 +223,7 @@ def _lists_with_lead_ins(text: str, blocks: list[tuple[int, int, str]]) -> list[
     out: list[tuple[int, int, str]] = []
     for s, e, sec in blocks:
         if out and out[-1][2] == sec and text[out[-1][0]:out[-1][1]].rstrip().endswith(":") \
-                and _LIST_START.match(text[s:e]):
+                and LIST_MARK.match(text[s:e]):
             out[-1] = (out[-1][0], e, sec)
         else:
             out.append((s, e, sec))

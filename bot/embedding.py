@@ -20,9 +20,8 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 _log = logging.getLogger("bot")
 
-# The files that hold a model's weights; their hash is the model's identity (see model_identity).
-_WEIGHT_FILES = ("*.safetensors", "pytorch_model.bin")
 _IDENTITIES = "identities.json"
+_NOT_THE_MODEL = ("readme.md", ".gitattributes")  # files of a model folder that do not change its vectors
 
 
 def model_key(identity: object) -> str:
@@ -38,14 +37,15 @@ def same_model(a: object, b: object) -> bool:
 
 
 def model_identity(model_name: str, cache_dir: Path | None = None) -> dict:
-    """{"name", "weights"}: the model's folder name and a hash of its weight files, so an index built
-    in another folder, or on another machine with the same weights, is served, and other weights are
-    refused. Hashing 90 MB takes a few tenths of a second, so the hash is kept in cache_dir, keyed by
-    the files' paths, sizes and times."""
+    """{"name", "weights"}: the model's folder name and a hash of its files (weights, tokenizer,
+    configuration, pooling), so an index built in another folder, or on another machine with the same
+    model, is served, and another model is refused. Hashing 90 MB takes a few tenths of a second, so
+    the hash is kept in cache_dir, keyed by the files' paths, sizes and times."""
     folder = Path(model_name)
     if not folder.is_dir():  # a hub name: only its name identifies it
         return {"name": model_name, "weights": ""}
-    files = sorted({p for pattern in _WEIGHT_FILES for p in folder.glob(pattern) if p.is_file()})
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name.lower() not in _NOT_THE_MODEL
+                   and ".git" not in p.relative_to(folder).parts)
     stamp = [f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
     cache_file = Path(cache_dir) / _IDENTITIES if cache_dir else None
     cache = {}
@@ -61,7 +61,7 @@ def model_identity(model_name: str, cache_dir: Path | None = None) -> dict:
 
     h = hashlib.sha256()
     for path in files:
-        h.update(path.name.encode() + b"\0")
+        h.update(path.relative_to(folder).as_posix().encode() + b"\0")
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)

@@ -93,7 +93,7 @@ class Index:
 
         index = cls(
             folder=Path(folder), manifest=manifest, settings=settings,
-            passages=PassageSearch(folder, manifest, settings.retrieval, settings.build.hnsw_ef_search),
+            passages=PassageSearch(folder, manifest, settings.retrieval),
             embedder=embedder,
             vocabulary=Vocabulary(store.read_vocabulary(folder), settings.scope, domain_words()),
             calibration=Calibration.from_manifest(manifest, settings.scope),
@@ -132,7 +132,8 @@ class Index:
 
     def intent_of(self, text: str) -> str:
         """"question", or the small talk it is (intents.py); a question when no model is shipped."""
-        model = intents.load(self.settings.serving.intents) if self.settings.serving.intents else None
+        model = intents.load(self.settings.serving.intents, self.embedder.dim, frozenset(messages.FIXED_REPLIES)) \
+            if self.settings.serving.intents else None
         return model.intent(self.embedder.encode_query(text)) if model is not None else intents.QUESTION
 
     def word_vectors_of(self, words: list[str]) -> np.ndarray:

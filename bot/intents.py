@@ -42,13 +42,31 @@ def decide(labels: tuple[str, ...] | list[str], p: np.ndarray, min_probability: 
 
 
 @lru_cache(maxsize=4)
-def load(name: str) -> IntentModel | None:
+def load(name: str, dimensions: int, replies: frozenset) -> IntentModel | None:
+    """The model, when it is there, readable, made for vectors of this length, and every small-talk
+    label it knows has a reply (`replies`); otherwise None (said once in the log): every message is
+    then read as a question."""
+    from .embedding import say_once
+
     path = Path(name) if Path(name).is_absolute() else MODELS / name
     if not path.is_file():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return IntentModel(tuple(data["labels"]), np.array(data["weights"], dtype=np.float32),
-                       np.array(data["bias"], dtype=np.float32), float(data["min_probability"]))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        model = IntentModel(tuple(data["labels"]), np.array(data["weights"], dtype=np.float32),
+                            np.array(data["bias"], dtype=np.float32), float(data["min_probability"]))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        say_once(f"the small-talk model {path.name} is unreadable ({e}): run `make fit`")
+        return None
+    if model.weights.shape != (len(model.labels), dimensions) or QUESTION not in model.labels:
+        say_once(f"the small-talk model {path.name} was fitted for another model's vectors: run `make fit`")
+        return None
+    unknown = set(model.labels) - {QUESTION} - set(replies)
+    if unknown:
+        say_once(f"the small-talk model {path.name} has labels with no reply ({', '.join(sorted(unknown))}): "
+                 "add them to answer.FIXED_REPLIES")
+        return None
+    return model
 
 
 def examples(path: Path) -> list[tuple[str, str]]:

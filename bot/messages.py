@@ -75,3 +75,16 @@ SOURCES_TITLE = "Sources"
 CAVEATS_TITLE = "Safety notes"
 SOURCES_HEADING = f"**{SOURCES_TITLE}**"
 CAVEATS_HEADING = f"**{CAVEATS_TITLE}**"
+
+# A message that asks nothing of the content (empty, not English, or small talk of a kind that
+# bot/data/intents.tsv names): its fixed reply and the answer kind.
+FIXED_REPLIES = {
+    "empty": (EMPTY, "empty"),
+    "greeting": (GREETING, "small_talk"),
+    "help": (GREETING, "small_talk"),
+    "thanks": (THANKS, "small_talk"),
+    "bye": (BYE, "small_talk"),
+    "human": (HUMAN, "small_talk"),
+    "ack": (ACK, "small_talk"),
+    "language": (ENGLISH_ONLY, "language"),
+}

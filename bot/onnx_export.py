@@ -3,7 +3,7 @@
 Made once per model at build time, in a cache beside the builds (index/models/<key>/, the key from
 the model's identity: its name and a hash of its weights), written to a temporary folder and renamed into place. Before use it is
 checked: on a sample of the corpus its vectors must match sentence-transformers' (cosine ≥
-Settings.onnx_min_cosine), or the export is refused and answering falls back to sentence-transformers.
+Settings.serving.onnx_min_cosine), or the export is refused and answering falls back to sentence-transformers.
 Exported with torch's own ONNX exporter: it runs offline on the weights already here, while the
 libraries that wrap it fetch models or need torch at serving time.
 """

@@ -124,11 +124,11 @@ QUESTION_FEATURES = ("best", "best_all", "own", "leaned", "followup", "coverage"
                      "sentence_coverage", "over_floor", "over_strong")
 
 
-def question_features(near, words, message, hits: list, calibration) -> np.ndarray:
+def question_features(near, words, message, hits: list, calibration, top_passages: int) -> np.ndarray:
     """One row: how close the passages found come (the top ones, any of them, to the message alone
     and to what it leans on), how much of the question's own words the best-covering top passage has
     (in its text and its headings), and what the content makes of the question's words."""
-    top = hits[:3]
+    top = hits[:top_passages]
     terms = set(lexical.terms(message.search_text or message.asked))
     n_terms = max(1, len(terms))
     coverage = heading = sentence = 0.0

@@ -67,10 +67,10 @@ def query(text: str, context: tuple[tuple[str, float], ...], index: "Index") -> 
     terms = []
     if context and not lexical.terms(text):
         vector = s.contentless_weight * vector  # "And then what?": what it leans on carries the search
-    for part, weight in ((text, 1.0),) + tuple(context):
+    for j, (part, weight) in enumerate(((text, 1.0),) + tuple(context)):
         own, guesses = vocabulary.search_terms(vocabulary.in_content_words(part))
         terms += [(own, weight), (guesses, weight * s.guess_weight)]
-        if part is not text:
+        if j:  # what a follow-up leans on
             vector = vector + weight * written_in(part, index)
     if context:
         vector = vector / (np.linalg.norm(vector) or 1.0)
@@ -87,7 +87,7 @@ def query_for(message: "Message", index: "Index") -> Query:
 class PassageSearch:
     """One build's chunks, FAISS index and BM25 state; read-only, so safe across threads."""
 
-    def __init__(self, folder: Path, manifest: dict, settings: RetrievalSettings, ef_search: int):
+    def __init__(self, folder: Path, manifest: dict, settings: RetrievalSettings):
         import bm25s
 
         self.settings = settings
@@ -104,7 +104,7 @@ class PassageSearch:
         if self.dense.ntotal != len(self.owner) or self.dense.d != manifest.get("dimensions"):
             raise IndexCorruptError(f"index in {folder} does not match its chunk list: {store.REBUILD_HINT}")
         if hasattr(self.dense, "hnsw"):
-            self.dense.hnsw.efSearch = ef_search
+            self.dense.hnsw.efSearch = settings.hnsw_ef_search
 
     def sentence_similarities(self, i: int, vector: np.ndarray) -> np.ndarray:
         start, count = int(self.chunks.first_sentence[i]), int(self.chunks.sentence_counts[i])

@@ -149,12 +149,25 @@ def judge(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
         if index.settings.scope.answerability else None
     if model is None:
         return decide(near, words, index.calibration, index.settings.scope.shared_words)
-    p = float(model.probability(ranking.question_features(near, words, message, hits, index.calibration))[0])
+    refused = by_rule(words)
+    if refused is not None:
+        return refused
+    features = ranking.question_features(near, words, message, hits, index.calibration,
+                                         index.settings.retrieval.top_passages)
+    p = float(model.probability(features)[0])
     if p >= model.threshold:
         return Verdict(True, confidence=p)
-    uncovered = words.unknown_body_parts if words.only_uncovered_body_parts else (
-        words.unknown_subjects or words.unknown)
-    return Verdict(False, uncovered, confidence=p)
+    return Verdict(False, words.unknown, confidence=p)
+
+
+def by_rule(words: WordCheck) -> Verdict | None:
+    """What is declined whatever the match: a question that names only body parts the content never
+    mentions, or whose subject is a word the content does not know."""
+    if words.only_uncovered_body_parts:
+        return Verdict(False, words.unknown_body_parts)
+    if words.unknown_subjects:
+        return Verdict(False, words.unknown_subjects)
+    return None
 
 
 def evidence(message: "Message", hits: list["Hit"], index: "Index") -> tuple[WordCheck, Closeness]:
@@ -189,10 +202,9 @@ def closeness(message: "Message", hits: list["Hit"], index: "Index") -> Closenes
 def decide(closeness: Closeness, words: WordCheck, calibration: Calibration, shared_words: int) -> Verdict:
     """A follow-up with no unknown words of its own ("And then what?") stays on a covered topic when
     the question it leans on is covered; one that brings its own unknown words must carry them."""
-    if words.only_uncovered_body_parts:
-        return Verdict(False, words.unknown_body_parts)
-    if words.unknown_subjects:
-        return Verdict(False, words.unknown_subjects)
+    refused = by_rule(words)
+    if refused is not None:
+        return refused
     # A follow-up counts on the question it leans on unless its own words are all foreign to the content.
     leaned = closeness.leaned if not words.unknown and not words.foreign else 0.0
     if max(closeness.best, leaned) < calibration.floor:

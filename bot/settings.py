@@ -30,7 +30,6 @@ class BuildSettings:
     exact_search_max_vectors: int = 50_000
     hnsw_m: int = 32  # graph degree: recall against memory
     hnsw_ef_construction: int = 128  # build-time breadth: a better graph for a slower build
-    hnsw_ef_search: int = 2048  # search breadth: recall@10 0.996 against exact at 100,000 vectors, 3.4 ms
     # One file, and a whole build, above these sizes stop the build with a message (this machine
     # embeds about 250 sentences a second, so 200 MB of text is hours of work).
     max_file_bytes: int = 20_000_000
@@ -60,6 +59,7 @@ class RetrievalSettings:
     max_hits: int = 10
     # The learned re-ranker (bot/data/models/, fitted by `make fit`) orders this many fused
     # candidates; the ranker's file name, or "" for the fused order alone.
+    hnsw_ef_search: int = 2048  # HNSW search breadth: recall@10 0.996 against exact at 100,000 vectors, 3.4 ms
     rerank_candidates: int = 30
     ranker: str = "ranker.json"
     # A question's vector is moved towards the stored vectors of the content's standard words for
@@ -144,7 +144,7 @@ class ServingSettings:
     # BLAS thread only competes with the model's two for two cores (p95 ask 19.9 → 11.4 ms, measured).
     blas_threads: int = 1
     torch_threads: int = 2  # the machine's two cores
-    batch_size: int = 64  # texts per model run when building
+    batch_size: int = 64  # texts per model run (a build's sentences; a question's texts rarely fill one)
     query_cache_size: int = 512  # follow-ups re-use earlier questions' vectors
     max_question_chars: int = 1000  # longer messages are cut, with a notice
     history_turns: int = 20  # older turns cannot matter to a follow-up
@@ -170,7 +170,8 @@ class Settings:
         return self.model or default_model()
 
     def but(self, **changes) -> "Settings":
-        """A copy with some values changed, by their names within their group: `but(onnx=False)`."""
+        """A copy with some values changed, by their names within their group: `but(onnx=False)`; a
+        name two groups share takes its group: `but(triage__margin=0.03)`."""
         from dataclasses import fields, replace
 
         top = {f.name for f in fields(self)}
@@ -179,11 +180,14 @@ class Settings:
             if name in top:
                 out[name] = value
                 continue
-            group = next((g for g in ("build", "retrieval", "scope", "triage", "serving")
-                          if name in {f.name for f in fields(getattr(self, g))}), None)
-            if group is None:
+            group, _, field_name = name.rpartition("__")
+            found = [g for g in ([group] if group else ("build", "retrieval", "scope", "triage", "serving"))
+                     if g in top and field_name in {f.name for f in fields(getattr(self, g))}]
+            if not found:
                 raise TypeError(f"Settings has no value named {name!r}")
-            groups.setdefault(group, {})[name] = value
+            if len(found) > 1:
+                raise TypeError(f"{name!r} is in {' and '.join(found)}: name one, as {found[0]}__{name}")
+            groups.setdefault(found[0], {})[field_name] = value
         for group, values in groups.items():
             out[group] = replace(out.get(group, getattr(self, group)), **values)
         return replace(self, **out)

@@ -196,10 +196,12 @@ def bench(shared: Path | None, only: set[str]) -> list[dict]:
             continue
         s = library_index(lib["name"], docs).but(gap_log=False)
         held_out = held_out_models(lib["name"]) if lib["origin"] == "own" else {}
+        # An own library scored on a model that saw it (no fold was fitted without it) is marked.
+        name = lib["name"] + ("" if lib["origin"] != "own" or len(held_out) == len(FITTED) else " (not held out)")
         bot = BackCareBot.load(settings=s.but(**held_out))
         for path in sets:
             result = evaluate(bot, load_rows(path))
-            rows.append({"library": lib["name"], "origin": lib["origin"], "set": path.name, **result})
+            rows.append({"library": name, "origin": lib["origin"], "set": path.name, **result})
     return rows
 
 
@@ -223,7 +225,7 @@ def table(rows: list[dict]) -> str:
 
 
 def worst(rows: list[dict]) -> str:
-    """The library with the lowest hit@3 (ties: the most wrongly refused), over its answer sets."""
+    """The question set with the lowest hit@3 (ties: the most wrongly refused), and its library."""
     scored = [r for r in rows if r["hit3"] is not None]
     if not scored:
         return ""

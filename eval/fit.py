@@ -16,7 +16,6 @@ The model card is bot/data/models/README.md.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -186,7 +185,9 @@ def answerability_rows(lib: dict) -> list[dict]:
         words, near = scope.evidence(message, hits, index)
         calibrated = scope.decide(near, words, index.calibration, index.settings.scope.shared_words).in_scope
         rows.append({"library": lib["name"], "question": question, "y": answerable, "calibrated": calibrated,
-                     "x": ranking.question_features(near, words, message, hits, index.calibration)[0].tolist()})
+                     "rule": scope.by_rule(words) is not None,
+                     "x": ranking.question_features(near, words, message, hits, index.calibration,
+                                                    index.settings.retrieval.top_passages)[0].tolist()})
     return rows
 
 
@@ -207,9 +208,10 @@ def fit_answerability(rows: list[dict]) -> None:
         pos = [r for r in test if r["y"]]
         neg = [r for r in test if not r["y"]]
         refused_before = sum(not r["calibrated"] for r in pos)
-        refused_after = sum(p[i] < ANSWERABLE_THRESHOLD for i, r in enumerate(test) if r["y"])
+        declined = [r["rule"] or p[i] < ANSWERABLE_THRESHOLD for i, r in enumerate(test)]
+        refused_after = sum(declined[i] for i, r in enumerate(test) if r["y"])
         declined_before = sum(not r["calibrated"] for r in neg)
-        declined_after = sum(p[i] < ANSWERABLE_THRESHOLD for i, r in enumerate(test) if not r["y"])
+        declined_after = sum(declined[i] for i, r in enumerate(test) if not r["y"])
         print(f"| {name} | {len(pos)} | {len(neg)} | {pct(refused_before, pos)} → {pct(refused_after, pos)} "
               f"| {pct(declined_before, neg)} → {pct(declined_after, neg)} |")
     model = fit_linear(np.array([r["x"] for r in rows]), np.array([r["y"] for r in rows], dtype=int),
@@ -238,8 +240,12 @@ def probabilities(model: dict, x: np.ndarray) -> np.ndarray:
 
 
 def write(path: Path, data: dict) -> None:
+    from bot import intents, ranking
+
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    intents.load.cache_clear()  # what is read next uses the model just written
+    ranking.model.cache_clear()
 
 
 INTENT_C = 10.0  # sentence vectors are unit length: weak regularisation

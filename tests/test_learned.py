@@ -15,8 +15,11 @@ QUIET = {"progress": False, "log": lambda *_: None}
 def test_shipped_models_match_the_features_the_code_reads():
     assert ranking.model(str(ranking.MODELS / "ranker.json"), ranking.PASSAGE_FEATURES) is not None
     assert ranking.model(str(ranking.MODELS / "answerability.json"), ranking.QUESTION_FEATURES) is not None
-    model = intents.load("intents.json")
+    from bot.messages import FIXED_REPLIES
+
+    model = intents.load("intents.json", 384, frozenset(FIXED_REPLIES))
     assert model is not None and "question" in model.labels and model.weights.shape[1] == 384
+    assert intents.load("intents.json", 768, frozenset(FIXED_REPLIES)) is None  # another model's vectors
 
 
 def test_a_model_fitted_on_other_features_is_set_aside_not_a_crash(tmp_path, caplog):
