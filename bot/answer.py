@@ -65,9 +65,9 @@ def reply(message: "Message", hits: list[Hit], verdict: "Verdict", index: "Index
         return fixed_reply(template, "refusal", index.examples, message.notice)
     s = index.settings.retrieval
     chosen = select_passages(hits, s.max_citations, s.support_ratio, s.support_dense_gap, index.calibration.floor)
-    if message.acute:
-        chosen = acute_first(chosen, index)
     query_terms = set(lexical.query_terms(message.search_text))
+    if message.acute:
+        chosen = acute_first(chosen, set(lexical.terms(message.asked)), index)
     return compose(chosen, query_terms, s.lead_sentences, s.sentence_term_bonus, s.list_items,
                    acute=message.acute, notice=message.notice, asked=message.asked)
 
@@ -127,10 +127,12 @@ def select_passages(hits: list[Hit], max_citations: int, support_ratio: float, d
     return chosen
 
 
-def acute_first(chosen: list[Hit], index: "Index") -> list[Hit]:
-    """For a fresh injury, the content's own acute-pain note leads the citations."""
+def acute_first(chosen: list[Hit], question_terms: set[str], index: "Index") -> list[Hit]:
+    """For a fresh injury, the content's own acute-pain note leads the citations, when it speaks of
+    what the question is about (one of its words: a sprained ankle in a library that also covers
+    backs is not told about acute back pain)."""
     note = index.acute_note
-    if note is None:
+    if note is None or not question_terms & set(lexical.passage_terms(note.chunk.heading, note.chunk.text)):
         return chosen
     rest = [h for h in chosen if h.chunk.chunk_id != note.chunk.chunk_id]
     return [note] + rest[: index.settings.retrieval.max_citations - 1]

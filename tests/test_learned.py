@@ -78,6 +78,10 @@ def sectioned(tmp_path_factory):
         "A cold comes on gradually. The main symptoms include:\n\n"
         "- a blocked or runny nose\n- a sore throat\n- sneezing and a cough\n\n"
         "## How long it lasts\n\nMost colds get better within 1 to 2 weeks.\n", encoding="utf-8")
+    (root / "corpus" / "sprains.md").write_text(
+        "---\ntitle: Sprained ankle\n---\n# Sprained ankle\n\n## Treatment\n\n"
+        "For the first two days, rest the ankle, hold an ice pack on it for 20 minutes every few hours "
+        "and keep it raised on a pillow.\n", encoding="utf-8")
     s = Settings(corpus_dir=root / "corpus", index_dir=root / "index").but(gap_log=False)
     build_index(s, **QUIET)
     return BackCareBot.load(settings=s)
@@ -94,3 +98,10 @@ def test_a_quoted_list_item_stays_a_bullet_under_its_lead_in(sectioned):
     assert answer.in_scope
     assert "include:" in answer.body and "\n- " in answer.body
     assert "runny nose" in answer.body and "- a blocked or runny nose" in answer.body
+
+
+def test_the_acute_back_note_leads_only_where_the_search_found_it(sectioned):
+    ankle = sectioned.ask("I sprained my ankle last night playing football, what should I do?")
+    assert ankle.in_scope and ankle.citations[0].source.startswith("Sprained ankle")
+    back = sectioned.ask("I pulled my back yesterday lifting a box, which stretches should I do?")
+    assert "Exercise is not recommended for acute low back pain" in back.citations[0].text
