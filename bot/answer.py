@@ -1,6 +1,7 @@
 """Ranked passages → the reply: the content's own sentences with [n] markers, sources and caveats."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -12,8 +13,6 @@ if TYPE_CHECKING:
     from .index import Index
     from .scope import Verdict
     from .understanding import Message
-
-FIXED_REPLIES = messages.FIXED_REPLIES
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def reply(message: "Message", hits: list[Hit], verdict: "Verdict", index: "Index
     chosen = select_passages(hits, s.max_citations, s.support_ratio, s.support_dense_gap, index.calibration.floor)
     query_terms = set(lexical.query_terms(message.search_text))
     if message.acute:
-        chosen = acute_first(chosen, set(lexical.terms(message.asked)), index)
+        chosen = acute_first(chosen, lexical.term_set(message.asked), index)
     return compose(chosen, query_terms, s.lead_sentences, s.sentence_term_bonus, s.list_items,
                    acute=message.acute, notice=message.notice, asked=message.asked)
 
@@ -98,7 +97,7 @@ def pick_sentences(hit: Hit, query_terms: set[str], limit: int, term_bonus: floa
     dense = hit.sentence_scores or (0.0,) * len(sentences)
 
     def closeness(i: int) -> float:
-        return dense[i] + term_bonus * len(query_terms & set(lexical.terms(sentences[i])))
+        return dense[i] + term_bonus * len(query_terms & lexical.term_set(sentences[i]))
 
     best = sorted(candidates, key=lambda i: (-closeness(i), i))[:limit]
     return sorted(best)
@@ -127,12 +126,12 @@ def select_passages(hits: list[Hit], max_citations: int, support_ratio: float, d
     return chosen
 
 
-def acute_first(chosen: list[Hit], question_terms: set[str], index: "Index") -> list[Hit]:
+def acute_first(chosen: list[Hit], question_terms: frozenset[str], index: "Index") -> list[Hit]:
     """For a fresh injury, the content's own acute-pain note leads the citations, when it speaks of
     what the question is about (one of its words: a sprained ankle in a library that also covers
     backs is not told about acute back pain)."""
     note = index.acute_note
-    if note is None or not question_terms & set(lexical.passage_terms(note.chunk.heading, note.chunk.text)):
+    if note is None or not question_terms & lexical.passage_term_set(note.chunk.heading, note.chunk.text):
         return chosen
     rest = [h for h in chosen if h.chunk.chunk_id != note.chunk.chunk_id]
     return [note] + rest[: index.settings.retrieval.max_citations - 1]
@@ -140,8 +139,6 @@ def acute_first(chosen: list[Hit], question_terms: set[str], index: "Index") -> 
 
 def name_words(words: tuple[str, ...], typed: str = "") -> str:
     """"glaucoma", "Wi-Fi or router": the words a refusal names as not covered, as the user typed them."""
-    import re
-
     def as_typed(word: str) -> str:
         found = re.search(r"(?<![\w'])" + re.escape(word) + r"(?![\w'])", typed, re.IGNORECASE)
         return found.group(0) if found else word
@@ -153,8 +150,6 @@ def name_words(words: tuple[str, ...], typed: str = "") -> str:
 @lru_cache(maxsize=1)
 def question_types() -> tuple[tuple[str, "re.Pattern", "re.Pattern"], ...]:
     """(what is asked, how a question asks it, what a sentence saying it has): data/question_types.tsv."""
-    import re
-
     rows = []
     for line in lexical.read_lines("question_types.tsv"):
         parts = line.split("\t")
@@ -193,11 +188,10 @@ def _with_lists(chunk, picked: list[int], list_items: int) -> list[int]:
             lead = _lead_in(chunk, i)
             if lead is not None:
                 out += [lead] + _items_after(chunk, lead, list_items)
-        elif chunk.sentence_texts()[i].rstrip().endswith(":"):
+        elif _introduces_list(chunk, i):
             out += _items_after(chunk, i, list_items)
         out.append(i)
-    out = sorted(dict.fromkeys(out))
-    return out
+    return sorted(dict.fromkeys(out))
 
 
 def _items_after(chunk, lead: int, limit: int) -> list[int]:
@@ -213,7 +207,13 @@ def _lead_in(chunk, i: int) -> int | None:
     j = i - 1
     while j >= 0 and chunk.is_list_item(j):
         j -= 1
-    return j if j >= 0 and chunk.sentence_texts()[j].rstrip().endswith(":") else None
+    return j if j >= 0 and _introduces_list(chunk, j) else None
+
+
+def _introduces_list(chunk, i: int) -> bool:
+    """"Symptoms include:": a sentence that ends with a colon leads into what follows."""
+    s, e = chunk.sentences[i]
+    return chunk.text[s:e].rstrip().endswith(":")
 
 
 def _lay_out(quoted: list[tuple[str, bool]]) -> str:

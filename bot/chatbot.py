@@ -4,8 +4,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from . import answer, gaps, retrieval, scope, store
-from .answer import FIXED_REPLIES, Answer
+from . import answer, gaps, messages, retrieval, scope, store
+from .answer import Answer
 from .errors import IndexCorruptError, IndexMissingError
 from .index import Index
 from .settings import Settings
@@ -37,7 +37,7 @@ class BackCareBot:
         index = self.index  # even if a reload happens meanwhile
         message = understand(question, history, index)
         if message.reply:
-            template, kind = FIXED_REPLIES[message.reply]
+            template, kind = messages.FIXED_REPLIES[message.reply]
             return answer.fixed_reply(template, kind, index.examples, message.notice)
         hits = index.search(retrieval.query_for(message, index))
         verdict = scope.judge(message, hits, index)

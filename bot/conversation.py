@@ -87,8 +87,8 @@ def context_questions(history: list[dict], weight: float, max_back: int, max_cha
     w = weight
     earlier = [clean_question(t["content"], max_chars).text for t in history if t["role"] == "user"]
     if returning_to and _RETURN.search(returning_to.lower()):
-        own = set(lexical.terms(returning_to))
-        shared = [(len(own & set(lexical.terms(text))), -i, text) for i, text in enumerate(reversed(earlier)) if text]
+        own = lexical.term_set(returning_to)
+        shared = [(len(own & lexical.term_set(text)), -i, text) for i, text in enumerate(reversed(earlier)) if text]
         for count, _, text in sorted(shared, reverse=True):
             if count and not asks_nothing(text):
                 return [(text, weight)]

@@ -64,7 +64,7 @@ def load(name: str, dimensions: int, replies: frozenset) -> IntentModel | None:
     unknown = set(model.labels) - {QUESTION} - set(replies)
     if unknown:
         say_once(f"the small-talk model {path.name} has labels with no reply ({', '.join(sorted(unknown))}): "
-                 "add them to answer.FIXED_REPLIES")
+                 "add them to messages.FIXED_REPLIES")
         return None
     return model
 

@@ -78,6 +78,18 @@ def terms(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS]
 
 
+@lru_cache(maxsize=4096)  # a few MB at most: the passages questions keep finding
+def term_set(text: str) -> frozenset[str]:
+    """The terms of a text as a set, kept: a passage (its text, its heading) is read again by every
+    question that finds it, by the re-ranker, scope and answerability alike."""
+    return frozenset(terms(text))
+
+
+def passage_term_set(heading: str, text: str) -> frozenset[str]:
+    """`passage_terms` as a set."""
+    return term_set(heading) | term_set(text)
+
+
 def query_terms(text: str) -> list[str]:
     """Terms of a question: its own content words plus the standard words for everyday ones."""
     return terms(text) + lay_expansions(text)

@@ -91,8 +91,8 @@ def passage_features(question_terms: set[str], asks_amount: bool, hits: list) ->
     rows = []
     for i, h in enumerate(hits):
         scores = sorted(h.sentence_scores, reverse=True)
-        heading_terms = set(lexical.terms(h.chunk.heading))
-        passage = heading_terms | set(lexical.terms(h.chunk.text))
+        heading_terms = lexical.term_set(h.chunk.heading)
+        passage = lexical.passage_term_set(h.chunk.heading, h.chunk.text)
         rows.append((
             h.dense, h.dense - dense.max(), scores[1] if len(scores) > 1 else scores[0] if scores else 0.0,
             h.lexical / top_lex, h.score - fused.max(),
@@ -133,12 +133,12 @@ def question_features(near, words, message, hits: list, calibration, top_passage
     n_terms = max(1, len(terms))
     coverage = heading = sentence = 0.0
     for h in top:
-        head = set(lexical.terms(h.chunk.heading))
-        coverage = max(coverage, len(terms & (head | set(lexical.terms(h.chunk.text)))) / n_terms)
+        head = lexical.term_set(h.chunk.heading)
+        coverage = max(coverage, len(terms & lexical.passage_term_set(h.chunk.heading, h.chunk.text)) / n_terms)
         heading = max(heading, len(terms & head) / n_terms)
         if h.sentence_scores:  # the closest sentence's own share of the question's words
             best_sentence = h.chunk.sentence_texts()[int(np.argmax(h.sentence_scores))]
-            sentence = max(sentence, len(terms & set(lexical.terms(best_sentence))) / n_terms)
+            sentence = max(sentence, len(terms & lexical.term_set(best_sentence)) / n_terms)
     row = (
         near.best, max((h.dense for h in hits), default=0.0), near.own, near.leaned, float(bool(message.context)),
         coverage, heading, float(near.shared), float(len(terms)),

@@ -195,7 +195,7 @@ def closeness(message: "Message", hits: list["Hit"], index: "Index") -> Closenes
     wanted = set(index.vocabulary.search_terms(message.search_text)[0])
     found = set()
     for h in hits[:top]:
-        found |= wanted & set(lexical.passage_terms(h.chunk.heading, h.chunk.text))
+        found |= wanted & lexical.passage_term_set(h.chunk.heading, h.chunk.text)
     return Closeness(best, own, leaned, shared=len(found))
 
 

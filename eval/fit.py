@@ -35,20 +35,26 @@ def own_libraries() -> list[dict]:
     return [lib for lib in LIBRARIES if lib["origin"] == "own"]
 
 
-def questions(lib: dict) -> list[tuple[str, list[str], list[str]]]:
-    """(question, earlier user turns, expected fragments) for every answerable row and turn."""
+def chat_rows(lib: dict) -> list[tuple[str, list[str], str, list[str]]]:
+    """(message, earlier user turns, what it expects, expected fragments) for every row and turn of
+    a library's sets; rows say answer (answer, followup) or refuse (out_of_scope) as turns do."""
     out = []
     for rel in lib["sets"]:
         for row in load_rows(HERE / rel):
             if "turns" in row:
                 earlier = []
                 for turn in row["turns"]:
-                    if turn["expect"] == "answer":
-                        out.append((turn["user"], list(earlier), turn["expect_any"]))
+                    out.append((turn["user"], list(earlier), turn["expect"], turn.get("expect_any", [])))
                     earlier.append(turn["user"])
-            elif row.get("kind") in ("answer", "followup"):
-                out.append((row["question"], row.get("history_questions", []), row["expect_any"]))
+            else:
+                expect = {"answer": "answer", "followup": "answer", "out_of_scope": "refuse"}.get(row.get("kind"), "")
+                out.append((row["question"], row.get("history_questions", []), expect, row.get("expect_any", [])))
     return out
+
+
+def questions(lib: dict) -> list[tuple[str, list[str], list[str]]]:
+    """(question, earlier user turns, expected fragments) for every answerable row and turn."""
+    return [(q, earlier, fragments) for q, earlier, expect, fragments in chat_rows(lib) if expect == "answer"]
 
 
 def asked(lib: dict, items: list[tuple], **changes):
@@ -160,18 +166,7 @@ def fit_ranker(rows: list[dict]) -> None:
 
 def labelled_questions(lib: dict) -> list[tuple[str, list[str], bool]]:
     """(question, earlier user turns, whether the content answers it) for every row and turn that says."""
-    out = []
-    for rel in lib["sets"]:
-        for row in load_rows(HERE / rel):
-            if "turns" in row:
-                earlier = []
-                for turn in row["turns"]:
-                    if turn["expect"] in ("answer", "refuse"):
-                        out.append((turn["user"], list(earlier), turn["expect"] == "answer"))
-                    earlier.append(turn["user"])
-            elif row.get("kind") in ("answer", "followup", "out_of_scope"):
-                out.append((row["question"], row.get("history_questions", []), row["kind"] != "out_of_scope"))
-    return out
+    return [(q, earlier, expect == "answer") for q, earlier, expect, _ in chat_rows(lib) if expect in ("answer", "refuse")]
 
 
 def answerability_rows(lib: dict) -> list[dict]:

@@ -63,3 +63,17 @@ def test_only_the_apps_import_the_build():
 
 def test_the_entry_point_is_short():
     assert len((BOT / "chatbot.py").read_text(encoding="utf-8").splitlines()) <= 150
+
+
+def test_settings_change_one_value_by_name_and_refuse_a_name_two_groups_share():
+    import pytest
+
+    from bot.settings import Settings
+
+    s = Settings()
+    assert s.but(onnx=False).serving.onnx is False and s.serving.onnx is True
+    assert s.but(triage__margin=0.03).triage.margin == 0.03 and s.but(triage__margin=0.03).scope.margin == s.scope.margin
+    with pytest.raises(TypeError, match="scope and triage"):
+        s.but(margin=0.03)
+    with pytest.raises(TypeError, match="no value"):
+        s.but(no_such_value=1)
