@@ -59,7 +59,9 @@ def reply(message: "Message", hits: list[Hit], verdict: "Verdict", index: "Index
         return Answer(text=lead, urgent=True, red_flags=list(message.red_flags), kind="urgent", lead=lead)
     if not verdict.in_scope:
         template = messages.REFUSAL
-        if verdict.uncovered:
+        if verdict.request:
+            template = messages.SERVICE
+        elif verdict.uncovered:
             template = messages.NOT_COVERED.replace("{topic}", name_words(verdict.uncovered, message.text))
         return fixed_reply(template, "refusal", index.examples, message.notice)
     s = index.settings.retrieval

@@ -14,6 +14,9 @@ import numpy as np
 from .ranking import MODELS
 
 QUESTION = "question"
+# A request no page meets (a brand to buy, a price, a booking): read as a question, then declined
+# unless the content answers it surely (scope.judge).
+REQUEST = "service"
 
 
 @dataclass(frozen=True)

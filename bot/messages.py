@@ -52,6 +52,13 @@ HUMAN = (
     "advice about you in particular, please ask a doctor, pharmacist or physiotherapist.{examples}"
 )
 ACK = "Ask me anything else about back care or back exercises whenever you like.{examples}"
+# A request the pages cannot meet whatever they hold: a brand or product to buy, a price, a booking, a
+# place near you (the "service" intent of data/intents.tsv).
+SERVICE = (
+    "I can't recommend brands or products, compare prices, book appointments or find places near you: "
+    "I only quote the pages I hold. A pharmacist, your doctor or a local health service can help with "
+    "that. I can answer questions about back care from my pages.{examples}"
+)
 EMPTY = "Please type a question about back care or back exercises.{examples}"
 EXAMPLES_LEAD = " Try asking, for example:"
 # {what}: what the question asked that the passages found do not say (data/question_types.tsv).
@@ -86,5 +93,6 @@ FIXED_REPLIES = {
     "bye": (BYE, "small_talk"),
     "human": (HUMAN, "small_talk"),
     "ack": (ACK, "small_talk"),
+    "service": (SERVICE, "refusal"),
     "language": (ENGLISH_ONLY, "language"),
 }

@@ -54,6 +54,7 @@ class Verdict:
     in_scope: bool
     uncovered: tuple[str, ...] = ()  # the question's words the content does not cover, for the refusal
     confidence: float | None = None  # the answerability model's probability that the content answers
+    request: bool = False  # declined as a request no page meets (a brand, a price, a booking)
 
 
 def bank_questions() -> list[str]:
@@ -138,12 +139,21 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
             details.append(word)
     if not subjects and len(others) > 1 and moved[-1] >= settings.subject_word_shift:
         subjects = others  # "heat or an ice pack": together they are the subject
-    return replace(words, unknown=tuple(details), unknown_subjects=tuple(subjects), shift=max(moved))
+    # An incidental word moves the question too little to count: its shift is read as none.
+    shift = max(moved) if max(moved) >= settings.detail_word_shift else 0.0
+    return replace(words, unknown=tuple(details), unknown_subjects=tuple(subjects), shift=shift)
 
 
 def judge(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
     """Whether the content answers the message, from the passages found for it and its words: the
     learned answerability model where one is shipped, else the build's calibrated thresholds."""
+    verdict = _answerable(message, hits, index)
+    if message.request and (not verdict.in_scope or (verdict.confidence or 0.0) < index.settings.scope.request_answered):
+        return Verdict(False, confidence=verdict.confidence, request=True)
+    return verdict
+
+
+def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
     words, near = evidence(message, hits, index)
     model = ranking.model(str(ranking.MODELS / index.settings.scope.answerability), ranking.QUESTION_FEATURES) \
         if index.settings.scope.answerability else None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from . import lexical, messages, safety, scope
 from . import intents
+from .chunking import message_sentence_spans
 from .conversation import check_history, clean_question, context_questions, leans_on_history
 from .vocabulary import Vocabulary, WordCheck
 
@@ -28,13 +29,13 @@ class Message:
     search_text: str = ""  # `asked` with the content's standard words after everyday ones, for word search
     context: tuple[tuple[str, float], ...] = ()  # earlier questions a follow-up leans on, with weights
     words: WordCheck | None = None  # the message's own salient words, known or not
+    request: bool = False  # asks for what no page gives (a brand, a price, a booking): intents.REQUEST
 
 
 def understand(question: object, history: object, index: "Index") -> Message:
     serving, vocabulary, triage = index.settings.serving, index.vocabulary, index.triage
     clean = clean_question(question, serving.max_question_chars)
-    turns = [{"role": t["role"], "content": vocabulary.mend(t["content"]) if t["role"] == "user" else t["content"]}
-             for t in check_history(history, serving.history_turns)]
+    turns = _turns(history, index)
     notice = messages.TOO_LONG.format(limit=serving.max_question_chars) if clean.truncated else ""
     text = clean.text
     if not text or not _LETTER.search(text):
@@ -47,22 +48,49 @@ def understand(question: object, history: object, index: "Index") -> Message:
     # message's own vector (its intent), the question's, and its unknown words with the versions of
     # it that leave each one out.
     flags = tuple(triage.detect(mended, also=(mended, asked, *scope.texts_to_encode(search_text, words))))
+    request = False
     if not flags:
         if not looks_english(mended, vocabulary, index.settings.scope):
             return Message(mended, notice, reply="language")
-        intent = index.intent_of(mended)
-        if intent != intents.QUESTION:
+        intent = _intent(mended, index)
+        if intent not in (intents.QUESTION, intents.REQUEST):
             return Message(mended, notice, reply=intent)
+        request = intent == intents.REQUEST
     context = ()
     if leans_on_history(asked) or (turns and _unanchored(asked, words, vocabulary)):
-        follow = index.settings.retrieval
-        context = tuple(context_questions(turns, follow.followup_weight, follow.followup_depth,
-                                          serving.max_question_chars,
-                                          lambda turn: index.intent_of(turn) != intents.QUESTION, asked))
+        context = _context(turns, asked, index)
     return Message(
         mended, notice, red_flags=flags, acute=safety.describes_acute_pain(mended),
-        asked=asked, search_text=search_text, context=context, words=words,
+        asked=asked, search_text=search_text, context=context, words=words, request=request,
     )
+
+
+def _turns(history: object, index: "Index") -> list[dict]:
+    """The conversation's turns, checked, with the user's typing mended as their questions are."""
+    return [{"role": t["role"], "content": index.vocabulary.mend(t["content"]) if t["role"] == "user" else t["content"]}
+            for t in check_history(history, index.settings.serving.history_turns)]
+
+
+def _context(turns: list[dict], asked: str, index: "Index") -> tuple[tuple[str, float], ...]:
+    follow = index.settings.retrieval
+    return tuple(context_questions(turns, follow.followup_weight, follow.followup_depth,
+                                   index.settings.serving.max_question_chars,
+                                   lambda turn: index.intent_of(turn) not in (intents.QUESTION, intents.REQUEST),
+                                   asked))
+
+
+def _intent(text: str, index: "Index") -> str:
+    """What a message is for. One of several sentences that asks something makes it a question ("lol
+    ok. And if that doesn't help?"), else one that requests; otherwise the last sentence's small talk
+    ("ok thanks! bye")."""
+    spans = message_sentence_spans(text)
+    if len(spans) <= 1:
+        return index.intent_of(text)
+    kinds = [index.intent_of(text[s:e]) for s, e in spans]
+    for kind in (intents.QUESTION, intents.REQUEST):
+        if kind in kinds:
+            return kind
+    return kinds[-1]
 
 
 def _unanchored(text: str, words: WordCheck, vocabulary: Vocabulary) -> bool:

@@ -37,6 +37,11 @@ def _pairs(name: str) -> list[tuple[str, str]]:
 CONTRACTIONS = dict(_pairs("contractions.tsv"))
 SPELLING_SWAPS = tuple(sorted(_pairs("spelling_variants.tsv"), key=lambda p: -len(p[0])))
 BODY_PARTS = frozenset(w.strip().lower() for w in lexical.read_lines("body_parts.txt"))
+PEOPLE = frozenset(w.strip().lower() for w in lexical.read_lines("people.txt"))
+
+
+# A number with a unit or an ending ("4mm", "5pm", "10mg", "3x", "2nd") is an amount, not a topic.
+_AMOUNT = re.compile(r"^\d+(?:[.,]\d+)?[a-z]{0,3}$")
 
 
 def spelling_variants(word: str) -> list[str]:
@@ -134,7 +139,7 @@ class Vocabulary:
         return sorted(w for w in self.words if w.isalpha() and len(w) >= 3 and w not in lexical.STOPWORDS)
 
     def is_salient(self, word: str) -> bool:
-        if word in lexical.STOPWORDS or len(word) < 3 or word.isdigit():
+        if word in lexical.STOPWORDS or word in PEOPLE or len(word) < 3 or _AMOUNT.match(word):
             return False
         return word in BODY_PARTS or zipf(word) < self.salient_zipf
 

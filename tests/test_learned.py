@@ -35,6 +35,36 @@ def test_small_talk_is_recognised_from_its_meaning(bot, message):
     assert answer.kind == "small_talk" and not answer.citations and not answer.urgent, answer.text
 
 
+@pytest.mark.parametrize("message", ["ok thanks! bye", "what can you do?", "haha fair enough"])
+def test_small_talk_in_any_form_is_small_talk(bot, message):
+    answer = bot.ask(message)
+    assert answer.kind == "small_talk" and not answer.citations, answer.text
+
+
+@pytest.mark.parametrize("message", ["which brand of running shoes should I buy?",
+                                     "can you book me in with a physio near me?"])
+def test_a_request_no_page_meets_is_declined_as_such(bot, message):
+    answer = bot.ask(message)
+    assert answer.kind == "refusal" and not answer.in_scope and not answer.citations
+    assert answer.text.startswith("I can't recommend brands")
+
+
+def test_small_talk_before_a_follow_up_does_not_hide_it(bot):
+    history = [{"role": "user", "content": "Does stretching help my back?"}, {"role": "assistant", "content": "..."}]
+    answer = bot.ask("lol ok. and how does that work though?", history=history)
+    assert answer.kind == "answer" and answer.citations
+
+
+def test_who_a_question_is_about_is_never_its_topic(bot):
+    answer = bot.ask("my gran has glaucoma, what should she do about it?")
+    assert not answer.in_scope and answer.text.startswith("My pages don't cover glaucoma,"), answer.text
+
+
+def test_an_amount_is_never_named_as_a_topic(bot):
+    answer = bot.ask("I lift 40kg at work, how should I lift safely?")
+    assert answer.in_scope and "40kg" not in answer.text
+
+
 @pytest.mark.parametrize("message", ["hi, what helps a stiff lower back?", "thanks! and how do I avoid slouching?"])
 def test_a_greeting_with_a_question_is_answered(bot, message):
     answer = bot.ask(message)
