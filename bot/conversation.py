@@ -75,13 +75,13 @@ def leans_on_history(text: str) -> bool:
 
 
 def context_questions(history: list[dict], weight: float, max_back: int, max_chars: int,
-                      asks_nothing, returning_to: str = "") -> list[tuple[str, float]]:
+                      asks_nothing, returning_to: str = "", leans=leans_on_history) -> list[tuple[str, float]]:
     """Earlier user questions a follow-up leans on, newest first, each weighted less than the last.
 
     A chain of follow-ups ("And them?" after "What about my hips?") reaches back to the question
     that started the topic; small talk ("thanks!", `asks_nothing`) is passed over. A message that
     returns to an earlier topic (`returning_to`: "going back to the cream") leans on the earlier
-    question sharing most of its words.
+    question sharing most of its words. `leans`: whether an earlier question was a follow-up itself.
     """
     out: list[tuple[str, float]] = []
     w = weight
@@ -96,7 +96,7 @@ def context_questions(history: list[dict], weight: float, max_back: int, max_cha
         if not text or asks_nothing(text):  # read only as far back as needed
             continue
         out.append((text, w))
-        if len(out) >= max_back or not leans_on_history(text):
+        if len(out) >= max_back or not leans(text):
             break
         w *= weight
     return out

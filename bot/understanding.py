@@ -57,7 +57,7 @@ def understand(question: object, history: object, index: "Index") -> Message:
             return Message(mended, notice, reply=intent)
         request = intent == intents.REQUEST
     context = ()
-    if leans_on_history(asked) or (turns and _unanchored(asked, words, vocabulary)):
+    if turns and _is_follow_up(asked, vocabulary, words):
         context = _context(turns, asked, index)
     return Message(
         mended, notice, red_flags=flags, acute=safety.describes_acute_pain(mended),
@@ -76,21 +76,23 @@ def _context(turns: list[dict], asked: str, index: "Index") -> tuple[tuple[str, 
     return tuple(context_questions(turns, follow.followup_weight, follow.followup_depth,
                                    index.settings.serving.max_question_chars,
                                    lambda turn: index.intent_of(turn) not in (intents.QUESTION, intents.REQUEST),
-                                   asked))
+                                   asked, leans=lambda text: _is_follow_up(text, index.vocabulary)))
 
 
 def _intent(text: str, index: "Index") -> str:
-    """What a message is for. One of several sentences that asks something makes it a question ("lol
-    ok. And if that doesn't help?"), else one that requests; otherwise the last sentence's small talk
-    ("ok thanks! bye")."""
+    """What a message is for, read whole. Small talk with a question of its own ("lol ok. And if that
+    doesn't help?", one sentence with a question mark that reads as a question) is a question."""
+    intent = index.intent_of(text)
+    if intent in (intents.QUESTION, intents.REQUEST) or "?" not in text:
+        return intent
     spans = message_sentence_spans(text)
-    if len(spans) <= 1:
-        return index.intent_of(text)
-    kinds = [index.intent_of(text[s:e]) for s, e in spans]
-    for kind in (intents.QUESTION, intents.REQUEST):
-        if kind in kinds:
-            return kind
-    return kinds[-1]
+    asks = [text[s:e] for s, e in spans if "?" in text[s:e]] if len(spans) > 1 else []
+    return intents.QUESTION if any(index.intent_of(sentence) == intents.QUESTION for sentence in asks) else intent
+
+
+def _is_follow_up(text: str, vocabulary: Vocabulary, words: WordCheck | None = None) -> bool:
+    """Leans on the chat: pronoun-led, elliptical, a correction or a return, or without a topic of its own."""
+    return leans_on_history(text) or _unanchored(text, words or vocabulary.check(text), vocabulary)
 
 
 def _unanchored(text: str, words: WordCheck, vocabulary: Vocabulary) -> bool:
