@@ -35,6 +35,7 @@ class Answer:
     in_scope: bool = False
     urgent: bool = False
     red_flags: list[str] = field(default_factory=list)
+    cautions: list[str] = field(default_factory=list)  # red flags it comes near: named in a note first
     kind: str = "answer"  # answer | urgent | refusal | small_talk | empty | language
     # The pieces of `text`, for pages that lay them out themselves:
     lead: str = ""  # urgent-care message or input notice, shown first
@@ -54,7 +55,8 @@ def reply(message: "Message", hits: list[Hit], verdict: "Verdict", index: "Index
     """The answer to a message: urgent care first (and no exercise advice after it), a refusal naming
     what is not covered, or the content's own sentences with citations and caveats."""
     if message.red_flags:
-        urgent_text = safety.urgent_message(index.triage.advice(list(message.red_flags)))
+        urgent_text = safety.urgent_message(index.triage.advice(list(message.red_flags)),
+                                            index.settings.triage.emergency_number)
         lead = "\n\n".join(filter(None, [message.notice and f"_{message.notice}_", urgent_text]))
         return Answer(text=lead, urgent=True, red_flags=list(message.red_flags), kind="urgent", lead=lead)
     if not verdict.in_scope:
@@ -71,6 +73,18 @@ def reply(message: "Message", hits: list[Hit], verdict: "Verdict", index: "Index
         chosen = acute_first(chosen, lexical.term_set(message.asked), index)
     return compose(chosen, query_terms, s.lead_sentences, s.sentence_term_bonus, s.list_items,
                    acute=message.acute, notice=message.notice, asked=message.asked)
+
+
+def with_cautions(reply: Answer, cautions: tuple[str, ...] | list[str]) -> Answer:
+    """The reply with a note first naming the red flags the message came near: get help now if you
+    also have them."""
+    if not cautions or reply.urgent:
+        return reply
+    from dataclasses import replace
+
+    note = messages.CAUTION.format(flags="; ".join(cautions))
+    return replace(reply, text=f"{note}\n\n{reply.text}", lead=f"{note}\n\n{reply.lead}" if reply.lead else note,
+                   cautions=list(cautions))
 
 
 def fixed_reply(template: str, kind: str, examples: list[str] | tuple[str, ...], notice: str = "") -> Answer:

@@ -38,10 +38,11 @@ class BackCareBot:
         message = understand(question, history, index)
         if message.reply:
             template, kind = messages.FIXED_REPLIES[message.reply]
-            return answer.fixed_reply(template, kind, index.examples, message.notice)
+            return answer.with_cautions(answer.fixed_reply(template, kind, index.examples, message.notice),
+                                        message.cautions)
         hits = index.search(retrieval.query_for(message, index))
         verdict = scope.judge(message, hits, index)
-        reply = answer.reply(message, hits, verdict, index)
+        reply = answer.with_cautions(answer.reply(message, hits, verdict, index), message.cautions)
         gaps.note(self.gaps, message, verdict, reply, index.vocabulary)
         return reply
 

@@ -22,9 +22,13 @@ ACUTE_NOTE_QUERY = "Exercise is not recommended for acute low back pain or a bac
 URGENT_LEAD = "**Please seek medical care now.** What you describe can be a sign of a serious problem:"
 URGENT_FLAG = "- **{name}**: {advice}"
 URGENT_CLOSE = (
-    "If it is severe or getting worse, call emergency services. Please do not start or continue "
+    "If it is severe or getting worse, call {number}. Please do not start or continue "
     "exercising until a clinician has seen you."
 )
+
+# A message that comes near a red flag without clearly reporting one: this note comes first, beside
+# the ordinary reply. {flags}: the red flags' names.
+CAUTION = "**Get medical help now if you also have:** {flags}."
 
 # Red flags themselves are rows of data/red_flags.yaml (names, advice, phrasings, context).
 

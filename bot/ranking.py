@@ -33,13 +33,15 @@ class LinearModel:
     weights: np.ndarray
     bias: float
     threshold: float = 0.5
+    caution: float = 0.5  # a second, lower threshold where a model has two tiers (red flags)
 
     @classmethod
     def load(cls, path: Path) -> "LinearModel":
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls(tuple(data["features"]), np.array(data["mean"], dtype=np.float64),
                    np.array(data["scale"], dtype=np.float64), np.array(data["weights"], dtype=np.float64),
-                   float(data["bias"]), float(data.get("threshold", 0.5)))
+                   float(data["bias"]), float(data.get("threshold", 0.5)),
+                   float(data.get("caution", data.get("threshold", 0.5))))
 
     def logits(self, rows: np.ndarray) -> np.ndarray:
         return ((rows - self.mean) / self.scale) @ self.weights + self.bias

@@ -27,6 +27,32 @@ _CLAUSE_BREAK = re.compile(r"\s*(?:[,;:()\u2013\u2014]|\s-\s|\bbut\b|\band\b|\bb
 _IGNORED_CONTEXT = ("is_negated", "is_hypothetical", "is_family")
 
 
+# The fitted model's features, one row per red flag (Triage.features).
+FEATURES = ("urgent", "margin", "over_threshold", "calm", "pattern", "term", "term_present", "negated",
+            "hypothetical", "historical", "someone_else", "someone_else_now", "lookalike", "asks")
+SYMPTOM, LOOKALIKE = "SYMPTOM", "LOOKALIKE"  # medspaCy target labels: a red flag's word, or a look-alike
+_ASKS = re.compile(r"\?|^\W*(what|how|why|when|which|is|are|can|could|should|would|does|do|will)\b", re.IGNORECASE)
+
+
+def message_features(dimensions: int) -> tuple[str, ...]:
+    """The model's input: the message's sentence vector, then each feature's highest value over the
+    red flags (how near the nearest flag comes, whether any flag's words are denied...)."""
+    return tuple(f"vector_{i}" for i in range(dimensions)) + tuple(f"most_{f}" for f in FEATURES)
+
+
+def message_row(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    return np.concatenate([vector, rows.max(axis=0)])
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What triage makes of a message: the red flags it reports now (the urgent reply), or, when none,
+    those it comes near (a caution beside the answer); and the likeliest flag's probability."""
+    urgent: tuple[str, ...] = ()
+    cautions: tuple[str, ...] = ()
+    probability: float = 0.0
+
+
 @dataclass(frozen=True)
 class RedFlag:
     name: str
@@ -36,6 +62,7 @@ class RedFlag:
     patterns: tuple[re.Pattern, ...]
     urgent: tuple[str, ...]
     calm: tuple[str, ...]
+    lookalikes: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -48,6 +75,7 @@ def red_flags() -> tuple[RedFlag, ...]:
         terms=tuple(t.lower() for t in r.get("terms", ())),
         patterns=tuple(re.compile(p) for p in r.get("patterns", ())),
         urgent=tuple(r.get("urgent", ())), calm=tuple(r.get("calm", ())),
+        lookalikes=tuple(t.lower() for t in r.get("lookalikes", ())),
     ) for r in rows)
 
 
@@ -89,6 +117,8 @@ class Triage:
     def __init__(self, encode_many, calibration: dict, settings):
         """settings: TriageSettings; calibration: what the build recorded for each flag."""
         self._encode_many = encode_many
+        self._model_name = settings.model
+        self._context_gate = settings.context_gate
         self._slip_zipf = settings.slip_zipf
         self.flags = red_flags()
         rows = (calibration or {}).get("flags", {})
@@ -133,9 +163,10 @@ class Triage:
         """Whether the flag's words in this clause (of the message read by medspaCy) are reported
         now, by the writer, as present."""
         # Symptom words of any row (one word, "numbness", serves several) in the clause.
-        ents = [e for e in doc.ents if e.start_char < span[1] and e.end_char > span[0]]
-        if not ents:
-            return True  # the clause's meaning matched without a symptom word: nothing says it is not so
+        inside = [e for e in doc.ents if e.start_char < span[1] and e.end_char > span[0]]
+        ents = [e for e in inside if e.label_ == SYMPTOM]
+        if not ents:  # the clause's meaning matched without a symptom word: nothing says it is not so,
+            return not inside  # unless it is a look-alike ("hay fever")
         return any(cls._present(e, flag) for e in ents)
 
     @staticmethod
@@ -158,8 +189,79 @@ class Triage:
 
         return re.sub(r"[A-Za-z]+", fix, text)
 
+    def read(self, text: str, also: tuple[str, ...] = ()) -> Reading:
+        """The red flags a message reports (urgent) or comes near (cautions), by the fitted model
+        (data/models/triage.json) where one is shipped, else by meaning, patterns and context alone
+        (urgent only). `also`: see `candidates`."""
+        model = self.model()
+        if model is None:
+            return Reading(tuple(self.detect(text, also)), ())
+        rows, vector = self.features(text, also)
+        p = float(model.probability(message_row(rows, vector)[None, :])[0])
+        if p < model.caution:
+            return Reading(probability=p)
+        named = self.named(rows)
+        return Reading(named, (), p) if p >= model.threshold else Reading((), named, p)
+
+    def model(self):
+        from .ranking import MODELS, model
+
+        if not self._model_name:
+            return None
+        return model(str(MODELS / self._model_name), message_features(len(self._flag_vectors[0])))
+
+    def named(self, rows: np.ndarray) -> tuple[str, ...]:
+        """The red flags a message is read as: the one its clauses come closest to, and any other
+        whose precise pattern fits; in table order."""
+        closest = int(np.argmax(rows[:, FEATURES.index("urgent")]))
+        fits = rows[:, FEATURES.index("pattern")] > 0
+        return tuple(f.name for i, f in enumerate(self.flags) if i == closest or fits[i])
+
+    def features(self, text: str, also: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """One row per red flag: how close the message's clauses (and the whole message) come to its
+        urgent phrasings and past its calm ones and the build's threshold, whether a precise pattern
+        fits, and what ConText makes of the flag's own words (reported now, denied, hypothetical,
+        past, someone else's, someone else's now), a look-alike ("hay fever") and whether the
+        closest clause asks rather than tells."""
+        text = self.mend(text)
+        lowered = text.lower()
+        whole = (0, len(text))
+        spans = [sp for sp in clauses(text) if sp != whole] + [whole] if text.strip() else []
+        n = len(self.flags)
+        rows = np.zeros((n, len(FEATURES)))
+        if not spans:
+            return rows, np.zeros(len(self._flag_vectors[0]))
+        vectors = self._encode_many([text[a:b] for a, b in spans] + [t for t in also if t])[: len(spans)]
+        urgent, calm = closeness(self._flag_vectors, vectors)
+        best = urgent.argmax(axis=0)
+        near = urgent.max() >= self._context_gate or any(t in lowered for f in self.flags for t in f.terms)
+        doc = self._pipeline()(text) if near else None
+        for i, flag in enumerate(self.flags):
+            k = int(best[i])
+            a, b = spans[k]
+            ents = [e for e in doc.ents if e.start_char < b and e.end_char > a] if doc is not None else []
+            own = [e for e in ents if e.label_ == SYMPTOM and e.text.lower() in flag.terms]
+            everywhere = [e for e in doc.ents if e.label_ == SYMPTOM and e.text.lower() in flag.terms] if doc else []
+
+            def share(attr, group=own):
+                return sum(bool(getattr(e._, attr)) for e in group) / len(group) if group else 0.0
+            present = [e for e in everywhere if not any(getattr(e._, x) for x in _IGNORED_CONTEXT + ("is_historical",))]
+            other_now = [e for e in everywhere if e._.is_family and not e._.is_historical and not e._.is_negated
+                         and not e._.is_hypothetical]
+            rows[i] = (
+                urgent[k, i], float((urgent[:, i] - calm[:, i]).max()), urgent[k, i] - self.thresholds[i], calm[k, i],
+                float(_fits(flag, lowered, doc)),
+                float(bool(everywhere)), float(bool(present)) if everywhere else 0.0,
+                share("is_negated"), share("is_hypothetical"), share("is_historical"), share("is_family"),
+                float(bool(other_now)),
+                float(any(e.label_ == LOOKALIKE for e in ents)),
+                float(bool(_ASKS.search(text[a:b]))),
+            )
+        return rows, vectors[-1]  # the last span is the whole message
+
     def detect(self, text: str, also: tuple[str, ...] = ()) -> list[str]:
-        """Names of the red flags the message reports, in table order (`also`: see `candidates`)."""
+        """Names of the red flags the message reports, in table order (`also`: see `candidates`):
+        the rule without a fitted model."""
         text = self.mend(text)
         matched, doc = set(), None
         for i, span in self.candidates(text, also):
@@ -173,6 +275,13 @@ class Triage:
     def advice(self, names: list[str]) -> list[tuple[str, str]]:
         by_name = {f.name: f.advice for f in self.flags}
         return [(n, by_name[n]) for n in names if n in by_name]
+
+
+def _fits(flag: RedFlag, lowered: str, doc) -> bool:
+    """One of the flag's precise patterns fits, outside any look-alike ("hay fever" is not "fever")."""
+    looks = [(e.start_char, e.end_char) for e in doc.ents if e.label_ == LOOKALIKE] if doc is not None else []
+    return any(not any(a <= m.start() and m.end() <= b for a, b in looks)
+               for p in flag.patterns for m in p.finditer(lowered))
 
 
 def _enclosing(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int] | None:
@@ -211,8 +320,12 @@ def _context_pipeline(flags: tuple[RedFlag, ...]):
 
     nlp = medspacy.load(medspacy_enable=["medspacy_target_matcher"])
     nlp.add_pipe("sentencizer", first=True)
+    # Each word once (one word, "numb", serves several flags); look-alikes too, so that the longest
+    # match wins: "hay fever" is a look-alike, not "fever".
+    symptoms = dict.fromkeys(term for flag in flags for term in flag.terms)
+    lookalikes = dict.fromkeys(term for flag in flags for term in flag.lookalikes)
     nlp.get_pipe("medspacy_target_matcher").add(
-        [TargetRule(term, flag.name) for flag in flags for term in flag.terms])
+        [TargetRule(term, SYMPTOM) for term in symptoms] + [TargetRule(term, LOOKALIKE) for term in lookalikes])
     context = nlp.add_pipe("medspacy_context", config={"rules": None})
     rules = []
     for row in yaml.safe_load((lexical.DATA / "context_rules.yaml").read_text(encoding="utf-8")):

@@ -23,7 +23,8 @@ class Message:
     text: str  # cleaned, with typing mended towards the content's words
     notice: str = ""  # said before the reply (a long message was cut)
     reply: str = ""  # a fixed reply instead of an answer: empty | language | a small-talk intent (intents.py)
-    red_flags: tuple[str, ...] = ()
+    red_flags: tuple[str, ...] = ()  # reported now: the urgent reply
+    cautions: tuple[str, ...] = ()  # come near: a "get help now if you also have" note beside the reply
     acute: bool = False  # describes a fresh injury or sudden pain
     asked: str = ""  # what is asked: the text with denied symptoms left out
     search_text: str = ""  # `asked` with the content's standard words after everyday ones, for word search
@@ -47,20 +48,21 @@ def understand(question: object, history: object, index: "Index") -> Message:
     # One model pass reads the clauses for red flags and encodes what the answer will need: the
     # message's own vector (its intent), the question's, and its unknown words with the versions of
     # it that leave each one out.
-    flags = tuple(triage.detect(mended, also=(mended, asked, *scope.texts_to_encode(search_text, words))))
+    reading = triage.read(mended, also=(mended, asked, *scope.texts_to_encode(search_text, words)))
+    flags, cautions = reading.urgent, reading.cautions
     request = False
     if not flags:
         if not looks_english(mended, vocabulary, index.settings.scope):
-            return Message(mended, notice, reply="language")
+            return Message(mended, notice, reply="language", cautions=cautions)
         intent = _intent(mended, index)
         if intent not in (intents.QUESTION, intents.REQUEST):
-            return Message(mended, notice, reply=intent)
+            return Message(mended, notice, reply=intent, cautions=cautions)
         request = intent == intents.REQUEST
     context = ()
     if turns and _is_follow_up(asked, vocabulary, words):
         context = _context(turns, asked, index)
     return Message(
-        mended, notice, red_flags=flags, acute=safety.describes_acute_pain(mended),
+        mended, notice, red_flags=flags, cautions=cautions, acute=safety.describes_acute_pain(mended),
         asked=asked, search_text=search_text, context=context, words=words, request=request,
     )
 

@@ -34,8 +34,8 @@ def load_rows(path: Path) -> list[dict]:
 
 def evaluate(bot, rows: list[dict]) -> dict:
     """Percentages per measure, the false-alarm count, p50 latency and the ids that missed."""
-    stats = {k: [0, 0] for k in ("hit1", "hit3", "quoted", "followup", "oos", "refused", "urgent", "calm", "caveats",
-                                  "smalltalk", "turns", "whole")}
+    stats = {k: [0, 0] for k in ("hit1", "hit3", "quoted", "followup", "oos", "refused", "urgent", "flagged", "calm",
+                                  "cautioned", "caveats", "smalltalk", "turns", "whole")}
     false_alarms, misses, latency = [], [], []
 
     def check(name, ok, rid):
@@ -79,8 +79,11 @@ def evaluate(bot, rows: list[dict]) -> dict:
             check("oos", not a.in_scope and not a.citations and not a.urgent, rid)
         elif kind == "urgent":
             check("urgent", a.urgent, rid)
+            check("flagged", a.urgent or bool(a.cautions), rid)  # the urgent reply or a caution note
         elif kind == "not_urgent":  # a symptom only mentioned: denied, hypothetical, someone else's, past
             check("calm", not a.urgent, rid)
+            stats["cautioned"][0] += bool(a.cautions)  # counted, not a target: lower is better
+            stats["cautioned"][1] += 1
     latency.sort()
     result = {k: (100.0 * v[0] / v[1] if v[1] else None) for k, v in stats.items()}
     result.update(false_alarms=len(false_alarms), misses=misses + [f"urgent_fp:{r}" for r in false_alarms],
@@ -131,7 +134,8 @@ def _pct(value) -> str:
 def summary(result: dict) -> str:
     return (f"hit@1 {_pct(result['hit1'])} hit@3 {_pct(result['hit3'])} quoted {_pct(result['quoted'])} "
             f"followup {_pct(result['followup'])} oos {_pct(result['oos'])} refused {_pct(result['refused'])} "
-            f"urgent {_pct(result['urgent'])} calm {_pct(result['calm'])} urgent_fp {result['false_alarms']} "
+            f"urgent {_pct(result['urgent'])} flagged {_pct(result['flagged'])} calm {_pct(result['calm'])} "
+            f"cautioned {_pct(result['cautioned'])} urgent_fp {result['false_alarms']} "
             f"smalltalk {_pct(result['smalltalk'])} whole {_pct(result['whole'])} "
             f"caveats {_pct(result['caveats'])} p50 {result['p50_ms']:.1f}ms ({result['questions']} rows)")
 
@@ -161,7 +165,8 @@ LIBRARIES = [
      "sets": ["eval/library_dev.jsonl", "eval/conversations_library_dev.jsonl"]},
     {"name": "shared-nhs", "origin": "shared", "docs": "library_nhs", "sets": ["eval/nhs_dev.jsonl"]},
 ]
-COLUMNS = ("hit1", "hit3", "quoted", "followup", "oos", "refused", "smalltalk", "whole", "urgent", "calm")
+COLUMNS = ("hit1", "hit3", "quoted", "followup", "oos", "refused", "smalltalk", "whole", "urgent", "flagged", "calm",
+           "cautioned")
 BUILDS = HERE / ".builds"  # one index per library, kept between runs (a no-op rebuild when nothing changed)
 
 

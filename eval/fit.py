@@ -8,6 +8,8 @@ shared ones), and reports each one held out library by library:
   on features read with each library's held-out re-ranker;
 - the intents (a question, or small talk of which kind) from bot/data/intents.tsv:
   bot/data/models/intents.json, checked by cross-validation over the examples;
+- the red flags (urgent, a caution, or neither) from bot/data/triage_bank.jsonl:
+  bot/data/models/triage.json, held out family by family (eval/fit_triage.py);
 
 For every own library X it also fits the same model without X into eval/.builds/folds/X/, which
 `make eval` uses to score X: the numbers it prints for own libraries are held-out numbers.
@@ -326,6 +328,9 @@ def main() -> int:
         rows += answerability_rows(lib)
     write(HERE / ".builds" / "answerability_rows.json", {"rows": rows})
     fit_answerability(rows)
+    from fit_triage import fit_triage
+
+    fit_triage()
     return 0
 
 

@@ -29,7 +29,7 @@ def test_openapi_schema_describes_ask(page):
     request = schema["components"]["schemas"]["AskRequest"]
     assert set(request["properties"]) == {"question", "history"} and request["required"] == ["question"]
     answer = schema["components"]["schemas"]["AnswerOut"]
-    assert {"text", "citations", "caveats", "in_scope", "urgent", "red_flags", "kind"} <= set(answer["properties"])
+    assert {"text", "citations", "caveats", "in_scope", "urgent", "red_flags", "cautions", "kind"} <= set(answer["properties"])
     citation = schema["components"]["schemas"]["CitationOut"]
     assert {"number", "text", "source", "url", "chunk_id", "score"} <= set(citation["properties"])
     assert "422" in ask["responses"] and "413" in ask["responses"]
@@ -64,6 +64,13 @@ def test_urgent_message_comes_back_urgent_with_its_red_flags(page):
     status, a = call(url + "/api/ask", {"question": "My back hurts and I suddenly can't control my bladder"})
     assert status == 200 and a["urgent"] and a["kind"] == "urgent"
     assert "loss of bladder or bowel control" in a["red_flags"] and a["citations"] == []
+
+
+def test_a_caution_comes_back_beside_the_answer(page):
+    _, url, _ = page
+    status, a = call(url + "/api/ask", {"question": "my legs feel a bit weak and wobbly today and my back aches, what exercises help?"})
+    assert status == 200 and not a["urgent"] and a["cautions"] and a["citations"]
+    assert a["text"].startswith("**Get medical help now if you also have:**")
 
 
 @pytest.mark.parametrize("body, field", [

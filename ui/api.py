@@ -52,6 +52,8 @@ class AnswerOut(BaseModel):
     in_scope: bool
     urgent: bool
     red_flags: list[str]
+    cautions: list[str] = Field(default_factory=list,
+                                description="Red flags the message comes near: the reply starts with a note naming them.")
     kind: Literal["answer", "urgent", "refusal", "small_talk", "empty", "language"]
 
 

@@ -1,0 +1,134 @@
+"""Fits the red-flag model on the project's own bank of labelled messages and reports it held out
+family by family (never fitted on the shared sets):
+
+    python eval/fit_triage.py     (part of make fit)
+
+The bank, bot/data/triage_bank.jsonl, holds messages written in families: one scenario phrased
+many ways ("wet the bed", "hay fever in spring"), each labelled with the red flag it reports now or
+"calm" (and the kind of calm: denied, a general question, past, family history, intended, a
+look-alike, ordinary). A family is held out whole, so a phrasing is never scored by a model that saw
+its siblings. Writes bot/data/models/triage.json: a logistic regression over Triage.features (one
+row per message and red flag), with two thresholds chosen on the held-out probabilities: the caution
+tier for recall, the urgent tier for precision.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from evaluate import library_index, load_rows  # noqa: E402
+from fit import MODELS, probabilities, write  # noqa: E402
+
+BANK = HERE.parent / "bot" / "data" / "triage_bank.jsonl"
+CALM = "calm"
+TRIAGE_C = 10.0  # sentence vectors are unit length: weak regularisation
+FEATURE_WEIGHT = 0.3  # the flag features' scale beside the vector's 384 numbers (chosen held out: 0.1 to 1)
+# The caution tier: the highest threshold at which held-out emergencies still all reach a tier (at
+# most this share may slip). The urgent tier: the lowest at which held-out calm messages get the
+# urgent reply at most this often. Missing an emergency costs more than a note beside an answer.
+CAUTION_MISSES = 0.05
+URGENT_FALSE_ALARMS = 0.02
+GRID = tuple(round(0.02 * i, 2) for i in range(1, 50))  # 0.02 … 0.98
+
+
+def features(rows: list[dict]):
+    """Every message's model input, through the bot's own triage (its model pass and ConText)."""
+    from bot import BackCareBot
+    from bot.triage import message_row
+
+    bot = BackCareBot.load(settings=library_index("seed", None).but(gap_log=False))
+    triage = bot.index.triage
+    names = {f.name for f in triage.flags}
+    unknown = {r["label"] for r in rows} - names - {CALM}
+    if unknown:
+        raise SystemExit(f"{BANK.name}: labels that are not red flags: {', '.join(sorted(unknown))}")
+    return np.stack([message_row(*triage.features(r["text"])) for r in rows]), triage
+
+
+def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], dimensions: int) -> dict:
+    """Logistic regression over the sentence vector as it is (unit length) and the flag features
+    standardised and weighed down (FEATURE_WEIGHT) so that neither drowns the other."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
+    tail = x[:, dimensions:]
+    mean[dimensions:] = tail.mean(axis=0)
+    std = tail.std(axis=0)
+    scale[dimensions:] = np.where(std > 0, std, 1.0) / FEATURE_WEIGHT
+    lr = LogisticRegression(C=TRIAGE_C, max_iter=5000).fit((x - mean) / scale, y)
+    return {"features": list(names), "mean": mean.tolist(), "scale": scale.tolist(),
+            "weights": lr.coef_[0].tolist(), "bias": float(lr.intercept_[0])}
+
+
+def held_out(rows: list[dict], x: np.ndarray, names, dimensions: int) -> np.ndarray:
+    """Each message's probability of an emergency from the model fitted without its family."""
+    y = np.array([r["label"] != CALM for r in rows], dtype=int)
+    families = np.array([r["family"] for r in rows])
+    p = np.zeros(len(rows))
+    for family in sorted(set(families)):
+        train = families != family
+        p[~train] = probabilities(fit(x[train], y[train], names, dimensions), x[~train])
+    return p
+
+
+def thresholds(rows: list[dict], p: np.ndarray) -> tuple[float, float]:
+    urgent = np.array([r["label"] != CALM for r in rows])
+    caution = max((t for t in GRID if np.mean(p[urgent] < t) <= CAUTION_MISSES), default=GRID[0])
+    alarm = min((t for t in GRID if t >= caution and np.mean(p[~urgent] >= t) <= URGENT_FALSE_ALARMS),
+                default=GRID[-1])
+    return alarm, caution
+
+
+def report(rows: list[dict], p: np.ndarray, named: list[tuple[str, ...]], alarm: float, caution: float) -> None:
+    print(f"red flags, held out family by family ({len({r['family'] for r in rows})} families, {len(rows)} messages; "
+          f"urgent at {alarm}, caution at {caution}):")
+    print("| red flag | messages | urgent reply | either tier | flag named | lowest probability |")
+    print("|---|---|---|---|---|---|")
+    for name in dict.fromkeys(r["label"] for r in rows if r["label"] != CALM):
+        mine = [j for j, r in enumerate(rows) if r["label"] == name]
+        v = p[mine]
+        print(f"| {name} | {len(mine)} | {100 * np.mean(v >= alarm):.0f}% | {100 * np.mean(v >= caution):.0f}% "
+              f"| {100 * np.mean([name in named[j] for j in mine]):.0f}% | {v.min():.2f} |")
+    calm = p[[r["label"] == CALM for r in rows]]
+    print(f"calm messages: {len(calm)}, highest probability {calm.max():.2f} (margin below the urgent tier "
+          f"{alarm - calm.max():+.2f})")
+    print("| calm (kind) | messages | urgent reply | caution note |")
+    print("|---|---|---|---|")
+    kinds = defaultdict(list)
+    for j, r in enumerate(rows):
+        if r["label"] == CALM:
+            kinds[r.get("kind", "")].append(p[j])
+    for kind, values in sorted(kinds.items()):
+        v = np.array(values)
+        print(f"| {kind} | {len(v)} | {100 * np.mean(v >= alarm):.0f}% | {100 * np.mean((v >= caution) & (v < alarm)):.0f}% |")
+
+
+def fit_triage() -> None:
+    from bot.triage import FEATURES, message_features
+
+    rows = load_rows(BANK)
+    x, triage = features(rows)
+    dimensions = x.shape[1] - len(FEATURES)
+    names = message_features(dimensions)
+    p = held_out(rows, x, names, dimensions)
+    alarm, caution = thresholds(rows, p)
+    named = [triage.named(triage.features(r["text"])[0]) for r in rows]
+    report(rows, p, named, alarm, caution)
+    model = fit(x, np.array([r["label"] != CALM for r in rows], dtype=int), names, dimensions)
+    model.update(threshold=alarm, caution=caution,
+                 bank=dict(Counter("calm" if r["label"] == CALM else "urgent" for r in rows)))
+    write(MODELS / "triage.json", model)
+    tail = dict(zip(FEATURES, model["weights"][dimensions:]))
+    print("flag-feature weights:", ", ".join(f"{n} {w:+.2f}" for n, w in tail.items()))
+
+
+if __name__ == "__main__":
+    fit_triage()
