@@ -134,9 +134,6 @@ class TriageSettings:
     # The fitted red-flag model (bot/data/models/, fitted by eval/fit.py on data/triage_bank.jsonl);
     # "" for the rule alone (meaning, patterns and context; no caution tier).
     model: str = "triage.json"
-    # medspaCy reads a message's context only when a clause comes this close to a red flag's urgent
-    # phrasings or a red-flag word is in it: other messages have no context to read.
-    context_gate: float = 0.35
     # What the urgent reply tells people to call ("999", "911", "112").
     emergency_number: str = "your local emergency number"
 

@@ -44,6 +44,29 @@ def message_row(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
     return np.concatenate([vector, rows.max(axis=0)])
 
 
+def only_not_now(rows: np.ndarray) -> bool:
+    """ConText reads the message's red-flag words as a hypothetical ("what if I lost control of my
+    bladder one day?") and none as reported now, by the writer or someone with them: a caution at most."""
+    col = FEATURES.index
+    return bool(rows[:, col("hypothetical")].max() > 0 and rows[:, col("term_present")].max() == 0
+                and rows[:, col("someone_else_now")].max() == 0)
+
+
+# What medspaCy reads (each between 0 and 1); `most_alarming` bounds them.
+_CONTEXT_READ = ("pattern", "term_present", "negated", "hypothetical", "historical", "someone_else",
+                 "someone_else_now", "lookalike")
+
+
+def most_alarming(model, row: np.ndarray) -> np.ndarray:
+    """The row with what ConText would read set to the values that raise the probability most: a
+    bound on the probability that needs no medspaCy."""
+    out = row.copy()
+    for name in _CONTEXT_READ:
+        j = model.features.index(f"most_{name}")
+        out[j] = 1.0 if model.weights[j] > 0 else 0.0
+    return out
+
+
 @dataclass(frozen=True)
 class Reading:
     """What triage makes of a message: the red flags it reports now (the urgent reply), or, when none,
@@ -118,7 +141,6 @@ class Triage:
         """settings: TriageSettings; calibration: what the build recorded for each flag."""
         self._encode_many = encode_many
         self._model_name = settings.model
-        self._context_gate = settings.context_gate
         self._slip_zipf = settings.slip_zipf
         self.flags = red_flags()
         rows = (calibration or {}).get("flags", {})
@@ -196,12 +218,18 @@ class Triage:
         model = self.model()
         if model is None:
             return Reading(tuple(self.detect(text, also)), ())
+        rows, vector = self.features(text, also, context=False)
+        # medspaCy reads the context only when it could matter: when the message would reach the
+        # caution tier if its context were as alarming as it can be (the model is linear).
+        if model.probability(most_alarming(model, message_row(rows, vector))[None, :])[0] < model.caution:
+            return Reading()
         rows, vector = self.features(text, also)
         p = float(model.probability(message_row(rows, vector)[None, :])[0])
         if p < model.caution:
             return Reading(probability=p)
         named = self.named(rows)
-        return Reading(named, (), p) if p >= model.threshold else Reading((), named, p)
+        urgent = p >= model.threshold and not only_not_now(rows)
+        return Reading(named, (), p) if urgent else Reading((), named, p)
 
     def model(self):
         from .ranking import MODELS, model
@@ -217,12 +245,13 @@ class Triage:
         fits = rows[:, FEATURES.index("pattern")] > 0
         return tuple(f.name for i, f in enumerate(self.flags) if i == closest or fits[i])
 
-    def features(self, text: str, also: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    def features(self, text: str, also: tuple[str, ...] = (), context: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """One row per red flag: how close the message's clauses (and the whole message) come to its
         urgent phrasings and past its calm ones and the build's threshold, whether a precise pattern
         fits, and what ConText makes of the flag's own words (reported now, denied, hypothetical,
         past, someone else's, someone else's now), a look-alike ("hay fever") and whether the
-        closest clause asks rather than tells."""
+        closest clause asks rather than tells. Without `context`, medspaCy is not run: what it reads is
+        left at zero, and a flag's words are found by their spelling alone."""
         text = self.mend(text)
         lowered = text.lower()
         whole = (0, len(text))
@@ -234,14 +263,15 @@ class Triage:
         vectors = self._encode_many([text[a:b] for a, b in spans] + [t for t in also if t])[: len(spans)]
         urgent, calm = closeness(self._flag_vectors, vectors)
         best = urgent.argmax(axis=0)
-        near = urgent.max() >= self._context_gate or any(t in lowered for f in self.flags for t in f.terms)
-        doc = self._pipeline()(text) if near else None
+        doc = self._pipeline()(text) if context else None
+        words = set(lexical.words(lowered)) if doc is None else set()
         for i, flag in enumerate(self.flags):
             k = int(best[i])
             a, b = spans[k]
             ents = [e for e in doc.ents if e.start_char < b and e.end_char > a] if doc is not None else []
             own = [e for e in ents if e.label_ == SYMPTOM and e.text.lower() in flag.terms]
             everywhere = [e for e in doc.ents if e.label_ == SYMPTOM and e.text.lower() in flag.terms] if doc else []
+            spelled = doc is None and any(t in words or (" " in t and t in lowered) for t in flag.terms)
 
             def share(attr, group=own):
                 return sum(bool(getattr(e._, attr)) for e in group) / len(group) if group else 0.0
@@ -251,7 +281,7 @@ class Triage:
             rows[i] = (
                 urgent[k, i], float((urgent[:, i] - calm[:, i]).max()), urgent[k, i] - self.thresholds[i], calm[k, i],
                 float(_fits(flag, lowered, doc)),
-                float(bool(everywhere)), float(bool(present)) if everywhere else 0.0,
+                float(bool(everywhere) or spelled), float(bool(present)) if everywhere else 0.0,
                 share("is_negated"), share("is_hypothetical"), share("is_historical"), share("is_family"),
                 float(bool(other_now)),
                 float(any(e.label_ == LOOKALIKE for e in ents)),

@@ -93,3 +93,23 @@ def test_the_emergency_number_is_a_setting(settings):
     bot = BackCareBot.load(settings=settings.but(emergency_number="999", gap_log=False))
     answer = bot.ask("I have lost control of my bladder and my back is agony")
     assert answer.urgent and "call 999" in answer.text
+
+
+def test_skipping_medspacy_never_changes_a_reading(bot):
+    """medspaCy is skipped when even the most alarming context could not reach the caution tier: the
+    tiers are the same as with the context always read."""
+    from bot.triage import message_row, only_not_now
+
+    triage = bot.index.triage
+    model = triage.model()
+    assert model is not None
+    messages_ = [r["question"] for r in load_rows(TRIAGE)] + [
+        "How can I stop slouching at my desk?", "hi there", "what stretches help a stiff back in the morning?"]
+    for text in messages_:
+        reading = triage.read(text)
+        rows, vector = triage.features(text)
+        p = float(model.probability(message_row(rows, vector)[None, :])[0])
+        full = ("urgent" if p >= model.threshold and not only_not_now(rows)
+                else "caution" if p >= model.caution else "calm")
+        got = "urgent" if reading.urgent else "caution" if reading.cautions else "calm"
+        assert got == full, text
