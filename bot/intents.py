@@ -37,11 +37,16 @@ class IntentModel:
 
 
 def decide(labels: tuple[str, ...] | list[str], p: np.ndarray, min_probability: float) -> str:
+    """A question unless what is not a question is likely enough; then its likeliest kind, except
+    small talk that a question and a request together outweigh (the likelier of those two then)."""
     q = labels.index(QUESTION)
     if 1.0 - p[q] < min_probability:
         return QUESTION
-    others = [i for i in range(len(labels)) if i != q]
-    return labels[max(others, key=lambda i: p[i])]
+    best = max((i for i in range(len(labels)) if i != q), key=lambda i: p[i])
+    asks = [i for i, label in enumerate(labels) if label in (QUESTION, REQUEST)]
+    if labels[best] != REQUEST and float(sum(p[i] for i in asks)) >= min_probability:
+        return labels[max(asks, key=lambda i: p[i])]
+    return labels[best]
 
 
 @lru_cache(maxsize=4)

@@ -42,7 +42,7 @@ def without_denials(question: str) -> str:
     return "".join(kept).strip() if kept and len(kept) < len(clauses) else question
 
 
-def urgent_message(advice: list[tuple[str, str]], emergency_number: str = "your local emergency number") -> str:
+def urgent_message(advice: list[tuple[str, str]], emergency_number: str) -> str:
     """The urgent reply for the red flags that matched: (name, advice) pairs, in table order."""
     lines = [messages.URGENT_FLAG.format(name=name[0].upper() + name[1:], advice=text) for name, text in advice]
     return "\n\n".join([messages.URGENT_LEAD, "\n".join(lines), messages.URGENT_CLOSE.format(number=emergency_number)])

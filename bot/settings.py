@@ -133,7 +133,7 @@ class TriageSettings:
     slip_zipf: float = 3.5
     # The fitted red-flag model (bot/data/models/, fitted by eval/fit.py on data/triage_bank.jsonl);
     # "" for the rule alone (meaning, patterns and context; no caution tier).
-    model: str = "triage.json"
+    red_flag_model: str = "triage.json"
     # What the urgent reply tells people to call ("999", "911", "112").
     emergency_number: str = "your local emergency number"
 

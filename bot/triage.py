@@ -1,4 +1,9 @@
-"""Red-flag triage by meaning and context: which red flags a message reports, now, of the writer.
+"""Red-flag triage by meaning and context: which red flags a message reports now (the urgent reply)
+or comes near (a caution beside the answer).
+
+With the fitted model (data/models/triage.json, `Triage.read`): a logistic regression over the
+message's sentence vector and, per red flag, the features below (`Triage.features`). Without it, the
+rule that follows decides (urgent only).
 
 A red flag (one row of data/red_flags.yaml) matches a clause of the message that is close in
 meaning to one of its urgent phrasings, and closer to them than to its calm look-alikes, or that
@@ -31,7 +36,8 @@ _IGNORED_CONTEXT = ("is_negated", "is_hypothetical", "is_family")
 FEATURES = ("urgent", "margin", "over_threshold", "calm", "pattern", "term", "term_present", "negated",
             "hypothetical", "historical", "someone_else", "someone_else_now", "lookalike", "asks")
 SYMPTOM, LOOKALIKE = "SYMPTOM", "LOOKALIKE"  # medspaCy target labels: a red flag's word, or a look-alike
-_ASKS = re.compile(r"\?|^\W*(what|how|why|when|which|is|are|can|could|should|would|does|do|will)\b", re.IGNORECASE)
+_ASKS = re.compile(r"\?|^\W*(what|how|why|when|which|is|are|can|could|should|would|does|do|will)\b(?!['\u2019])",
+                   re.IGNORECASE)  # "can't pee" tells; "can I" asks
 
 
 def message_features(dimensions: int) -> tuple[str, ...]:
@@ -44,6 +50,15 @@ def message_row(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
     return np.concatenate([vector, rows.max(axis=0)])
 
 
+def reported_in_its_words(rows: np.ndarray) -> bool:
+    """A flag's precise pattern fits ("a fever and chills") and ConText reads its words as the
+    writer's own, now: not denied, hypothetical or past. With the caution tier reached, that is urgent."""
+    col = FEATURES.index
+    fits = (rows[:, col("pattern")] > 0) & (rows[:, col("term_present")] > 0)
+    unsure = rows[:, [col("negated"), col("hypothetical"), col("historical"), col("someone_else")]].max(axis=1) > 0
+    return bool((fits & ~unsure).any())
+
+
 def only_not_now(rows: np.ndarray) -> bool:
     """ConText reads the message's red-flag words as a hypothetical ("what if I lost control of my
     bladder one day?") and none as reported now, by the writer or someone with them: a caution at most."""
@@ -53,7 +68,7 @@ def only_not_now(rows: np.ndarray) -> bool:
 
 
 # What medspaCy reads (each between 0 and 1); `most_alarming` bounds them.
-_CONTEXT_READ = ("pattern", "term_present", "negated", "hypothetical", "historical", "someone_else",
+_CONTEXT_READ = ("pattern", "term", "term_present", "negated", "hypothetical", "historical", "someone_else",
                  "someone_else_now", "lookalike")
 
 
@@ -140,7 +155,7 @@ class Triage:
     def __init__(self, encode_many, calibration: dict, settings):
         """settings: TriageSettings; calibration: what the build recorded for each flag."""
         self._encode_many = encode_many
-        self._model_name = settings.model
+        self._model_name = settings.red_flag_model
         self._slip_zipf = settings.slip_zipf
         self.flags = red_flags()
         rows = (calibration or {}).get("flags", {})
@@ -228,7 +243,7 @@ class Triage:
         if p < model.caution:
             return Reading(probability=p)
         named = self.named(rows)
-        urgent = p >= model.threshold and not only_not_now(rows)
+        urgent = (p >= model.threshold or reported_in_its_words(rows)) and not only_not_now(rows)
         return Reading(named, (), p) if urgent else Reading((), named, p)
 
     def model(self):
@@ -269,8 +284,8 @@ class Triage:
             k = int(best[i])
             a, b = spans[k]
             ents = [e for e in doc.ents if e.start_char < b and e.end_char > a] if doc is not None else []
-            own = [e for e in ents if e.label_ == SYMPTOM and e.text.lower() in flag.terms]
-            everywhere = [e for e in doc.ents if e.label_ == SYMPTOM and e.text.lower() in flag.terms] if doc else []
+            own = [e for e in ents if e.label_ == SYMPTOM and _said(e) in flag.terms]
+            everywhere = [e for e in doc.ents if e.label_ == SYMPTOM and _said(e) in flag.terms] if doc else []
             spelled = doc is None and any(t in words or (" " in t and t in lowered) for t in flag.terms)
 
             def share(attr, group=own):
@@ -284,7 +299,7 @@ class Triage:
                 float(bool(everywhere) or spelled), float(bool(present)) if everywhere else 0.0,
                 share("is_negated"), share("is_hypothetical"), share("is_historical"), share("is_family"),
                 float(bool(other_now)),
-                float(any(e.label_ == LOOKALIKE for e in ents)),
+                float(any(e.label_ == LOOKALIKE and e.text.lower() in flag.lookalikes for e in ents)),
                 float(bool(_ASKS.search(text[a:b]))),
             )
         return rows, vectors[-1]  # the last span is the whole message
@@ -305,6 +320,11 @@ class Triage:
     def advice(self, names: list[str]) -> list[tuple[str, str]]:
         by_name = {f.name: f.advice for f in self.flags}
         return [(n, by_name[n]) for n in names if n in by_name]
+
+
+def _said(ent) -> str:
+    """A matched expression as the table writes it: lower case, single spaces ("pins and\nneedles")."""
+    return " ".join(ent.text.lower().split())
 
 
 def _fits(flag: RedFlag, lowered: str, doc) -> bool:

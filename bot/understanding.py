@@ -77,7 +77,7 @@ def _context(turns: list[dict], asked: str, index: "Index") -> tuple[tuple[str, 
     follow = index.settings.retrieval
     return tuple(context_questions(turns, follow.followup_weight, follow.followup_depth,
                                    index.settings.serving.max_question_chars,
-                                   lambda turn: index.intent_of(turn) not in (intents.QUESTION, intents.REQUEST),
+                                   lambda turn: _intent(turn, index) not in (intents.QUESTION, intents.REQUEST),
                                    asked, leans=lambda text: _is_follow_up(text, index.vocabulary)))
 
 

@@ -21,7 +21,10 @@ HERE = Path(__file__).resolve().parent
 # tuned on it; they are now learned across the project's libraries (eval/fit.py), which costs this
 # set a few rows (hit@1 84%, hit@3 92% when measured) while the other libraries gain. These floors
 # hold where it stands, so a regression still turns CI red; `make eval` reports held-out numbers.
-TARGETS = {"hit1": 80.0, "hit3": 90.0, "followup": 90.0, "oos": 85.0, "urgent": 100.0, "caveats": 95.0}
+# Red flags: every emergency reaches a tier (the urgent reply or a caution); the urgent tier is the
+# red-flag model's, held out from this set (92% when measured).
+TARGETS = {"hit1": 80.0, "hit3": 90.0, "followup": 90.0, "oos": 85.0, "urgent": 90.0, "flagged": 100.0,
+           "caveats": 95.0}
 
 
 def norm(s: str) -> str:

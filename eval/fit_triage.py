@@ -7,13 +7,12 @@ The bank, bot/data/triage_bank.jsonl, holds messages written in families: one sc
 many ways ("wet the bed", "hay fever in spring"), each labelled with the red flag it reports now or
 "calm" (and the kind of calm: denied, a general question, past, family history, intended, a
 look-alike, ordinary). A family is held out whole, so a phrasing is never scored by a model that saw
-its siblings. Writes bot/data/models/triage.json: a logistic regression over Triage.features (one
-row per message and red flag), with two thresholds chosen on the held-out probabilities: the caution
+its siblings. Writes bot/data/models/triage.json: a logistic regression over the message's row
+(its sentence vector and the red flags' features, triage.message_row), with two thresholds chosen on the held-out probabilities: the caution
 tier for recall, the urgent tier for precision.
 """
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -50,7 +49,9 @@ def features(rows: list[dict]):
     unknown = {r["label"] for r in rows} - names - {CALM}
     if unknown:
         raise SystemExit(f"{BANK.name}: labels that are not red flags: {', '.join(sorted(unknown))}")
-    return np.stack([message_row(*triage.features(r["text"])) for r in rows]), triage
+    # Mended towards the content's words as a question is before triage reads it.
+    mend = bot.index.vocabulary.mend
+    return np.stack([message_row(*triage.features(mend(r["text"]))) for r in rows]), triage
 
 
 def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], dimensions: int) -> dict:

@@ -20,7 +20,7 @@ def test_own_triage_set_is_large_and_covers_every_red_flag():
 
 
 # Our own triage set was written before the red-flag model and is not in its bank (data/triage_bank.jsonl):
-# held out, it measures urgent 71%, either tier 96%, calm 98%. These floors hold where it stands.
+# held out, it measures urgent 79%, either tier 98%, calm 100%. These floors hold where it stands.
 def test_own_triage_set_reaches_a_tier_and_rarely_alarms_the_calm(bot):
     result = evaluate(bot, load_rows(TRIAGE))
     print(summary(result))
@@ -98,7 +98,7 @@ def test_the_emergency_number_is_a_setting(settings):
 def test_skipping_medspacy_never_changes_a_reading(bot):
     """medspaCy is skipped when even the most alarming context could not reach the caution tier: the
     tiers are the same as with the context always read."""
-    from bot.triage import message_row, only_not_now
+    from bot.triage import message_row, only_not_now, reported_in_its_words
 
     triage = bot.index.triage
     model = triage.model()
@@ -109,7 +109,7 @@ def test_skipping_medspacy_never_changes_a_reading(bot):
         reading = triage.read(text)
         rows, vector = triage.features(text)
         p = float(model.probability(message_row(rows, vector)[None, :])[0])
-        full = ("urgent" if p >= model.threshold and not only_not_now(rows)
+        full = ("urgent" if (p >= model.threshold or reported_in_its_words(rows)) and not only_not_now(rows)
                 else "caution" if p >= model.caution else "calm")
         got = "urgent" if reading.urgent else "caution" if reading.cautions else "calm"
         assert got == full, text
