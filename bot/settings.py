@@ -134,6 +134,9 @@ class TriageSettings:
     # The fitted red-flag model (bot/data/models/, fitted by eval/fit.py on data/triage_bank.jsonl);
     # "" for the rule alone (meaning, patterns and context; no caution tier).
     red_flag_model: str = "triage.json"
+    # A flag's precise pattern read as the writer's own, now ("a fever and chills"), is urgent from
+    # this probability of the model (below its urgent threshold; a caution from the caution one).
+    pattern_urgent: float = 0.5
     # What the urgent reply tells people to call ("999", "911", "112").
     emergency_number: str = "your local emergency number"
 

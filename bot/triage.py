@@ -52,7 +52,8 @@ def message_row(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
 
 def reported_in_its_words(rows: np.ndarray) -> bool:
     """A flag's precise pattern fits ("a fever and chills") and ConText reads its words as the
-    writer's own, now: not denied, hypothetical or past. With the caution tier reached, that is urgent."""
+    writer's own, now: not denied, hypothetical or past. Likely enough (TriageSettings.pattern_urgent),
+    that is urgent."""
     col = FEATURES.index
     fits = (rows[:, col("pattern")] > 0) & (rows[:, col("term_present")] > 0)
     unsure = rows[:, [col("negated"), col("hypothetical"), col("historical"), col("someone_else")]].max(axis=1) > 0
@@ -156,6 +157,7 @@ class Triage:
         """settings: TriageSettings; calibration: what the build recorded for each flag."""
         self._encode_many = encode_many
         self._model_name = settings.red_flag_model
+        self._pattern_urgent = settings.pattern_urgent
         self._slip_zipf = settings.slip_zipf
         self.flags = red_flags()
         rows = (calibration or {}).get("flags", {})
@@ -243,7 +245,8 @@ class Triage:
         if p < model.caution:
             return Reading(probability=p)
         named = self.named(rows)
-        urgent = (p >= model.threshold or reported_in_its_words(rows)) and not only_not_now(rows)
+        urgent = (p >= model.threshold or (p >= self._pattern_urgent and reported_in_its_words(rows))) \
+            and not only_not_now(rows)
         return Reading(named, (), p) if urgent else Reading((), named, p)
 
     def model(self):

@@ -20,7 +20,7 @@ def test_own_triage_set_is_large_and_covers_every_red_flag():
 
 
 # Our own triage set was written before the red-flag model and is not in its bank (data/triage_bank.jsonl):
-# held out, it measures urgent 79%, either tier 98%, calm 100%. These floors hold where it stands.
+# held out, it measures urgent 75%, either tier 98%, calm 100%. These floors hold where it stands.
 def test_own_triage_set_reaches_a_tier_and_rarely_alarms_the_calm(bot):
     result = evaluate(bot, load_rows(TRIAGE))
     print(summary(result))
@@ -109,7 +109,8 @@ def test_skipping_medspacy_never_changes_a_reading(bot):
         reading = triage.read(text)
         rows, vector = triage.features(text)
         p = float(model.probability(message_row(rows, vector)[None, :])[0])
-        full = ("urgent" if (p >= model.threshold or reported_in_its_words(rows)) and not only_not_now(rows)
+        pattern = p >= bot.settings.triage.pattern_urgent and reported_in_its_words(rows)
+        full = ("urgent" if (p >= model.threshold or pattern) and not only_not_now(rows)
                 else "caution" if p >= model.caution else "calm")
         got = "urgent" if reading.urgent else "caution" if reading.cautions else "calm"
         assert got == full, text
