@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -80,8 +80,6 @@ def with_cautions(reply: Answer, cautions: tuple[str, ...] | list[str]) -> Answe
     also have them."""
     if not cautions or reply.urgent:
         return reply
-    from dataclasses import replace
-
     note = messages.CAUTION.format(flags="; ".join(cautions))
     return replace(reply, text=f"{note}\n\n{reply.text}", lead=f"{note}\n\n{reply.lead}" if reply.lead else note,
                    cautions=list(cautions))

@@ -86,7 +86,8 @@ def most_alarming(model, row: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Reading:
     """What triage makes of a message: the red flags it reports now (the urgent reply), or, when none,
-    those it comes near (a caution beside the answer); and the likeliest flag's probability."""
+    those it comes near (a caution beside the answer); and the model's probability of an emergency
+    (0 when it was not needed)."""
     urgent: tuple[str, ...] = ()
     cautions: tuple[str, ...] = ()
     probability: float = 0.0
@@ -202,7 +203,7 @@ class Triage:
         """Whether the flag's words in this clause (of the message read by medspaCy) are reported
         now, by the writer, as present."""
         # Symptom words of any row (one word, "numbness", serves several) in the clause.
-        inside = [e for e in doc.ents if e.start_char < span[1] and e.end_char > span[0]]
+        inside = _overlapping(doc, span)
         ents = [e for e in inside if e.label_ == SYMPTOM]
         if not ents:  # the clause's meaning matched without a symptom word: nothing says it is not so,
             return not inside  # unless it is a look-alike ("hay fever")
@@ -286,7 +287,7 @@ class Triage:
         for i, flag in enumerate(self.flags):
             k = int(best[i])
             a, b = spans[k]
-            ents = [e for e in doc.ents if e.start_char < b and e.end_char > a] if doc is not None else []
+            ents = _overlapping(doc, (a, b)) if doc is not None else []
             own = [e for e in ents if e.label_ == SYMPTOM and _said(e) in flag.terms]
             everywhere = [e for e in doc.ents if e.label_ == SYMPTOM and _said(e) in flag.terms] if doc else []
             spelled = doc is None and any(t in words or (" " in t and t in lowered) for t in flag.terms)
@@ -302,7 +303,7 @@ class Triage:
                 float(bool(everywhere) or spelled), float(bool(present)) if everywhere else 0.0,
                 share("is_negated"), share("is_hypothetical"), share("is_historical"), share("is_family"),
                 float(bool(other_now)),
-                float(any(e.label_ == LOOKALIKE and e.text.lower() in flag.lookalikes for e in ents)),
+                float(any(e.label_ == LOOKALIKE and _said(e) in flag.lookalikes for e in ents)),
                 float(bool(_ASKS.search(text[a:b]))),
             )
         return rows, vectors[-1]  # the last span is the whole message
@@ -323,6 +324,11 @@ class Triage:
     def advice(self, names: list[str]) -> list[tuple[str, str]]:
         by_name = {f.name: f.advice for f in self.flags}
         return [(n, by_name[n]) for n in names if n in by_name]
+
+
+def _overlapping(doc, span: tuple[int, int]) -> list:
+    """The matched expressions (medspaCy's entities) that overlap a clause."""
+    return [e for e in doc.ents if e.start_char < span[1] and e.end_char > span[0]]
 
 
 def _said(ent) -> str:

@@ -150,18 +150,11 @@ LIBRARIES = [
     {"name": "seed", "origin": "own", "docs": None,
      "sets": ["questions.jsonl", "sets/seed_more.jsonl", "sets/seed_conversations.jsonl", "triage.jsonl"]},
     {"name": "fixtures", "origin": "own", "docs": "../tests/fixtures/library", "sets": ["library_questions.jsonl"]},
-    {"name": "clinic", "origin": "own", "docs": "libraries/clinic",
-     "sets": ["sets/clinic.jsonl", "sets/clinic_conversations.jsonl"]},
-    {"name": "family", "origin": "own", "docs": "libraries/family",
-     "sets": ["sets/family.jsonl", "sets/family_conversations.jsonl"]},
-    {"name": "textbook", "origin": "own", "docs": "libraries/textbook",
-     "sets": ["sets/textbook.jsonl", "sets/textbook_conversations.jsonl"]},
-    {"name": "hospital", "origin": "own", "docs": "libraries/hospital",
-     "sets": ["sets/hospital.jsonl", "sets/hospital_conversations.jsonl"]},
-    {"name": "pharmacy", "origin": "own", "docs": "libraries/pharmacy",
-     "sets": ["sets/pharmacy.jsonl", "sets/pharmacy_conversations.jsonl"]},
-    {"name": "blog", "origin": "own", "docs": "libraries/blog",
-     "sets": ["sets/blog.jsonl", "sets/blog_conversations.jsonl"]},
+    # The libraries written for the project, each laid out the same way (eval/libraries/NAME/ and
+    # eval/sets/NAME.jsonl, NAME_conversations.jsonl).
+    *({"name": name, "origin": "own", "docs": f"libraries/{name}",
+       "sets": [f"sets/{name}.jsonl", f"sets/{name}_conversations.jsonl"]}
+      for name in ("clinic", "family", "textbook", "hospital", "pharmacy", "blog")),
     {"name": "shared-seed", "origin": "shared", "docs": None,
      "sets": ["eval/dev.jsonl", "eval/conversations_dev.jsonl", "eval/triage_dev.jsonl", "eval/triage_big.jsonl"]},
     {"name": "shared-nih", "origin": "shared", "docs": "library",

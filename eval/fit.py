@@ -200,6 +200,7 @@ def fit_answerability(rows: list[dict]) -> None:
         model = fit_linear(np.array([r["x"] for r in train]), np.array([r["y"] for r in train], dtype=int),
                            QUESTION_FEATURES, c=ANSWERABLE_C)
         held_out[name] = (model, test, probabilities(model, np.array([r["x"] for r in test])))
+
     def scored(without: str = "") -> list:
         return [(r, p[i]) for name, (_, test, p) in held_out.items() if name != without for i, r in enumerate(test)]
 

@@ -39,7 +39,8 @@ GRID = tuple(round(0.02 * i, 2) for i in range(1, 50))  # 0.02 … 0.98
 
 
 def features(rows: list[dict]):
-    """Every message's model input, through the bot's own triage (its model pass and ConText)."""
+    """Every message's model input, and the red flags it would be named with, through the bot's own
+    triage (its model pass and ConText)."""
     from bot import BackCareBot
     from bot.triage import message_row
 
@@ -50,8 +51,8 @@ def features(rows: list[dict]):
     if unknown:
         raise SystemExit(f"{BANK.name}: labels that are not red flags: {', '.join(sorted(unknown))}")
     # Mended towards the content's words as a question is before triage reads it.
-    mend = bot.index.vocabulary.mend
-    return np.stack([message_row(*triage.features(mend(r["text"]))) for r in rows]), triage
+    read = [triage.features(bot.index.vocabulary.mend(r["text"])) for r in rows]
+    return np.stack([message_row(*f) for f in read]), [triage.named(flag_rows) for flag_rows, _ in read]
 
 
 def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], dimensions: int) -> dict:
@@ -116,12 +117,11 @@ def fit_triage() -> None:
     from bot.triage import FEATURES, message_features
 
     rows = load_rows(BANK)
-    x, triage = features(rows)
+    x, named = features(rows)
     dimensions = x.shape[1] - len(FEATURES)
     names = message_features(dimensions)
     p = held_out(rows, x, names, dimensions)
     alarm, caution = thresholds(rows, p)
-    named = [triage.named(triage.features(r["text"])[0]) for r in rows]
     report(rows, p, named, alarm, caution)
     model = fit(x, np.array([r["label"] != CALM for r in rows], dtype=int), names, dimensions)
     model.update(threshold=alarm, caution=caution,
