@@ -41,20 +41,48 @@ _ASKS = re.compile(r"\?|^\W*(what|how|why|when|which|is|are|can|could|should|wou
 
 
 def message_features(dimensions: int) -> tuple[str, ...]:
-    """The model's input: the message's sentence vector, then each feature's highest value over the
-    red flags (how near the nearest flag comes, whether any flag's words are denied...)."""
-    return tuple(f"vector_{i}" for i in range(dimensions)) + tuple(f"most_{f}" for f in FEATURES)
+    """The model's input for one part of a message (a clause, read in its sentence): the clause's
+    sentence vector, its sentence's, then each feature's highest value over the red flags (how near
+    the nearest flag comes, whether any flag's words are denied...). A message is as alarming as its
+    most alarming part: a preamble or a closing question never dilutes the clause that matters."""
+    return (tuple(f"clause_{i}" for i in range(dimensions)) + tuple(f"sentence_{i}" for i in range(dimensions))
+            + tuple(f"most_{f}" for f in FEATURES))
 
 
-def message_row(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    return np.concatenate([vector, rows.max(axis=0)])
+def part_inputs(rows: np.ndarray, clause_vectors: np.ndarray, sentence_vectors: np.ndarray) -> np.ndarray:
+    """The model's inputs, one per part: rows is [parts, flags, FEATURES]."""
+    return np.concatenate([clause_vectors, sentence_vectors, rows.max(axis=1)], axis=1)
+
+
+def parts(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(clause, sentence) spans: each sentence whole and each of its clauses between commas, "and",
+    "but"... (of two words or more), and the whole message when it has several sentences."""
+    from .chunking import message_sentence_spans
+
+    found = []
+    sentences = message_sentence_spans(text)
+    for s, e in sentences:
+        found.append(((s, e), (s, e)))
+        start = s
+        for m in _CLAUSE_BREAK.finditer(text, s, e):
+            if m.start() > start:
+                found.append(((start, m.start()), (s, e)))
+            start = m.end()
+        if start < e and start != s:
+            found.append(((start, e), (s, e)))
+    whole = (0, len(text))
+    if len(sentences) > 1:
+        found.append((whole, whole))
+    found = list(dict.fromkeys(pt for pt in found if len(text[pt[0][0]:pt[0][1]].split()) >= 2))
+    return found or ([(whole, whole)] if text.strip() else [])
 
 
 def reported_in_its_words(rows: np.ndarray) -> bool:
     """A flag's precise pattern fits ("a fever and chills") and ConText reads its words as the
     writer's own, now: not denied, hypothetical or past. Likely enough (TriageSettings.pattern_urgent),
-    that is urgent."""
+    that is urgent. rows: [parts, flags, FEATURES]."""
     col = FEATURES.index
+    rows = rows.reshape(-1, len(FEATURES))
     fits = (rows[:, col("pattern")] > 0) & (rows[:, col("term_present")] > 0)
     unsure = rows[:, [col("negated"), col("hypothetical"), col("historical"), col("someone_else")]].max(axis=1) > 0
     return bool((fits & ~unsure).any())
@@ -64,6 +92,7 @@ def only_not_now(rows: np.ndarray) -> bool:
     """ConText reads the message's red-flag words as a hypothetical ("what if I lost control of my
     bladder one day?") and none as reported now, by the writer or someone with them: a caution at most."""
     col = FEATURES.index
+    rows = rows.reshape(-1, len(FEATURES))
     return bool(rows[:, col("hypothetical")].max() > 0 and rows[:, col("term_present")].max() == 0
                 and rows[:, col("someone_else_now")].max() == 0)
 
@@ -73,13 +102,13 @@ _CONTEXT_READ = ("pattern", "term", "term_present", "negated", "hypothetical", "
                  "someone_else_now", "lookalike")
 
 
-def most_alarming(model, row: np.ndarray) -> np.ndarray:
-    """The row with what ConText would read set to the values that raise the probability most: a
+def most_alarming(model, inputs: np.ndarray) -> np.ndarray:
+    """The inputs with what ConText would read set to the values that raise the probability most: a
     bound on the probability that needs no medspaCy."""
-    out = row.copy()
+    out = inputs.copy()
     for name in _CONTEXT_READ:
         j = model.features.index(f"most_{name}")
-        out[j] = 1.0 if model.weights[j] > 0 else 0.0
+        out[..., j] = 1.0 if model.weights[j] > 0 else 0.0
     return out
 
 
@@ -236,16 +265,18 @@ class Triage:
         model = self.model()
         if model is None:
             return Reading(tuple(self.detect(text, also)), ())
-        rows, vector = self.features(text, also, context=False)
-        # medspaCy reads the context only when it could matter: when the message would reach the
-        # caution tier if its context were as alarming as it can be (the model is linear).
-        if model.probability(most_alarming(model, message_row(rows, vector))[None, :])[0] < model.caution:
+        rows, inputs = self.features(text, also, context=False)
+        # medspaCy reads the context only when it could matter: when a part of the message would reach
+        # the caution tier if its context were as alarming as it can be (the model is linear).
+        if not len(inputs) or model.probability(most_alarming(model, inputs)).max() < model.caution:
             return Reading()
-        rows, vector = self.features(text, also)
-        p = float(model.probability(message_row(rows, vector)[None, :])[0])
+        rows, inputs = self.features(text, also)
+        each = model.probability(inputs)
+        best = int(np.argmax(each))
+        p = float(each[best])
         if p < model.caution:
             return Reading(probability=p)
-        named = self.named(rows)
+        named = self.named(rows, best)
         urgent = (p >= model.threshold or (p >= self._pattern_urgent and reported_in_its_words(rows))) \
             and not only_not_now(rows)
         return Reading(named, (), p) if urgent else Reading((), named, p)
@@ -257,56 +288,67 @@ class Triage:
             return None
         return model(str(MODELS / self._model_name), message_features(len(self._flag_vectors[0])))
 
-    def named(self, rows: np.ndarray) -> tuple[str, ...]:
-        """The red flags a message is read as: the one its clauses come closest to, and any other
-        whose precise pattern fits; in table order."""
-        closest = int(np.argmax(rows[:, FEATURES.index("urgent")]))
-        fits = rows[:, FEATURES.index("pattern")] > 0
-        return tuple(f.name for i, f in enumerate(self.flags) if i == closest or fits[i])
+    def named(self, rows: np.ndarray, part: int) -> tuple[str, ...]:
+        """The red flags a message is read as: the one its most alarming part comes closest to; any
+        other it reports now in the flag's own words ("on chemo") with a part past the flag's
+        threshold; and any other whose precise pattern fits; in table order."""
+        col = FEATURES.index
+        closest = int(np.argmax(rows[part, :, col("urgent")]))
+        reported = (rows[:, :, col("term_present")].max(axis=0) > 0) & (rows[:, :, col("over_threshold")].max(axis=0) > 0)
+        fits = rows[:, :, col("pattern")].max(axis=0) > 0
+        return tuple(f.name for i, f in enumerate(self.flags) if i == closest or fits[i] or reported[i])
 
     def features(self, text: str, also: tuple[str, ...] = (), context: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """One row per red flag: how close the message's clauses (and the whole message) come to its
-        urgent phrasings and past its calm ones and the build's threshold, whether a precise pattern
-        fits, and what ConText makes of the flag's own words (reported now, denied, hypothetical,
-        past, someone else's, someone else's now), a look-alike ("hay fever") and whether the
-        closest clause asks rather than tells. Without `context`, medspaCy is not run: what it reads is
-        left at zero, and a flag's words are found by their spelling alone."""
+        """Per part of the message (`parts`: a clause in its sentence), one row per red flag: how close
+        the clause comes to the flag's urgent phrasings and past its calm ones and the build's
+        threshold; whether a precise pattern fits in its sentence and the flag's words are there, and
+        reported now; what ConText makes of the flag's words in the clause (denied, hypothetical,
+        past, someone else's), whether someone else has them now anywhere in the message, a look-alike
+        ("hay fever") and whether the clause asks rather than tells. Returns the rows [parts, flags,
+        FEATURES] and the model's inputs (`part_inputs`). Without `context`, medspaCy is not run: what
+        it reads is left at zero, and a flag's words are found by their spelling alone."""
         text = self.mend(text)
         lowered = text.lower()
-        whole = (0, len(text))
-        spans = [sp for sp in clauses(text) if sp != whole] + [whole] if text.strip() else []
-        n = len(self.flags)
-        rows = np.zeros((n, len(FEATURES)))
-        if not spans:
-            return rows, np.zeros(len(self._flag_vectors[0]))
+        found = parts(text)
+        n, dims = len(self.flags), len(self._flag_vectors[0])
+        if not found:
+            return np.zeros((0, n, len(FEATURES))), np.zeros((0, 2 * dims + len(FEATURES)))
+        spans = list(dict.fromkeys(sp for pt in found for sp in pt))
+        at = {sp: k for k, sp in enumerate(spans)}
         vectors = self._encode_many([text[a:b] for a, b in spans] + [t for t in also if t])[: len(spans)]
         urgent, calm = closeness(self._flag_vectors, vectors)
-        best = urgent.argmax(axis=0)
         doc = self._pipeline()(text) if context else None
-        words = set(lexical.words(lowered)) if doc is None else set()
+        symptoms = [e for e in doc.ents if e.label_ == SYMPTOM] if doc is not None else []
+        rows = np.zeros((len(found), n, len(FEATURES)))
         for i, flag in enumerate(self.flags):
-            k = int(best[i])
-            a, b = spans[k]
-            ents = _overlapping(doc, (a, b)) if doc is not None else []
-            own = [e for e in ents if e.label_ == SYMPTOM and _said(e) in flag.terms]
-            everywhere = [e for e in doc.ents if e.label_ == SYMPTOM and _said(e) in flag.terms] if doc else []
-            spelled = doc is None and any(t in words or (" " in t and t in lowered) for t in flag.terms)
+            mine = [e for e in symptoms if _said(e) in flag.terms]
+            other_now = float(any(e._.is_family and not e._.is_historical and not e._.is_negated
+                                  and not e._.is_hypothetical for e in mine))
+            for j, (clause, sentence) in enumerate(found):
+                k = at[clause]
+                own = [e for e in mine if _inside(e, clause)]
+                there = [e for e in mine if _inside(e, sentence)]
+                if doc is None:
+                    said = lowered[sentence[0]:sentence[1]]
+                    words = set(lexical.words(said))
+                    term = any(t in words or (" " in t and t in said) for t in flag.terms)
+                else:
+                    term = bool(there)
+                present = any(not any(getattr(e._, x) for x in _IGNORED_CONTEXT + ("is_historical",)) for e in there)
 
-            def share(attr, group=own):
-                return sum(bool(getattr(e._, attr)) for e in group) / len(group) if group else 0.0
-            present = [e for e in everywhere if not any(getattr(e._, x) for x in _IGNORED_CONTEXT + ("is_historical",))]
-            other_now = [e for e in everywhere if e._.is_family and not e._.is_historical and not e._.is_negated
-                         and not e._.is_hypothetical]
-            rows[i] = (
-                urgent[k, i], float((urgent[:, i] - calm[:, i]).max()), urgent[k, i] - self.thresholds[i], calm[k, i],
-                float(_fits(flag, lowered, doc)),
-                float(bool(everywhere) or spelled), float(bool(present)) if everywhere else 0.0,
-                share("is_negated"), share("is_hypothetical"), share("is_historical"), share("is_family"),
-                float(bool(other_now)),
-                float(any(e.label_ == LOOKALIKE and _said(e) in flag.lookalikes for e in ents)),
-                float(bool(_ASKS.search(text[a:b]))),
-            )
-        return rows, vectors[-1]  # the last span is the whole message
+                def share(attr):
+                    return sum(bool(getattr(e._, attr)) for e in own) / len(own) if own else 0.0
+                lookalike = doc is not None and any(
+                    e.label_ == LOOKALIKE and _said(e) in flag.lookalikes for e in _overlapping(doc, clause))
+                rows[j, i] = (
+                    urgent[k, i], urgent[k, i] - calm[k, i], urgent[k, i] - self.thresholds[i], calm[k, i],
+                    float(_fits(flag, lowered, doc, sentence)), float(term), float(present),
+                    share("is_negated"), share("is_hypothetical"), share("is_historical"), share("is_family"),
+                    other_now, float(lookalike), float(bool(_ASKS.search(text[clause[0]:clause[1]]))),
+                )
+        clause_vectors = vectors[[at[c] for c, _ in found]]
+        sentence_vectors = vectors[[at[s] for _, s in found]]
+        return rows, part_inputs(rows, clause_vectors, sentence_vectors)
 
     def detect(self, text: str, also: tuple[str, ...] = ()) -> list[str]:
         """Names of the red flags the message reports, in table order (`also`: see `candidates`):
@@ -328,7 +370,11 @@ class Triage:
 
 def _overlapping(doc, span: tuple[int, int]) -> list:
     """The matched expressions (medspaCy's entities) that overlap a clause."""
-    return [e for e in doc.ents if e.start_char < span[1] and e.end_char > span[0]]
+    return [e for e in doc.ents if _inside(e, span)]
+
+
+def _inside(ent, span: tuple[int, int]) -> bool:
+    return ent.start_char < span[1] and ent.end_char > span[0]
 
 
 def _said(ent) -> str:
@@ -336,11 +382,12 @@ def _said(ent) -> str:
     return " ".join(ent.text.lower().split())
 
 
-def _fits(flag: RedFlag, lowered: str, doc) -> bool:
-    """One of the flag's precise patterns fits, outside any look-alike ("hay fever" is not "fever")."""
+def _fits(flag: RedFlag, lowered: str, doc, span: tuple[int, int]) -> bool:
+    """One of the flag's precise patterns fits within the span, outside any look-alike ("hay fever"
+    is not "fever")."""
     looks = [(e.start_char, e.end_char) for e in doc.ents if e.label_ == LOOKALIKE] if doc is not None else []
     return any(not any(a <= m.start() and m.end() <= b for a, b in looks)
-               for p in flag.patterns for m in p.finditer(lowered))
+               for p in flag.patterns for m in p.finditer(lowered, span[0], span[1]))
 
 
 def _enclosing(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int] | None:

@@ -7,9 +7,10 @@ The bank, bot/data/triage_bank.jsonl, holds messages written in families: one sc
 many ways ("wet the bed", "hay fever in spring"), each labelled with the red flag it reports now or
 "calm" (and the kind of calm: denied, a general question, past, family history, intended, a
 look-alike, ordinary). A family is held out whole, so a phrasing is never scored by a model that saw
-its siblings. Writes bot/data/models/triage.json: a logistic regression over the message's row
-(its sentence vector and the red flags' features, triage.message_row), with two thresholds chosen on the held-out probabilities: the caution
-tier for recall, the urgent tier for precision.
+its siblings. Writes bot/data/models/triage.json: a logistic regression over a message's parts (a
+clause in its sentence: their vectors and the red flags' features, triage.part_inputs), a message
+as alarming as its most alarming part, with two thresholds chosen on the held-out probabilities:
+the caution tier for recall, the urgent tier for precision.
 """
 from __future__ import annotations
 
@@ -33,16 +34,17 @@ FEATURE_WEIGHT = 0.3  # the flag features' scale beside the vector's 384 numbers
 # The caution tier: the highest threshold at which held-out emergencies still all reach a tier (at
 # most this share may slip). The urgent tier: the lowest at which held-out calm messages get the
 # urgent reply at most this often. Missing an emergency costs more than a note beside an answer.
-CAUTION_MISSES = 0.03
+CAUTION_MISSES = 0.02
 URGENT_FALSE_ALARMS = 0.02
+MIL_ROUNDS = 2  # re-choosing each emergency's most alarming part by the model so far
+FOLDS = 10  # held out by family, in this many groups of families
 GRID = tuple(round(0.02 * i, 2) for i in range(1, 50))  # 0.02 … 0.98
 
 
 def features(rows: list[dict]):
-    """Every message's model input, and the red flags it would be named with, through the bot's own
-    triage (its model pass and ConText)."""
+    """Every message's parts as the bot's triage reads them (its model pass and ConText): their rows
+    [parts, flags, FEATURES] and model inputs [parts, features]."""
     from bot import BackCareBot
-    from bot.triage import message_row
 
     bot = BackCareBot.load(settings=library_index("seed", None).but(gap_log=False))
     triage = bot.index.triage
@@ -51,12 +53,11 @@ def features(rows: list[dict]):
     if unknown:
         raise SystemExit(f"{BANK.name}: labels that are not red flags: {', '.join(sorted(unknown))}")
     # Mended towards the content's words as a question is before triage reads it.
-    read = [triage.features(bot.index.vocabulary.mend(r["text"])) for r in rows]
-    return np.stack([message_row(*f) for f in read]), [triage.named(flag_rows) for flag_rows, _ in read]
+    return triage, [triage.features(bot.index.vocabulary.mend(r["text"])) for r in rows]
 
 
 def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], dimensions: int) -> dict:
-    """Logistic regression over the sentence vector as it is (unit length) and the flag features
+    """Logistic regression over the sentence vectors as they are (unit length) and the flag features
     standardised and weighed down (FEATURE_WEIGHT) so that neither drowns the other."""
     from sklearn.linear_model import LogisticRegression
 
@@ -70,14 +71,40 @@ def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], dimensions: int) -
             "weights": lr.coef_[0].tolist(), "bias": float(lr.intercept_[0])}
 
 
-def held_out(rows: list[dict], x: np.ndarray, names, dimensions: int) -> np.ndarray:
-    """Each message's probability of an emergency from the model fitted without its family."""
-    y = np.array([r["label"] != CALM for r in rows], dtype=int)
+def fit_parts(inputs: list[np.ndarray], urgent: np.ndarray, names, dimensions: int) -> dict:
+    """A message is labelled, not its parts: an emergency needs one alarming part, a calm message has
+    none. Every part of a calm message is a negative; an emergency's positive is its most alarming
+    part, first by closeness to a red flag's phrasings, then (MIL_ROUNDS times) by the model so far."""
+    urgent_col = names.index("most_urgent") - dimensions
+
+    def stack(chosen):
+        x = [inputs[m][j] for m, j in chosen]
+        return np.stack(x), np.array([int(urgent[m]) for m, _ in chosen])
+
+    calm = [(m, j) for m in np.flatnonzero(~urgent) for j in range(len(inputs[m]))]
+    best = {m: int(np.argmax(inputs[m][:, dimensions + urgent_col])) for m in np.flatnonzero(urgent)}
+    for _ in range(MIL_ROUNDS + 1):
+        model = fit(*stack(calm + list(best.items())), names, dimensions)
+        best = {m: int(np.argmax(probabilities(model, inputs[m]))) for m in best}
+    return model
+
+
+def message_probability(model: dict, inputs: np.ndarray) -> float:
+    return float(probabilities(model, inputs).max()) if len(inputs) else 0.0
+
+
+def held_out(rows: list[dict], inputs: list[np.ndarray], names, dimensions: int) -> np.ndarray:
+    """Each message's probability of an emergency from the model fitted without its family (families
+    in FOLDS groups)."""
+    from sklearn.model_selection import GroupKFold
+
+    urgent = np.array([r["label"] != CALM for r in rows])
     families = np.array([r["family"] for r in rows])
     p = np.zeros(len(rows))
-    for family in sorted(set(families)):
-        train = families != family
-        p[~train] = probabilities(fit(x[train], y[train], names, dimensions), x[~train])
+    for train, test in GroupKFold(n_splits=FOLDS).split(np.zeros(len(rows)), urgent, families):
+        model = fit_parts([inputs[m] for m in train], urgent[train], names, dimensions)
+        for m in test:
+            p[m] = message_probability(model, inputs[m])
     return p
 
 
@@ -99,6 +126,7 @@ def report(rows: list[dict], p: np.ndarray, named: list[tuple[str, ...]], alarm:
         v = p[mine]
         print(f"| {name} | {len(mine)} | {100 * np.mean(v >= alarm):.0f}% | {100 * np.mean(v >= caution):.0f}% "
               f"| {100 * np.mean([name in named[j] for j in mine]):.0f}% | {v.min():.2f} |")
+    print(f"flags named per emergency: {np.mean([len(named[j]) for j, r in enumerate(rows) if r['label'] != CALM]):.2f}")
     calm = p[[r["label"] == CALM for r in rows]]
     print(f"calm messages: {len(calm)}, highest probability {calm.max():.2f} (margin below the urgent tier "
           f"{alarm - calm.max():+.2f})")
@@ -117,17 +145,20 @@ def fit_triage() -> None:
     from bot.triage import FEATURES, message_features
 
     rows = load_rows(BANK)
-    x, named = features(rows)
-    dimensions = x.shape[1] - len(FEATURES)
+    triage, read = features(rows)
+    inputs = [x for _, x in read]
+    dimensions = (inputs[0].shape[1] - len(FEATURES)) // 2
     names = message_features(dimensions)
-    p = held_out(rows, x, names, dimensions)
+    p = held_out(rows, inputs, names, 2 * dimensions)
     alarm, caution = thresholds(rows, p)
+    urgent = np.array([r["label"] != CALM for r in rows])
+    model = fit_parts(inputs, urgent, names, 2 * dimensions)
+    named = [triage.named(flag_rows, int(np.argmax(probabilities(model, x)))) for flag_rows, x in read]
     report(rows, p, named, alarm, caution)
-    model = fit(x, np.array([r["label"] != CALM for r in rows], dtype=int), names, dimensions)
     model.update(threshold=alarm, caution=caution,
                  bank=dict(Counter("calm" if r["label"] == CALM else "urgent" for r in rows)))
     write(MODELS / "triage.json", model)
-    tail = dict(zip(FEATURES, model["weights"][dimensions:]))
+    tail = dict(zip(FEATURES, model["weights"][2 * dimensions:]))
     print("flag-feature weights:", ", ".join(f"{n} {w:+.2f}" for n, w in tail.items()))
 
 

@@ -98,7 +98,7 @@ def test_the_emergency_number_is_a_setting(settings):
 def test_skipping_medspacy_never_changes_a_reading(bot):
     """medspaCy is skipped when even the most alarming context could not reach the caution tier: the
     tiers are the same as with the context always read."""
-    from bot.triage import message_row, only_not_now, reported_in_its_words
+    from bot.triage import only_not_now, reported_in_its_words
 
     triage = bot.index.triage
     model = triage.model()
@@ -107,8 +107,8 @@ def test_skipping_medspacy_never_changes_a_reading(bot):
         "How can I stop slouching at my desk?", "hi there", "what stretches help a stiff back in the morning?"]
     for text in messages_:
         reading = triage.read(text)
-        rows, vector = triage.features(text)
-        p = float(model.probability(message_row(rows, vector)[None, :])[0])
+        rows, inputs = triage.features(text)
+        p = float(model.probability(inputs).max()) if len(inputs) else 0.0
         pattern = p >= bot.settings.triage.pattern_urgent and reported_in_its_words(rows)
         full = ("urgent" if (p >= model.threshold or pattern) and not only_not_now(rows)
                 else "caution" if p >= model.caution else "calm")
