@@ -12,6 +12,7 @@ Synthetic corpora are generated deterministically from the content's sentences a
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import json
 import os
 import platform
@@ -414,6 +415,105 @@ def api_run(log) -> dict:
         server.wait(timeout=30)
 
 
+ATTACK_ASKS = 40  # normal asks timed idle and under each attack
+
+
+def attack_run(log) -> dict:
+    """A normal ask's p50 on /api/ask idle, while another client loops worst-case histories (60 KB of
+    made-up words), and while a third trickles bodies on 300 connections (then /api/health too). The
+    attackers come from other loopback addresses, as other clients would."""
+    import http.client
+    import threading
+    from urllib.parse import urlparse
+
+    server, url, _ = start_page([])
+    address = urlparse(url)
+    pool = iter(bench_questions(5 * ATTACK_ASKS))  # each phase asks questions not asked before
+
+    def timed(path: str, payload: dict | None, n: int) -> list[float]:
+        conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+        times = []
+        for q in [next(pool) for _ in range(n)]:
+            t = time.perf_counter()
+            if payload is None:
+                conn.request("GET", path)
+            else:
+                conn.request("POST", path, json.dumps({"question": q}), {"Content-Type": "application/json"})
+            conn.getresponse().read()
+            times.append(time.perf_counter() - t)
+        conn.close()
+        return sorted(times)
+
+    try:
+        timed("/api/ask", {}, 10)  # warm
+        idle = timed("/api/ask", {}, ATTACK_ASKS)
+        log("[attack] worst-case histories in a loop ...")
+        words = " ".join(f"zq{i}xv" for i in range(7000))  # 62 KB of JSON, under the 64 KB body limit
+        history = [{"role": "user", "content": words[i:i + 6000]} for i in range(0, len(words), 6000)]
+        body = json.dumps({"question": "and how often?", "history": history})
+        stop, sent = threading.Event(), Counter()
+
+        def attacker():
+            conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60,
+                                              source_address=("127.0.0.2", 0))
+            while not stop.is_set():
+                try:
+                    conn.request("POST", "/api/ask", body, {"Content-Type": "application/json"})
+                    response = conn.getresponse()
+                    response.read()
+                    sent[response.status] += 1
+                except OSError:
+                    sent["failed"] += 1
+                    conn.close()
+                    conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60,
+                                                      source_address=("127.0.0.2", 0))
+
+        thread = threading.Thread(target=attacker, daemon=True)
+        thread.start()
+        time.sleep(0.5)
+        history_times = timed("/api/ask", {}, ATTACK_ASKS)
+        stop.set()
+        thread.join(timeout=60)
+        log("[attack] bodies trickled on 300 connections ...")
+        sockets = []
+        for _ in range(300):
+            sock = socket.create_connection((address.hostname, address.port), timeout=5, source_address=("127.0.0.3", 0))
+            sock.sendall(b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000\r\n\r\n{")
+            sockets.append(sock)
+        time.sleep(1.0)
+        trickle = timed("/api/ask", {}, ATTACK_ASKS)
+        health = timed("/api/health", None, ATTACK_ASKS)
+        for sock in sockets:
+            sock.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    def p50(times):
+        return 1000 * times[len(times) // 2]
+
+    return {"idle_p50_ms": p50(idle), "history_attack_p50_ms": p50(history_times),
+            "history_ratio": p50(history_times) / p50(idle), "attacker_answered": sent[200],
+            "attacker_refused": sent[429],
+            "trickle_p50_ms": p50(trickle), "trickle_health_p50_ms": p50(health),
+            "trickle_health_max_ms": 1000 * health[-1]}
+
+
+def attack_table(attack: dict) -> str:
+    return "\n".join([
+        "| one client attacking | normal ask p50 | against idle |",
+        "|---|---|---|",
+        f"| none (idle) | {attack['idle_p50_ms']:.1f} ms | 1.00x |",
+        f"| worst-case histories in a loop ({attack['attacker_answered']} answered, {attack['attacker_refused']} refused "
+        f"by the rate limit) | {attack['history_attack_p50_ms']:.1f} ms "
+        f"| {attack['history_ratio']:.2f}x |",
+        f"| bodies trickled on 300 connections | {attack['trickle_p50_ms']:.1f} ms "
+        f"| {attack['trickle_p50_ms'] / attack['idle_p50_ms']:.2f}x (/api/health p50 {attack['trickle_health_p50_ms']:.1f} ms, "
+        f"max {attack['trickle_health_max_ms']:.1f} ms) |",
+    ])
+
+
 # ---- report ---------------------------------------------------------------------------------------
 
 def table(rows: list[dict], load: dict | None, machine: str, page: dict | None = None, api: dict | None = None) -> str:
@@ -493,6 +593,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "bench.json")
     parser.add_argument("--no-load", action="store_true", help="skip the load runs against the page and the API")
     parser.add_argument("--only-api", action="store_true", help="only the JSON API rate against the in-process rate")
+    parser.add_argument("--only-attack", action="store_true", help="only a normal ask's time while one client attacks")
     args = parser.parse_args(argv)
 
     def log(msg):
@@ -501,6 +602,9 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     if args.only_api:
         print(table([], None, machine(), None, api_run(log)))
+        return 0
+    if args.only_attack:
+        print(attack_table(attack_run(log)))
         return 0
     rows = []
     with tempfile.TemporaryDirectory(prefix="backcare-bench-") as tmp:
@@ -515,10 +619,12 @@ def main(argv: list[str]) -> int:
     load = None if args.no_load else load_run(log)
     page = None if args.no_load else page_run(log)
     api = None if args.no_load else api_run(log)
-    text = table(rows, load, machine(), page, api)
+    attack = None if args.no_load else attack_run(log)
+    text = table(rows, load, machine(), page, api) + ("\n\n" + attack_table(attack) if attack else "")
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": machine(), "sizes": rows, "load": load, "page": page, "api": api,
+                                    "attack": attack,
                                     "bench_seconds": time.perf_counter() - t0}, indent=2))
     args.out.with_suffix(".md").write_text(text + "\n")
     log(f"wrote {args.out} in {time.perf_counter() - t0:.0f}s")

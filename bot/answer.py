@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from . import lexical, messages, safety
+from . import lexical, messages, safe_text, safety
 from .retrieval import Hit
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def examples_markdown(examples: list[str] | tuple[str, ...]) -> str:
     """The content's example questions as a list after the lead-in, or nothing when it has none."""
     if not examples:
         return ""
-    return messages.EXAMPLES_LEAD + "\n\n" + "\n".join(f"- {q}" for q in examples)
+    return messages.EXAMPLES_LEAD + "\n\n" + "\n".join(f"- {safe_text.markdown_text(q)}" for q in examples)
 
 
 def reply(message: "Message", hits: list[Hit], verdict: "Verdict", index: "Index") -> Answer:
@@ -250,13 +250,13 @@ def compose(hits: list[Hit], query_terms: set[str], lead_sentences: int, term_bo
     for number, hit in enumerate(hits, start=1):
         chunk = hit.chunk
         citations.append(Citation(number, chunk.text, chunk.heading, chunk.chunk_id, round(hit.score, 4),
-                                  chunk.doc_id, chunk.paragraph, chunk.url))
+                                  chunk.doc_id, chunk.paragraph, safe_text.web_url(chunk.url)))
         limit = lead_sentences if number == 1 else 1
         sentences, picked = chunk.sentence_texts(), pick_sentences(hit, query_terms, limit, term_bonus)
         for i in _with_lists(chunk, picked, list_items):
             if _same_text(sentences[i]) not in said:  # no sentence is quoted twice
                 said.add(_same_text(sentences[i]))
-                quoted.append((f"{sentences[i]} [{number}]", chunk.is_list_item(i)))
+                quoted.append((f"{safe_text.markdown_text(sentences[i])} [{number}]", chunk.is_list_item(i)))
 
     caveats = [messages.ACUTE_CAVEAT, messages.GRADUAL_CAVEAT]
     caveat_block = messages.CAVEATS_HEADING + "\n" + "\n".join(f"- {c}" for c in caveats)
@@ -265,7 +265,8 @@ def compose(hits: list[Hit], query_terms: set[str], lead_sentences: int, term_bo
     lead = "\n\n".join(filter(None, [f"_{notice}_" if notice else "",
                                       messages.NOT_SAID.format(what=missing) if missing else ""]))
     sources = messages.SOURCES_HEADING + "\n" + "\n".join(
-        f"{c.number}. {c.source} (paragraph {c.paragraph}{', ' + c.url if c.url else ''}): \u201c{c.text}\u201d"
+        f"{c.number}. {safe_text.markdown_text(c.source)} (paragraph {c.paragraph}{', ' + c.url if c.url else ''}): "
+        f"\u201c{safe_text.markdown_text(c.text)}\u201d"
         for c in citations)
     return Answer(
         text=arrange(acute, lead, body, caveat_block, sources), citations=citations, caveats=caveats, in_scope=True,

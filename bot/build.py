@@ -243,7 +243,7 @@ def _read_corpus(settings: Settings, warnings: list[str]) -> tuple[list, list]:
                           "the limit if that is meant")
     documents = []
     for path in paths:
-        doc = read_document(path, settings.corpus_dir, settings.build.max_file_bytes)
+        doc = read_document(path, settings.corpus_dir, settings.build.max_file_bytes, warnings)
         if doc.paragraphs:
             documents.append(doc)
         else:

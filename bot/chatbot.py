@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import answer, gaps, messages, retrieval, scope, store
 from .answer import Answer
-from .errors import IndexCorruptError, IndexMissingError
+from .errors import IndexCorruptError, IndexMissingError, InvalidFeedbackError
 from .index import Index
 from .settings import Settings
 from .understanding import understand
@@ -22,7 +22,9 @@ class BackCareBot:
         self.index = index
         self.settings = index.settings
         log = Path(self.settings.index_dir) / gaps.FILE_NAME
-        self.gaps = gaps.GapLog(log if self.settings.serving.gap_log and record_gaps else None)
+        serving = self.settings.serving
+        self.gaps = gaps.GapLog(log if serving.gap_log and record_gaps else None,
+                                keep_days=serving.gap_log_keep_days, max_bytes=serving.gap_log_max_bytes)
         self._reload = threading.Lock()  # one reload at a time; answering reads `index` without it
 
     @classmethod
@@ -48,7 +50,12 @@ class BackCareBot:
 
     def feedback(self, question: str, helpful: bool, chunk_ids: list[str] | tuple[str, ...] = ()) -> bool:
         """A visitor's like or dislike of an answer (the passages it quoted: its citations' chunk ids),
-        kept in the gap log. False when the log is off or could not be written."""
+        kept in the gap log. False when the log is off or could not be written. Chunk ids the live
+        build does not have are refused (InvalidFeedbackError): they would show up as passages."""
+        unknown = [str(c) for c in chunk_ids if not self.index.has_chunk(str(c))]
+        if unknown:
+            raise InvalidFeedbackError(f"chunk_ids not in the live build: {', '.join(repr(c[:80]) for c in unknown[:3])}; "
+                                       "send the chunk_id of each citation of the rated answer")
         question = str(question)[: self.settings.serving.max_question_chars]
         return self.gaps.record("liked" if helpful else "disliked", question,
                                 gaps.topic(question, self.index.vocabulary), tuple(map(str, chunk_ids)))

@@ -6,12 +6,11 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from . import lexical
+from . import lexical, safe_text
 from .errors import InvalidHistoryError, InvalidQuestionError
 
 ROLES = ("user", "assistant", "system")
 _MARKUP = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)|<[^<>]{0,200}>", re.IGNORECASE | re.DOTALL)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 # Words that make a question lean on an earlier one: pronouns, "what about", "then", "also", and
 # corrections ("sorry, I meant my upper back").
 _FOLLOWUP = re.compile(
@@ -29,13 +28,14 @@ class CleanQuestion:
 
 
 def clean_question(question: object, max_chars: int) -> CleanQuestion:
-    """Any string becomes safe plain text: no control characters or lone surrogates, bounded length."""
+    """Any string becomes safe plain text: no control characters, lone surrogates or invisible
+    characters ("slou\u200bching" is "slouching"), bounded length."""
     if question is None:
         question = ""
     if not isinstance(question, str):
         raise InvalidQuestionError(f"question must be a string, not {type(question).__name__}")
     # Markup carries no question; dropping it keeps "<script>…</script> how do I lift?" answerable.
-    text = _MARKUP.sub(" ", _CONTROL.sub(" ", question))
+    text = _MARKUP.sub(" ", safe_text.plain(question))
     text = unicodedata.normalize("NFKC", text)
     text = re.sub(r"\s+", " ", text).strip()
     truncated = len(text) > max_chars
@@ -75,13 +75,15 @@ def leans_on_history(text: str) -> bool:
 
 
 def context_questions(history: list[dict], weight: float, max_back: int, max_chars: int,
-                      asks_nothing, returning_to: str = "", leans=leans_on_history) -> list[tuple[str, float]]:
+                      asks_nothing, returning_to: str = "", leans=leans_on_history,
+                      mend=lambda text: text) -> list[tuple[str, float]]:
     """Earlier user questions a follow-up leans on, newest first, each weighted less than the last.
 
     A chain of follow-ups ("And them?" after "What about my hips?") reaches back to the question
     that started the topic; small talk ("thanks!", `asks_nothing`) is passed over. A message that
     returns to an earlier topic (`returning_to`: "going back to the cream") leans on the earlier
     question sharing most of its words. `leans`: whether an earlier question was a follow-up itself.
+    `mend`: the typing mended, for the earlier questions read (only as far back as needed).
     """
     out: list[tuple[str, float]] = []
     w = weight
@@ -90,9 +92,10 @@ def context_questions(history: list[dict], weight: float, max_back: int, max_cha
         own = lexical.term_set(returning_to)
         shared = [(len(own & lexical.term_set(text)), -i, text) for i, text in enumerate(reversed(earlier)) if text]
         for count, _, text in sorted(shared, reverse=True):
-            if count and not asks_nothing(text):
-                return [(text, weight)]
+            if count and not asks_nothing(mend(text)):
+                return [(mend(text), weight)]
     for text in reversed(earlier):
+        text = mend(text) if text else text
         if not text or asks_nothing(text):  # read only as far back as needed
             continue
         out.append((text, w))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CorpusError
+from .safe_text import plain, web_url
 
 DOCUMENT_SUFFIXES = (".txt", ".md")
 # Example questions that come with the content, one per line, in any folder of the corpus; they are
@@ -15,6 +16,7 @@ DOCUMENT_SUFFIXES = (".txt", ".md")
 EXAMPLES_FILE = "examples.txt"
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _FRONT_MATTER = re.compile(r"^---[ \t]*\n")
+_FRONT_MATTER_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,14 @@ def _content_files(corpus_dir: Path, warnings: list[str] | None = None) -> list[
     root = os.path.realpath(corpus_dir)
     warn = warnings.append if warnings is not None else (lambda _msg: None)
     seen, files = set(), []
-    for dirpath, dirnames, filenames in os.walk(corpus_dir, followlinks=True):
+
+    def unreadable(error: OSError) -> None:
+        where = Path(error.filename or corpus_dir)
+        rel = where.relative_to(corpus_dir).as_posix() if where != corpus_dir and _inside(str(where), str(corpus_dir)) else str(where)
+        raise CorpusError(f"cannot read the folder {rel}/ ({error.strerror or error}): give the user running the build "
+                          "permission to read it (chmod a+rx), or move it out of the corpus") from None
+
+    for dirpath, dirnames, filenames in os.walk(corpus_dir, followlinks=True, onerror=unreadable):
         real = os.path.realpath(dirpath)
         rel = Path(dirpath).relative_to(corpus_dir).as_posix()
         if real in seen:
@@ -104,7 +113,8 @@ def example_questions(corpus_dir: Path) -> list[str]:
     for path in example_files(corpus_dir):
         doc_id = path.relative_to(corpus_dir).as_posix()
         try:
-            text = path.read_bytes().decode("utf-8-sig")
+            with _opened(path) as f:
+                text = f.read().decode("utf-8-sig")
         except UnicodeDecodeError as e:
             raise CorpusError(f"{doc_id} is not valid UTF-8 (byte {e.start}): save it as UTF-8") from None
         questions.extend(ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#"))
@@ -113,10 +123,20 @@ def example_questions(corpus_dir: Path) -> list[str]:
 
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with _opened(path) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _opened(path: Path):
+    """The file opened for reading; one the build may not read stops it with its name and the fix
+    (not a message about the index)."""
+    try:
+        return open(path, "rb")
+    except PermissionError as e:
+        raise CorpusError(f"cannot read {path} ({e.strerror}): give the user running the build permission to "
+                          "read it (chmod a+r), or move it out of the corpus") from None
 
 
 def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
@@ -125,15 +145,17 @@ def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
     return {p.relative_to(corpus_dir).as_posix(): file_sha256(p) for p in _content_files(corpus_dir)}
 
 
-def read_document(path: Path, corpus_dir: Path, max_bytes: int | None = None) -> Document:
+def read_document(path: Path, corpus_dir: Path, max_bytes: int | None = None,
+                  warnings: list[str] | None = None) -> Document:
     """Reads one file; a file that is not UTF-8 text stops the build with its name, so no content is
-    dropped silently, and so does one over the size limit."""
+    dropped silently, and so does one over the size limit. Invisible characters are removed, control characters become spaces."""
     doc_id = Path(path).relative_to(corpus_dir).as_posix()
     size = Path(path).stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise CorpusError(f"{doc_id} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit for one file "
                           "(Settings.max_file_bytes): split it into smaller documents, or raise the limit")
-    raw = Path(path).read_bytes()
+    with _opened(path) as f:
+        raw = f.read()
     if b"\x00" in raw:
         raise CorpusError(f"{doc_id} is not a text file (it contains NUL bytes, as archives and other binary files "
                           "do): remove it from the corpus or save it as plain text")
@@ -143,8 +165,8 @@ def read_document(path: Path, corpus_dir: Path, max_bytes: int | None = None) ->
         raise CorpusError(
             f"{doc_id} is not valid UTF-8 (byte {e.start}): save it as UTF-8, then run `python build_index.py`"
         ) from None
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return parse_document(doc_id, text, hashlib.sha256(raw).hexdigest())
+    text = plain(text.replace("\r\n", "\n").replace("\r", "\n"))
+    return parse_document(doc_id, text, hashlib.sha256(raw).hexdigest(), warnings)
 
 
 def split_front_matter(doc_id: str, text: str) -> tuple[dict, str]:
@@ -154,6 +176,9 @@ def split_front_matter(doc_id: str, text: str) -> tuple[dict, str]:
     import frontmatter
     import yaml
 
+    if not _FRONT_MATTER_END.search(text, text.index("\n") + 1):
+        raise CorpusError(f"{doc_id} starts front matter with --- but never closes it: add a line with --- after "
+                          "the title and source lines (or remove the first ---), then run `python build_index.py`")
     try:
         post = frontmatter.loads(text)
     except yaml.YAMLError as e:
@@ -161,11 +186,13 @@ def split_front_matter(doc_id: str, text: str) -> tuple[dict, str]:
         where = f" (line {mark.line + 1})" if mark else ""
         raise CorpusError(f"{doc_id} has unreadable front matter{where}: fix the YAML between the --- lines, "
                           "then run `python build_index.py`") from None
-    meta = post.metadata if isinstance(post.metadata, dict) else {}
-    return meta, post.content
+    if not isinstance(post.metadata, dict):
+        raise CorpusError(f"{doc_id} has front matter that is not a list of fields (like `title: ...` and "
+                          "`source: https://...`): fix it, then run `python build_index.py`")
+    return post.metadata, post.content
 
 
-def parse_document(doc_id: str, text: str, sha256: str = "") -> Document:
+def parse_document(doc_id: str, text: str, sha256: str = "", warnings: list[str] | None = None) -> Document:
     """Title from front matter, else the first line (a markdown heading loses its #); each later
     paragraph is cited by number.
 
@@ -173,7 +200,11 @@ def parse_document(doc_id: str, text: str, sha256: str = "") -> Document:
     paragraph is a block between blank lines and headings.
     """
     meta, text = split_front_matter(doc_id, text)
-    url = _meta_text(meta, "source") or _meta_text(meta, "url")
+    given = _meta_text(meta, "source") or _meta_text(meta, "url")
+    url = web_url(given)
+    if given and not url and warnings is not None:
+        warnings.append(f"{doc_id}: its source {given[:80]!r} is not a web address (http or https); "
+                        "its citations have no link")
     title = _meta_text(meta, "title")
     lines = _line_spans(text)
     body_lines = lines

@@ -33,5 +33,9 @@ class InvalidQuestionError(BackCareError, ValueError):
     pass
 
 
+class InvalidFeedbackError(BackCareError, ValueError):
+    pass
+
+
 class BuildError(BackCareError):
     """A build that could not write its index (disk full, no permission); the old index stays live."""

@@ -1,9 +1,12 @@
 """What the content could not answer, for its owners: refused questions, disliked answers and
 red-flag triggers, in a SQLite file beside the index (`python -m bot gaps` reports them).
 
-Only the question's text, its salient words and the time are kept: nothing about who asked. Writes
-are safe from many threads and processes at once (WAL, a busy timeout), and a write that fails is
-logged and dropped: the answer never waits on the log or fails with it.
+Only the question's text (with e-mail addresses, phone numbers, postcodes and long digit runs
+redacted), its salient words and the time are kept: nothing about who asked. The writer forgets
+events older than the retention period and keeps the file under a size cap, oldest first, and
+recreates the file if it is deleted. Writes are safe from many threads and processes at once (WAL, a
+busy timeout), and a write that fails is logged and dropped: the answer never waits on the log or
+fails with it.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import lexical
+from .safe_text import for_terminal, redacted
 
 if TYPE_CHECKING:
     from .answer import Answer
@@ -70,14 +74,21 @@ class GapReport:
 class GapLog:
     """One SQLite file; `path=None` turns the log off (every call then does nothing)."""
 
-    def __init__(self, path: Path | None, timeout: float = 5.0):
+    PRUNE_EVERY = 100  # writes between two checks of retention and size
+
+    def __init__(self, path: Path | None, timeout: float = 5.0, keep_days: float | None = 90.0,
+                 max_bytes: int | None = 20_000_000):
         self.path = Path(path) if path else None
         self.timeout = timeout
+        self.keep_days, self.max_bytes = keep_days, max_bytes
         self._ready = False
         self._lock = threading.Lock()
         self._last_error = ""
+        self._writes = 0
 
     def _connect(self) -> sqlite3.Connection:
+        if not self.path.exists():  # deleted while in use: made again, with its table
+            self._ready = False
         con = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None)
         con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         if not self._ready:
@@ -96,16 +107,37 @@ class GapLog:
             return False
         if kind not in KINDS:
             raise ValueError(f"unknown gap kind {kind!r}")
-        row = (time.time(), kind, str(question), " ".join(topic), json.dumps(list(chunk_ids)), json.dumps(list(red_flags)))
+        row = (time.time(), kind, redacted(str(question)), redacted(" ".join(topic)), json.dumps(list(chunk_ids)),
+               json.dumps(list(red_flags)))
         try:
             with closing(self._connect()) as con:
                 con.execute("INSERT INTO events (at, kind, question, topic, chunk_ids, red_flags) VALUES (?, ?, ?, ?, ?, ?)", row)
+                self._writes += 1
+                if self._writes % self.PRUNE_EVERY == 1:
+                    self.prune(con)
             return True
         except (sqlite3.Error, OSError) as e:
             if str(e) != self._last_error:  # the same failure is said once, not for every answer
                 self._last_error = str(e)
                 _log.warning("could not write to the gap log %s: %s", self.path, e)
             return False
+
+    def prune(self, con: sqlite3.Connection) -> None:
+        """Forgets events past the retention period, then the oldest while the file is over its cap."""
+        if self.keep_days is not None:
+            con.execute("DELETE FROM events WHERE at < ?", (time.time() - self.keep_days * 86400,))
+        if self.max_bytes is None:
+            return
+        for _ in range(20):
+            pages = con.execute("PRAGMA page_count").fetchone()[0] - con.execute("PRAGMA freelist_count").fetchone()[0]
+            if pages * con.execute("PRAGMA page_size").fetchone()[0] <= self.max_bytes:
+                break
+            count = con.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            if not count:
+                break
+            con.execute("DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY at LIMIT ?)", (max(1, count // 5),))
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.execute("VACUUM")
 
     def events(self, since_days: float | None = None) -> list[dict]:
         if self.path is None or not self.path.exists():
@@ -168,13 +200,13 @@ def format_report(report: GapReport) -> str:
     if report.topics:
         lines.append("\nMost frequent unanswered topics (word: questions):")
         for t in report.topics:
-            lines.append(f"  {t.word}: {t.count}")
-            lines += [f"      - {q}" for q in t.questions]
+            lines.append(f"  {for_terminal(t.word)}: {t.count}")
+            lines += [f"      - {for_terminal(q)}" for q in t.questions]
     lines.append(f"\nDisliked answers: {sum(r.count for r in report.disliked)} (liked: {report.liked})")
     for r in report.disliked:
-        lines.append(f"  {r.count} x quoting {', '.join(r.chunk_ids) or '(no passage)'}")
-        lines += [f"      - {q}" for q in r.questions]
+        lines.append(f"  {r.count} x quoting {for_terminal(', '.join(r.chunk_ids)) or '(no passage)'}")
+        lines += [f"      - {for_terminal(q)}" for q in r.questions]
     if report.urgent:
         lines.append("\nRed flags reported:")
-        lines += [f"  {name}: {count}" for name, count in report.urgent]
+        lines += [f"  {for_terminal(name)}: {count}" for name, count in report.urgent]
     return "\n".join(lines)

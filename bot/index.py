@@ -127,6 +127,10 @@ class Index:
         counts = self.manifest.get("counts", {})
         return {"documents": int(counts.get("documents", 0)), "passages": int(counts.get("chunks", 0))}
 
+    def has_chunk(self, chunk_id: str) -> bool:
+        """Whether this build has a passage of that id (a rated answer's citation)."""
+        return self.passages.chunks.has(chunk_id)
+
     def search(self, query: Query, k: int | None = None) -> list[Hit]:
         return self.passages.search(query, k)
 

@@ -82,6 +82,12 @@ ACUTE_CUES = (
 # info.") stays in its passage but is never quoted as an answer on its own.
 LAYOUT_WORDS = frozenset("see page pages info information read click here link more below above first".split())
 
+# The page's one-line privacy notice: with the gap log on, and with it off.
+PRIVACY_KEPT = ("Privacy: questions the content could not answer, and your ratings, are kept for {days:g} days "
+                "to improve the content, with e-mail addresses, phone numbers and postcodes removed; nothing "
+                "about who you are is stored.")
+PRIVACY_NONE = "Privacy: nothing you type here is stored."
+
 SOURCES_TITLE = "Sources"
 CAVEATS_TITLE = "Safety notes"
 SOURCES_HEADING = f"**{SOURCES_TITLE}**"

@@ -158,11 +158,24 @@ class ServingSettings:
     batch_size: int = 64  # texts per model run (a build's sentences; a question's texts rarely fill one)
     query_cache_size: int = 512  # follow-ups re-use earlier questions' vectors
     max_question_chars: int = 1000  # longer messages are cut, with a notice
-    history_turns: int = 20  # older turns cannot matter to a follow-up
+    history_turns: int = 12  # older turns cannot matter to a follow-up
     intents: str = "intents.json"  # small talk from its meaning (intents.py); "" reads every message as a question
     # What the content could not answer is kept in gaps.sqlite3 beside the index for `python -m bot
-    # gaps`; False turns the log off.
+    # gaps`; False turns the log off. Questions are kept with contact details redacted
+    # (safe_text.redacted), for gap_log_keep_days at most, in a file of at most gap_log_max_bytes (the
+    # oldest events go first).
     gap_log: bool = True
+    gap_log_keep_days: float = 90.0
+    gap_log_max_bytes: int = 20_000_000
+    # The history a follow-up is read against: the last history_turns turns, newest first, up to
+    # history_chars characters in all, each turn cut at history_turn_chars (an earlier question's
+    # topic is in its first sentences; a pasted essay costs no more than a question).
+    history_chars: int = 2000
+    history_turn_chars: int = 400
+    # Per client address on the JSON API: at most this many asks and ratings a minute (then 429 with
+    # Retry-After).
+    ask_per_minute: int = 120
+    feedback_per_minute: int = 30
 
 
 @dataclass(frozen=True)

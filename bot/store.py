@@ -117,6 +117,11 @@ class ChunkTable:
     def __len__(self) -> int:
         return len(self.sentence_counts)
 
+    def has(self, chunk_id: str) -> bool:
+        if not hasattr(self, "_ids"):
+            self._ids = frozenset(self.columns["chunk_id"])
+        return chunk_id in self._ids
+
     def __getitem__(self, i: int):
         from .chunking import Chunk
 

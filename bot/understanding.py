@@ -68,9 +68,19 @@ def understand(question: object, history: object, index: "Index") -> Message:
 
 
 def _turns(history: object, index: "Index") -> list[dict]:
-    """The conversation's turns, checked, with the user's typing mended as their questions are."""
-    return [{"role": t["role"], "content": index.vocabulary.mend(t["content"]) if t["role"] == "user" else t["content"]}
-            for t in check_history(history, index.settings.serving.history_turns)]
+    """The conversation's last turns (history_turns), checked, newest first within a budget of
+    history_chars characters, each cut at history_turn_chars. Nothing here reads them: a user turn
+    is mended and read only when a follow-up leans on it (`_context`), so a long made-up history
+    costs no more than a short one."""
+    serving = index.settings.serving
+    kept, budget = [], serving.history_chars
+    for turn in reversed(check_history(history, serving.history_turns)):
+        if budget <= 0:
+            break
+        content = turn["content"][: min(serving.history_turn_chars, budget)]
+        kept.append({"role": turn["role"], "content": content})
+        budget -= len(content)
+    return kept[::-1]
 
 
 def _context(turns: list[dict], asked: str, index: "Index") -> tuple[tuple[str, float], ...]:
@@ -78,7 +88,8 @@ def _context(turns: list[dict], asked: str, index: "Index") -> tuple[tuple[str, 
     return tuple(context_questions(turns, follow.followup_weight, follow.followup_depth,
                                    index.settings.serving.max_question_chars,
                                    lambda turn: _intent(turn, index) not in (intents.QUESTION, intents.REQUEST),
-                                   asked, leans=lambda text: _is_follow_up(text, index.vocabulary)))
+                                   asked, leans=lambda text: _is_follow_up(text, index.vocabulary),
+                                   mend=index.vocabulary.mend))
 
 
 def _intent(text: str, index: "Index") -> str:

@@ -1,5 +1,6 @@
 """Shared fixtures: the real corpus built once per session into a temporary index, with the real model."""
 import shutil
+from contextlib import contextmanager
 import socket
 import subprocess
 import sys
@@ -55,16 +56,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def running_page(s: Settings, *extra: str):
+    """The real page process (`python -m ui`) on 127.0.0.1 for an index, once its health route answers;
+    its output is piped (read it after stopping)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ui", "--port", str(port), "--index", str(s.index_dir),
+                             "--corpus", str(s.corpus_dir), *extra], cwd=PROJECT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(url)
+        yield proc, url, port
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def page(settings):
     """The real page process (`python -m ui`) on 127.0.0.1, once its health route answers."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ui", "--port", str(port), "--index", str(settings.index_dir),
-                             "--corpus", str(settings.corpus_dir)], cwd=PROJECT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    wait_for_health(url)
-    yield proc, url, port
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with running_page(settings) as running:
+        yield running

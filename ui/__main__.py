@@ -14,12 +14,16 @@ def main(argv=None) -> int:
     parser.add_argument("--corpus", default=None, help="corpus folder (default: the one the index was built from)")
     parser.add_argument("--no-onnx", action="store_true", help="encode questions with sentence-transformers on torch")
     parser.add_argument("--no-gap-log", action="store_true", help="keep no log of unanswered questions and ratings")
+    parser.add_argument("--keep-days", type=float, default=90.0, metavar="DAYS",
+                        help="forget gap-log events older than DAYS days (default 90)")
     args = parser.parse_args(argv)
+    if args.keep_days <= 0:
+        parser.error("--keep-days takes a positive number of days")
     from .app import launch
 
     try:
         launch(args.host, args.port, index_dir=args.index, corpus_dir=args.corpus, onnx=not args.no_onnx,
-               gap_log=not args.no_gap_log)
+               gap_log=not args.no_gap_log, keep_days=args.keep_days)
     except BackCareError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

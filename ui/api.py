@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from bot import BackCareBot
 from bot.errors import BackCareError
 
-from .serving import BODY_LIMIT
+from .serving import BODY_LIMIT, RateLimit, client_address
 
 
 # One answer at a time: on two cores, answers computed side by side only contend for them (20
@@ -82,8 +82,16 @@ def _where(error: dict) -> str:
     return ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
 
 
+def _too_many(wait: float) -> JSONResponse:
+    return JSONResponse(status_code=429, headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+                        content={"detail": f"Too many requests from your address: try again in {wait:.0f} s."})
+
+
 def add_api(app: FastAPI, bot: BackCareBot, watcher) -> None:
-    """Adds the API routes and a clear 422 for malformed requests to our FastAPI app."""
+    """Adds the API routes, per-client rate limits (429 with Retry-After; ServingSettings) and a
+    clear 422 for malformed requests to our FastAPI app."""
+    serving = bot.settings.serving
+    asks, ratings = RateLimit(serving.ask_per_minute), RateLimit(serving.feedback_per_minute)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -95,9 +103,13 @@ def add_api(app: FastAPI, bot: BackCareBot, watcher) -> None:
         })
 
     @app.post("/api/ask", response_model=AnswerOut, tags=["answers"],
-              responses={413: {"description": f"Body over {BODY_LIMIT} bytes"}, 422: {"description": "Wrong types"}})
-    async def ask(request: AskRequest) -> dict:
+              responses={413: {"description": f"Body over {BODY_LIMIT} bytes"}, 422: {"description": "Wrong types"},
+                         429: {"description": "Too many requests from one address (see Retry-After)"}})
+    async def ask(request: AskRequest, http: Request) -> dict:
         """Answers a question (with the conversation so far, for follow-ups) from the content."""
+        wait = asks.wait(client_address(http.scope))
+        if wait:
+            return _too_many(wait)
         history = [t.model_dump() for t in request.history]
         try:
             answer = bot.ask(request.question, history=history)
@@ -105,10 +117,18 @@ def add_api(app: FastAPI, bot: BackCareBot, watcher) -> None:
         except BackCareError as e:  # a history the bot cannot follow
             return JSONResponse(status_code=422, content={"detail": str(e)})
 
-    @app.post("/api/feedback", response_model=FeedbackOut, tags=["answers"])
-    def feedback(request: FeedbackRequest) -> dict:
+    @app.post("/api/feedback", response_model=FeedbackOut, tags=["answers"],
+              responses={422: {"description": "Wrong types, or chunk ids the live build does not have"},
+                         429: {"description": "Too many ratings from one address (see Retry-After)"}})
+    def feedback(request: FeedbackRequest, http: Request) -> dict:
         """A like or dislike of an answer, kept in the gap log for the content's owners."""
-        return {"recorded": bot.feedback(request.question, request.helpful, request.chunk_ids)}
+        wait = ratings.wait(client_address(http.scope))
+        if wait:
+            return _too_many(wait)
+        try:
+            return {"recorded": bot.feedback(request.question, request.helpful, request.chunk_ids)}
+        except BackCareError as e:  # chunk ids the live build does not have
+            return JSONResponse(status_code=422, content={"detail": str(e)})
 
     @app.get("/api/health", response_model=Health, tags=["service"],
              responses={503: {"description": "The index watcher has stopped"}})

@@ -11,9 +11,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from bot import BackCareBot, Settings  # noqa: E402
+from bot import BackCareBot, Settings, messages  # noqa: E402
 from bot.build import fresh_bot  # noqa: E402
-from bot.errors import BuildLockedError, InvalidHistoryError  # noqa: E402
+from bot.errors import BackCareError, BuildLockedError, InvalidHistoryError  # noqa: E402
 
 from .render import ask_link, banner_html, chunk_ids, reply_html, to_markdown, user_text  # noqa: E402
 
@@ -42,6 +42,7 @@ CSS = """
 #examples .ask-example { display: inline-block; margin: 0.25em 0.4em 0.25em 0; padding: 0.35em 0.7em; border: 1px solid #1d4ed8;
                          border-radius: 999px; color: #1d4ed8; background: #ffffff; text-decoration: none; }
 #examples .ask-example:focus-visible, #chat a:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 2px; }
+#privacy .privacy { font-size: 0.9em; margin: 0.5em 0 0; }
 textarea::placeholder { color: #4b5563 !important; opacity: 1; }
 @media (max-width: 600px) { .gradio-container { padding: 0 4px !important; } #chat .message { max-width: 100% !important; } }
 """
@@ -193,6 +194,11 @@ def _question_before(chat: list[dict], index: int) -> str:
     return ""
 
 
+def privacy_notice(bot: BackCareBot) -> str:
+    serving = bot.settings.serving
+    return messages.PRIVACY_KEPT.format(days=serving.gap_log_keep_days) if bot.gaps.path else messages.PRIVACY_NONE
+
+
 def build_app(bot: BackCareBot) -> gr.Blocks:
     def answer_turn(message: str, chat: list[dict]):
         """One question in: the chat with the question and the whole reply, and the banner."""
@@ -230,7 +236,10 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
         chat = list(chat or [])
         if not isinstance(index, int) or not 0 <= index < len(chat):
             return
-        bot.feedback(_question_before(chat, index), bool(like.liked), chunk_ids(_text(chat[index])))
+        try:
+            bot.feedback(_question_before(chat, index), bool(like.liked), chunk_ids(_text(chat[index])))
+        except BackCareError:  # a reply whose passages the live build no longer has (or made up)
+            return
 
     def clear():
         return "", [], "", []
@@ -253,6 +262,7 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
             autofocus=True, max_lines=4, submit_btn="Send",
         )
         gr.HTML(_examples_html(bot.examples), elem_id="examples", padding=False)
+        gr.HTML(f'<p class="privacy">{html.escape(privacy_notice(bot))}</p>', elem_id="privacy", padding=False)
 
         show_reply = "() => window.backcareShowReply && window.backcareShowReply()"
         box.submit(respond, [box, chatbot], [box, chatbot, banner, saved], api_visibility="private").then(
@@ -269,14 +279,14 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
 
 
 def load_bot(index_dir=None, corpus_dir=None, wait_seconds: float = 600.0, onnx: bool = True,
-             gap_log: bool = True) -> BackCareBot:
+             gap_log: bool = True, keep_days: float = 90.0) -> BackCareBot:
     """Rebuilds a stale index if it can; otherwise starts on the last good build (with a warning).
     With no build at all while another replica is building, waits for that build."""
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             return fresh_bot(index_dir=index_dir, corpus_dir=corpus_dir, rebuild=True, allow_stale=True,
-                             settings=Settings().but(onnx=onnx, gap_log=gap_log))
+                             settings=Settings().but(onnx=onnx, gap_log=gap_log, gap_log_keep_days=keep_days))
         except BuildLockedError:
             if time.monotonic() > deadline:
                 raise
@@ -305,13 +315,13 @@ def create_server_app(bot: BackCareBot, watcher: IndexWatcher):
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, bot: BackCareBot | None = None,
-           index_dir=None, corpus_dir=None, onnx: bool = True, gap_log: bool = True) -> None:
+           index_dir=None, corpus_dir=None, onnx: bool = True, gap_log: bool = True, keep_days: float = 90.0) -> None:
     """Serves the page until SIGTERM or Ctrl-C (answers in flight get a few seconds to finish)."""
     from .serving import configure_logging, serve
 
     t0 = time.perf_counter()
     configure_logging()
-    bot = bot or load_bot(index_dir=index_dir, corpus_dir=corpus_dir, onnx=onnx, gap_log=gap_log)
+    bot = bot or load_bot(index_dir=index_dir, corpus_dir=corpus_dir, onnx=onnx, gap_log=gap_log, keep_days=keep_days)
     bot.warm_up()
     watcher = IndexWatcher(bot).start()
     app = create_server_app(bot, watcher)

@@ -9,6 +9,7 @@ import re
 from bot import Answer, messages
 from bot.answer import arrange
 from bot.chunking import message_sentence_spans
+from bot.safe_text import markdown_text, web_url
 
 _MARKER = re.compile(r"\[(\d+)\]")
 URGENT_TITLE = "Urgent: please seek medical care now"
@@ -64,7 +65,7 @@ def _highlight(passage: str, body: str) -> str:
     for s, e in message_sentence_spans(passage):
         sentence = passage[s:e]
         out.append(html.escape(passage[last:s]))
-        quoted = len(sentence) > 12 and sentence.rstrip(".!?") in body
+        quoted = len(sentence) > 12 and markdown_text(sentence.rstrip(".!?")) in body
         out.append(f"<mark>{html.escape(sentence)}</mark>" if quoted else html.escape(sentence))
         last = e
     out.append(html.escape(passage[last:]))
@@ -74,7 +75,7 @@ def _highlight(passage: str, body: str) -> str:
 def _clickable_examples(text: str, examples: list[str]) -> str:
     """Example questions listed in a reply become links that ask them."""
     for q in examples:
-        text = text.replace(f"- {q}", f"- {ask_link(q)}")
+        text = text.replace(f"- {markdown_text(q)}", f"- {ask_link(q)}")
     return text
 
 
@@ -106,8 +107,8 @@ def to_markdown(answer: Answer) -> str:
     lead = f"**{URGENT_TITLE}**\n\n{answer.lead}" if answer.urgent else answer.lead
     caveats = "\n>\n".join(f"> {html.escape(c)}" for c in answer.caveats)
     sources = "\n".join(
-        f"<details><summary>[{c.number}] {html.escape(c.source)}, paragraph {c.paragraph}</summary>\n\n"
-        f"{html.escape(c.text)}\n\n{_link(c.url)}</details>"
+        f"<details><summary>[{c.number}] {markdown_text(c.source)}, paragraph {c.paragraph}</summary>\n\n"
+        f"{markdown_text(c.text)}\n\n{_link(c.url)}</details>"
         for c in answer.citations
     )
     return _arrange(answer, lead, answer.body, f"> {messages.CAVEATS_HEADING}\n>\n{caveats}",
@@ -116,6 +117,7 @@ def to_markdown(answer: Answer) -> str:
 
 def _link(url: str) -> str:
     """A source address as a link; only web addresses, so content cannot inject other schemes."""
-    if not url.lower().startswith(("https://", "http://")):
+    url = web_url(url)
+    if not url:
         return ""
     return f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(url)}</a>'

@@ -1,20 +1,29 @@
-"""Bounded HTTP for the page: a body limit on every route, timeouts for slow headers and bodies,
-logging that cannot flood, and a graceful stop on SIGTERM. The page itself is the Gradio app."""
+"""Bounded HTTP for the page: a body limit on every route, timeouts for slow headers and bodies (a
+gap between pieces and a deadline for the whole), a cap on one client's bodies in flight, per-client
+rate limits, one log line (no traceback) for a request the app fails on, logging that cannot flood,
+and a graceful stop on SIGTERM. The page itself is the Gradio app."""
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import threading
 import time
+from collections import Counter, deque
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 BODY_LIMIT = 64 * 1024  # bytes: a question, its history and Gradio's own envelope fit many times over
 HEADER_TIMEOUT = 10.0  # seconds for a request's headers to arrive
 BODY_TIMEOUT = 10.0  # seconds between two pieces of a request's body
+BODY_DEADLINE = 20.0  # seconds for a whole request body, however it trickles
+BODIES_PER_CLIENT = 16  # requests of one client address sending their body at once; more get 429
 KEEP_ALIVE = 5.0  # seconds an idle connection stays open
 GRACEFUL_STOP = 5.0  # seconds in-flight answers get to finish after SIGTERM
 MAX_CONNECTIONS = 512  # beyond this, new requests get 503 instead of taking the process down
 LOG_REPEAT_SECONDS = 60.0  # the same log line is written at most once in this time
+LOG_LINES_PER_MINUTE = 60  # and one logger writes at most this many lines a minute
+_log = logging.getLogger("ui.serving")
 
 
 class SlowHeadersProtocol(H11Protocol):
@@ -56,30 +65,64 @@ class SlowHeadersProtocol(H11Protocol):
 
 class BoundedRequests:
     """ASGI middleware: reads each request body before the app sees it, refusing one over the limit
-    (413) or one whose pieces stop coming (408)."""
+    (413), one whose pieces stop coming or that is not whole by the deadline (408), and one more than
+    `per_client` of a client address already sending (429). A request the app fails on is one log
+    line, never a traceback, and gets a 500 if nothing was sent yet."""
 
-    def __init__(self, app, max_body: int = BODY_LIMIT, body_timeout: float = BODY_TIMEOUT):
+    def __init__(self, app, max_body: int = BODY_LIMIT, body_timeout: float = BODY_TIMEOUT,
+                 body_deadline: float = BODY_DEADLINE, per_client: int = BODIES_PER_CLIENT):
         self.app, self.max_body, self.body_timeout = app, max_body, body_timeout
+        self.body_deadline, self.per_client = body_deadline, per_client
+        self._sending: Counter = Counter()  # client address → bodies being read
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             return await _respond(send, 413, f"Request body too large: the limit is {self.max_body} bytes.")
+        client = client_address(scope)
+        has_body = (declared not in (None, b"0")) or b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+        if has_body and self._sending[client] >= self.per_client:
+            return await _respond(send, 429, "Too many requests sending at once from your address.",
+                                  retry_after=self.body_timeout)
+        self._sending[client] += has_body
+        try:
+            body = await self._read_body(receive)
+        finally:
+            self._sending[client] -= has_body
+            if self._sending[client] <= 0:
+                del self._sending[client]
+        if isinstance(body, int):
+            return None if body == 0 else await _respond(
+                send, body, "Request body too slow." if body == 408 else
+                f"Request body too large: the limit is {self.max_body} bytes.")
+        return await self._run(scope, body, receive, send)
+
+    async def _read_body(self, receive) -> bytes | int:
+        """The whole body, or the status that ends the request (0: the client went away)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_deadline
         body, more = b"", True
         while more:
+            left = min(self.body_timeout, deadline - loop.time())
             try:
-                message = await asyncio.wait_for(receive(), self.body_timeout)
+                if left <= 0:
+                    raise asyncio.TimeoutError
+                message = await asyncio.wait_for(receive(), left)
             except asyncio.TimeoutError:
-                return await _respond(send, 408, "Request body too slow.")
+                return 408
             if message["type"] == "http.disconnect":
-                return None
+                return 0
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.max_body:
-                return await _respond(send, 413, f"Request body too large: the limit is {self.max_body} bytes.")
-        replayed = False
+                return 413
+        return body
+
+    async def _run(self, scope, body: bytes, receive, send):
+        replayed, started = False, False
 
         async def replay():
             nonlocal replayed
@@ -88,34 +131,89 @@ class BoundedRequests:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        return await self.app(scope, replay, send)
+        async def sending(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            return await self.app(scope, replay, sending)
+        except Exception as e:  # noqa: BLE001 - one line for the log, not a traceback per bad request
+            _log.warning("%s %s failed: %s: %s", scope.get("method", "?"), str(scope.get("path", "?"))[:100],
+                         type(e).__name__, str(e).splitlines()[0][:200] if str(e) else "")
+            if not started:
+                await _respond(send, 500, "The server could not handle this request.")
+            return None
 
 
-async def _respond(send, status: int, text: str) -> None:
+def client_address(scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "?"
+
+
+class RateLimit:
+    """At most `per_minute` events per key in any minute (a sliding window); thread-safe."""
+
+    def __init__(self, per_minute: int, keys: int = 10_000):
+        self.per_minute, self.keys = per_minute, keys
+        self._seen: dict[str, deque] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, key: str) -> float:
+        """0 when the event may happen now (and it is counted), else the seconds until it may."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._seen) > self.keys:  # many addresses: forget the idle ones
+                self._seen = {k: q for k, q in self._seen.items() if q and now - q[-1] < 60.0}
+            seen = self._seen.setdefault(key, deque())
+            while seen and now - seen[0] >= 60.0:
+                seen.popleft()
+            if len(seen) >= self.per_minute:
+                return max(0.0, 60.0 - (now - seen[0]))
+            seen.append(now)
+            return 0.0
+
+
+async def _respond(send, status: int, text: str, retry_after: float | None = None) -> None:
     payload = ('{"detail": "%s"}' % text).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-                            (b"connection", b"close")]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+               (b"connection", b"close")]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(math.ceil(retry_after)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
 class RepeatFilter(logging.Filter):
-    """Lets each distinct log line through at most once per LOG_REPEAT_SECONDS, so a fault that
-    repeats thousands of times a second (running out of file handles) writes one line a minute."""
+    """Lets each distinct log line (as written, with its values) through at most once per
+    LOG_REPEAT_SECONDS, so a fault that repeats thousands of times a second (running out of file
+    handles) writes one line a minute, while a second, different fault is still written; and each
+    logger at most LOG_LINES_PER_MINUTE lines a minute, so varied lines cannot flood the log."""
 
-    def __init__(self, every: float = LOG_REPEAT_SECONDS):
+    def __init__(self, every: float = LOG_REPEAT_SECONDS, per_minute: int = LOG_LINES_PER_MINUTE):
         super().__init__()
         self.every = every
         self._last: dict[tuple[str, str], float] = {}
+        self._budget = RateLimit(per_minute)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, str(record.msg)[:200])
+        try:
+            said = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is still one line
+            said = str(record.msg)
+        key = (record.name, said[:200])
         now = time.monotonic()
         if now - self._last.get(key, -self.every) < self.every:
+            return False
+        if self._budget.wait(record.name) > 0:
             return False
         if len(self._last) > 10_000:
             self._last.clear()
         self._last[key] = now
+        if record.exc_info and record.exc_info[1] is not None:  # one line, no traceback: what failed
+            error = record.exc_info[1]
+            record.msg, record.args = f"{said} ({type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''})", None
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
         return True
 
 
