@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from . import BackCareError, Settings
+from .safe_text import terminal_lines
 
 
 def gaps_main(argv: list[str]) -> int:
@@ -54,7 +55,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.question:
-        print(bot.ask(" ".join(args.question)).text)
+        print(terminal_lines(bot.ask(" ".join(args.question)).text))
         return 0
     print("Ask about back care and back exercises (an empty line or Ctrl-D quits).")
     history = []
@@ -67,7 +68,7 @@ def main(argv=None) -> int:
         if not question:
             return 0
         answer = bot.ask(question, history=history)
-        print("\n" + answer.text)
+        print("\n" + terminal_lines(answer.text))
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 

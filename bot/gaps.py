@@ -98,6 +98,7 @@ class GapLog:
                     con.executescript(_SCHEMA)
                     self._ready = True
         con.execute("PRAGMA synchronous = NORMAL")
+        con.execute("PRAGMA journal_size_limit = 1048576")  # the write-ahead log shrinks after a checkpoint
         return con
 
     def record(self, kind: str, question: str, topic: tuple[str, ...] = (), chunk_ids: tuple[str, ...] = (),
@@ -112,9 +113,14 @@ class GapLog:
         try:
             with closing(self._connect()) as con:
                 con.execute("INSERT INTO events (at, kind, question, topic, chunk_ids, red_flags) VALUES (?, ?, ?, ?, ?, ?)", row)
-                self._writes += 1
-                if self._writes % self.PRUNE_EVERY == 1:
-                    self.prune(con)
+                with self._lock:
+                    self._writes += 1
+                    due = self._writes % self.PRUNE_EVERY == 1
+                if due:
+                    try:
+                        self.prune(con)
+                    except sqlite3.Error as e:  # the event is written; forgetting waits for the next turn
+                        _log.warning("could not prune the gap log %s: %s", self.path, e)
             return True
         except (sqlite3.Error, OSError) as e:
             if str(e) != self._last_error:  # the same failure is said once, not for every answer
@@ -123,26 +129,30 @@ class GapLog:
             return False
 
     def prune(self, con: sqlite3.Connection) -> None:
-        """Forgets events past the retention period, then the oldest while the file is over its cap."""
+        """Forgets events past the retention period, then the oldest while the live pages pass the
+        cap. Freed pages are reused by later writes (no VACUUM: it would rewrite the whole file while
+        an answer waits), and the write-ahead log is folded back into the file."""
+        deleted = 0
         if self.keep_days is not None:
-            con.execute("DELETE FROM events WHERE at < ?", (time.time() - self.keep_days * 86400,))
-        if self.max_bytes is None:
-            return
-        for _ in range(20):
-            pages = con.execute("PRAGMA page_count").fetchone()[0] - con.execute("PRAGMA freelist_count").fetchone()[0]
-            if pages * con.execute("PRAGMA page_size").fetchone()[0] <= self.max_bytes:
+            deleted += con.execute("DELETE FROM events WHERE at < ?", (time.time() - self.keep_days * 86400,)).rowcount
+        for _ in range(20 if self.max_bytes is not None else 0):
+            used = con.execute("PRAGMA page_count").fetchone()[0] - con.execute("PRAGMA freelist_count").fetchone()[0]
+            if used * con.execute("PRAGMA page_size").fetchone()[0] <= self.max_bytes:
                 break
             count = con.execute("SELECT COUNT(*) FROM events").fetchone()[0]
             if not count:
                 break
-            con.execute("DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY at LIMIT ?)", (max(1, count // 5),))
-        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        con.execute("VACUUM")
+            deleted += con.execute("DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY at LIMIT ?)",
+                                   (max(1, count // 5),)).rowcount
+        if deleted:
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def events(self, since_days: float | None = None) -> list[dict]:
         if self.path is None or not self.path.exists():
             return []
         since = time.time() - since_days * 86400 if since_days is not None else 0.0
+        if self.keep_days is not None:  # what the writer has yet to forget is not shown either
+            since = max(since, time.time() - self.keep_days * 86400)
         with closing(self._connect()) as con:
             con.row_factory = sqlite3.Row
             rows = con.execute("SELECT * FROM events WHERE at >= ? ORDER BY at", (since,)).fetchall()

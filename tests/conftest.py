@@ -59,11 +59,16 @@ def free_port() -> int:
 @contextmanager
 def running_page(s: Settings, *extra: str):
     """The real page process (`python -m ui`) on 127.0.0.1 for an index, once its health route answers;
-    its output is piped (read it after stopping)."""
+    its output goes to a file (`proc.log`), read with `proc.log.read_text()`."""
+    import tempfile
+
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ui", "--port", str(port), "--index", str(s.index_dir),
-                             "--corpus", str(s.corpus_dir), *extra], cwd=PROJECT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = Path(tempfile.mkstemp(prefix="page-", suffix=".log")[1])
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "ui", "--port", str(port), "--index", str(s.index_dir),
+                                 "--corpus", str(s.corpus_dir), *extra], cwd=PROJECT,
+                                stdout=out, stderr=subprocess.STDOUT, text=True)
+    proc.log = log
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(url)
@@ -72,6 +77,7 @@ def running_page(s: Settings, *extra: str):
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=30)
+        log.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")

@@ -100,6 +100,8 @@ def test_safe_text_helpers():
     assert web_url("javascript:alert(5)") == "" and web_url("file:///etc/passwd") == ""
     assert web_url(" https://example.org/back ") == "https://example.org/back"
     assert web_url("http://") == "" and web_url("https://exa mple.org") == ""
+    for hostile in ("https://a/<img/src=x/onerror=alert(1)>", "https://x.org/[a](javascript:alert(1))"):
+        assert not any(c in web_url(hostile) for c in "<>()[]"), web_url(hostile)
     assert for_terminal("a\x1b[2Jb\nRed flags") == "a\\x1b[2Jb\\nRed flags"
 
 
@@ -196,7 +198,7 @@ def test_a_body_that_trickles_past_the_deadline_gets_408():
     scope = {"type": "http", "method": "POST", "path": "/api/ask", "client": ("127.0.0.1", 1),
              "headers": [(b"content-length", b"1000")]}
     started = time.monotonic()
-    _run(middleware(scope, trickle, send))
+    _run(asyncio.wait_for(middleware(scope, trickle, send), 10.0))
     assert sent and sent[0]["status"] == 408 and not seen
     assert time.monotonic() - started < 5.0
 
@@ -228,7 +230,8 @@ def test_malformed_framework_requests_are_one_line_each_without_a_traceback(host
             assert status in (400, 404, 422, 500)
         assert get(url, "/api/health") == 200
         proc.terminate()
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        out = proc.log.read_text()
     assert "Traceback" not in out, out[-3000:]
     assert len(out.splitlines()) < 30, out[-3000:]
 
@@ -267,6 +270,8 @@ def test_feedback_and_asks_are_rate_limited_per_client(server):
         retry = retry or headers.get("Retry-After")
     limit = Settings().serving.feedback_per_minute
     assert statuses.count(429) >= 40 - limit - 1 and retry and int(retry) >= 1, statuses
+    asks = [post(url, "/api/ask", {"question": "hi"})[0] for _ in range(Settings().serving.ask_per_minute + 5)]
+    assert asks.count(429) >= 5 and asks[0] == 200
 
 
 def test_rate_limit_counts_a_sliding_minute_per_key():
@@ -283,8 +288,9 @@ def test_the_gap_log_keeps_under_its_size_cap_and_forgets_old_events(tmp_path):
         con.execute("UPDATE events SET at = at - 91 * 86400")
     for i in range(6000):  # about 1.6 MB without the cap
         assert log.record("disliked", f"question {i} " + "words " * 40, ("w",), ("seed.txt#1",))
-    size = sum(p.stat().st_size for p in tmp_path.iterdir() if p.name.startswith(gaps.FILE_NAME))
-    assert size < 700_000, size
+    with sqlite3.connect(str(path)) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert path.stat().st_size < 450_000, path.stat().st_size  # the cap, and the pages freed for reuse
     kept = log.events()
     assert kept and all(e["question"] != "an old question" for e in kept)
     assert kept[-1]["question"].startswith("question 5999")
@@ -316,7 +322,9 @@ def test_questions_are_kept_with_contact_details_redacted(tmp_path):
         assert secret not in out, out
     assert "[email]" in out and "[phone]" in out and "[postcode]" in out and "[number]" in out
     for ordinary in ("I do 3 sets of 10 reps, 2-3 times a week at 5pm", "L5 S1 disc pain since 2019",
-                     "400mg ibuprofen every 8 hours", "walk 10000 steps a day"):
+                     "400mg ibuprofen every 8 hours", "walk 10000 steps a day", "disc bulge at L4 5mm",
+                     "pain at L4 5th level", "T12 1st", "S1 2cm", "B12 1mg", "is 10000 steps ok", "in 10000 steps",
+                     "sets of 10 12 15 20 25", "on 2019 2020 2021", "from 12/03/2023-01/04/2024"):
         assert redacted(ordinary) == ordinary
     log = gaps.GapLog(tmp_path / gaps.FILE_NAME)
     log.record("refused", text, ("email",))

@@ -107,7 +107,7 @@ def to_markdown(answer: Answer) -> str:
     lead = f"**{URGENT_TITLE}**\n\n{answer.lead}" if answer.urgent else answer.lead
     caveats = "\n>\n".join(f"> {html.escape(c)}" for c in answer.caveats)
     sources = "\n".join(
-        f"<details><summary>[{c.number}] {markdown_text(c.source)}, paragraph {c.paragraph}</summary>\n\n"
+        f"<details><summary>[{c.number}] {html.escape(c.source)}, paragraph {c.paragraph}</summary>\n\n"
         f"{markdown_text(c.text)}\n\n{_link(c.url)}</details>"
         for c in answer.citations
     )

@@ -9,9 +9,11 @@ import logging
 import math
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from bot.safe_text import for_terminal
 
 BODY_LIMIT = 64 * 1024  # bytes: a question, its history and Gradio's own envelope fit many times over
 HEADER_TIMEOUT = 10.0  # seconds for a request's headers to arrive
@@ -139,33 +141,38 @@ class BoundedRequests:
         try:
             return await self.app(scope, replay, sending)
         except Exception as e:  # noqa: BLE001 - one line for the log, not a traceback per bad request
-            _log.warning("%s %s failed: %s: %s", scope.get("method", "?"), str(scope.get("path", "?"))[:100],
-                         type(e).__name__, str(e).splitlines()[0][:200] if str(e) else "")
+            _log.warning("%s %s failed: %s: %s", for_terminal(scope.get("method", "?"))[:10],
+                         for_terminal(str(scope.get("path", "?"))[:100]), type(e).__name__,
+                         for_terminal(str(e).splitlines()[0][:200]) if str(e) else "")
             if not started:
                 await _respond(send, 500, "The server could not handle this request.")
             return None
 
 
 def client_address(scope) -> str:
+    """The client's address; an IPv6 one by its /64 network (one household or host can have many)."""
     client = scope.get("client")
-    return str(client[0]) if client else "?"
+    address = str(client[0]) if client else "?"
+    return ":".join(address.split(":")[:4]) + "::/64" if ":" in address else address
 
 
 class RateLimit:
-    """At most `per_minute` events per key in any minute (a sliding window); thread-safe."""
+    """At most `per_minute` events per key in any minute (a sliding window); thread-safe. The least
+    recently seen keys are forgotten beyond `keys`."""
 
     def __init__(self, per_minute: int, keys: int = 10_000):
         self.per_minute, self.keys = per_minute, keys
-        self._seen: dict[str, deque] = {}
+        self._seen: OrderedDict[str, deque] = OrderedDict()
         self._lock = threading.Lock()
 
     def wait(self, key: str) -> float:
         """0 when the event may happen now (and it is counted), else the seconds until it may."""
         now = time.monotonic()
         with self._lock:
-            if len(self._seen) > self.keys:  # many addresses: forget the idle ones
-                self._seen = {k: q for k, q in self._seen.items() if q and now - q[-1] < 60.0}
-            seen = self._seen.setdefault(key, deque())
+            seen = self._seen.pop(key, None) or deque()
+            self._seen[key] = seen  # now the most recent
+            while len(self._seen) > self.keys:
+                self._seen.popitem(last=False)
             while seen and now - seen[0] >= 60.0:
                 seen.popleft()
             if len(seen) >= self.per_minute:
