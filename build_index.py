@@ -12,7 +12,7 @@ from bot.settings import Settings
 def main(argv=None) -> int:
     defaults = Settings()
     parser = argparse.ArgumentParser(description="Build or update the back-care index from the corpus folder.")
-    parser.add_argument("--corpus", type=Path, default=defaults.corpus_dir, help="folder of .txt/.md documents")
+    parser.add_argument("--corpus", type=Path, default=defaults.corpus_dir, help="folder of .md, .txt, .html, .pdf and .docx documents")
     parser.add_argument("--index", type=Path, default=defaults.index_dir, help="folder the index is written to")
     parser.add_argument("--force", action="store_true", help="re-embed everything, ignoring the cache")
     parser.add_argument("--model", default=None, help="sentence-transformers model path or name")

@@ -13,6 +13,7 @@ from filelock import FileLock, Timeout
 from . import store
 from .embedding import same_model
 from .corpus import corpus_files, corpus_hashes, example_questions, read_document
+from .readers import Unreadable
 from .errors import BuildError, BuildLockedError, CorpusError, IndexCorruptError, IndexMissingError
 from .settings import Settings
 
@@ -243,7 +244,12 @@ def _read_corpus(settings: Settings, warnings: list[str]) -> tuple[list, list]:
                           "the limit if that is meant")
     documents = []
     for path in paths:
-        doc = read_document(path, settings.corpus_dir, settings.build.max_file_bytes, warnings)
+        try:
+            doc = read_document(path, settings.corpus_dir, settings.build.max_file_bytes, warnings,
+                                settings.build.max_pdf_pages)
+        except Unreadable as e:  # no text to quote (a scan, an encrypted PDF, a script-only page)
+            warnings.append(str(e))
+            continue
         if doc.paragraphs:
             documents.append(doc)
         else:
@@ -259,7 +265,7 @@ def _read_corpus(settings: Settings, warnings: list[str]) -> tuple[list, list]:
             seen_text.add(same)
             chunks.append(chunk)
     if not chunks:
-        raise CorpusError(f"no text found in {settings.corpus_dir}: add .txt or .md documents, then build again")
+        raise CorpusError(f"no text found in {settings.corpus_dir}: add .md, .txt, .html, .pdf or .docx documents, then build again")
     return documents, chunks
 
 

@@ -28,11 +28,14 @@ class Chunk:
     sentences: tuple[tuple[int, int], ...]  # sentence spans, relative to the chunk text
     url: str = ""  # the document's source address, when its front matter names one
     section: str = ""  # the headings the passage stands under, within its document
+    page: int = 0  # the PDF page its paragraph starts on (0: not a PDF)
 
     @property
     def heading(self) -> str:
-        """Where the passage stands: "Slipped disc › Symptoms" (the title alone outside any section)."""
-        return f"{self.title} \u203a {self.section}" if self.section else self.title
+        """Where the passage stands: "Slipped disc › Symptoms" (the title alone outside any section),
+        and its page in a PDF ("Leaflet › Exercises, page 3")."""
+        where = f"{self.title} \u203a {self.section}" if self.section else self.title
+        return f"{where}, page {self.page}" if self.page else where
 
     def sentence_texts(self) -> list[str]:
         return [self.text[s:e] for s, e in self.sentences]
@@ -204,5 +207,6 @@ def chunk_document(doc: Document, max_chars: int, max_sentences: int) -> list[Ch
                 sentences=tuple((s - cs, e - cs) for s, e in group),
                 url=doc.url,
                 section=para.section,
+                page=para.page,
             ))
     return chunks

@@ -1,4 +1,5 @@
-"""Corpus files → documents: every .txt and .md file under the corpus folder is one document."""
+"""Corpus files → documents: every .txt, .md, .html, .pdf and .docx file under the corpus folder is
+one document (the last three read by bot/readers.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -8,15 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CorpusError
+from .readers import CONVERTED_SUFFIXES, convert
 from .safe_text import plain, web_url
 
-DOCUMENT_SUFFIXES = (".txt", ".md")
+DOCUMENT_SUFFIXES = (".txt", ".md") + CONVERTED_SUFFIXES
 # Example questions that come with the content, one per line, in any folder of the corpus; they are
 # offered to visitors and checked by each build, and are never indexed as a document.
 EXAMPLES_FILE = "examples.txt"
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _FRONT_MATTER = re.compile(r"^---[ \t]*\n")
-_FRONT_MATTER_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.MULTILINE)
+_FRONT_MATTER_END = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Paragraph:
     start: int  # character span in the document text
     end: int
     section: str = ""  # the markdown headings it stands under ("Symptoms › In children"), the title's left out
+    page: int = 0  # the PDF page it starts on (0: not a PDF)
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ def _content_files(corpus_dir: Path, warnings: list[str] | None = None) -> list[
     A file name that is not valid UTF-8 stops the build with a message naming it."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
-        raise CorpusError(f"corpus folder not found: {corpus_dir} (create it and add .txt or .md files)")
+        raise CorpusError(f"corpus folder not found: {corpus_dir} (create it and add .md, .txt, .html, .pdf or .docx files)")
     root = os.path.realpath(corpus_dir)
     warn = warnings.append if warnings is not None else (lambda _msg: None)
     seen, files = set(), []
@@ -146,9 +149,11 @@ def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
 
 
 def read_document(path: Path, corpus_dir: Path, max_bytes: int | None = None,
-                  warnings: list[str] | None = None) -> Document:
-    """Reads one file; a file that is not UTF-8 text stops the build with its name, so no content is
-    dropped silently, and so does one over the size limit. Invisible characters are removed, control characters become spaces."""
+                  warnings: list[str] | None = None, max_pages: int = 1000) -> Document:
+    """Reads one file; a file that is not UTF-8 text (or a PDF or Word document that cannot be read)
+    stops the build with its name, so no content is dropped silently, and so does one over the size
+    limit. A PDF, Word document or web page with no text to quote raises readers.Unreadable (skipped
+    with a warning). Invisible characters are removed, control characters become spaces."""
     doc_id = Path(path).relative_to(corpus_dir).as_posix()
     size = Path(path).stat().st_size
     if max_bytes is not None and size > max_bytes:
@@ -156,6 +161,11 @@ def read_document(path: Path, corpus_dir: Path, max_bytes: int | None = None,
                           "(Settings.max_file_bytes): split it into smaller documents, or raise the limit")
     with _opened(path) as f:
         raw = f.read()
+    sha = hashlib.sha256(raw).hexdigest()
+    if doc_id.lower().endswith(CONVERTED_SUFFIXES):
+        found = convert(doc_id, raw, max_pages)
+        return parse_document(doc_id, plain(found.text), sha, warnings, markdown=True, title=found.title,
+                              url=found.url, pages=found.pages)
     if b"\x00" in raw:
         raise CorpusError(f"{doc_id} is not a text file (it contains NUL bytes, as archives and other binary files "
                           "do): remove it from the corpus or save it as plain text")
@@ -166,7 +176,7 @@ def read_document(path: Path, corpus_dir: Path, max_bytes: int | None = None,
             f"{doc_id} is not valid UTF-8 (byte {e.start}): save it as UTF-8, then run `python build_index.py`"
         ) from None
     text = plain(text.replace("\r\n", "\n").replace("\r", "\n"))
-    return parse_document(doc_id, text, hashlib.sha256(raw).hexdigest(), warnings)
+    return parse_document(doc_id, text, sha, warnings)
 
 
 def split_front_matter(doc_id: str, text: str) -> tuple[dict, str]:
@@ -192,20 +202,23 @@ def split_front_matter(doc_id: str, text: str) -> tuple[dict, str]:
     return post.metadata, post.content
 
 
-def parse_document(doc_id: str, text: str, sha256: str = "", warnings: list[str] | None = None) -> Document:
+def parse_document(doc_id: str, text: str, sha256: str = "", warnings: list[str] | None = None,
+                   markdown: bool | None = None, title: str = "", url: str = "",
+                   pages: tuple[tuple[int, int], ...] = ()) -> Document:
     """Title from front matter, else the first line (a markdown heading loses its #); each later
     paragraph is cited by number.
 
     In .txt files every non-empty line is a paragraph (the content's own layout); in .md files a
-    paragraph is a block between blank lines and headings.
+    paragraph is a block between blank lines and headings. Converted formats (readers.py) come as
+    markdown, with their title, address and page starts.
     """
-    meta, text = split_front_matter(doc_id, text)
-    given = _meta_text(meta, "source") or _meta_text(meta, "url")
+    meta, text = split_front_matter(doc_id, text) if markdown is None else ({}, text)
+    given = _meta_text(meta, "source") or _meta_text(meta, "url") or _meta_text({"url": url}, "url")
     url = web_url(given)
     if given and not url and warnings is not None:
         warnings.append(f"{doc_id}: its source {given[:80]!r} is not a web address (http or https); "
                         "its citations have no link")
-    title = _meta_text(meta, "title")
+    title = _meta_text(meta, "title") or _meta_text({"title": title}, "title")
     lines = _line_spans(text)
     body_lines = lines
     if not title:
@@ -214,7 +227,7 @@ def parse_document(doc_id: str, text: str, sha256: str = "", warnings: list[str]
                 title = _MD_HEADING.sub("", text[s:e]).strip()
                 body_lines = lines[i + 1:]
                 break
-    is_markdown = doc_id.lower().endswith(".md")
+    is_markdown = doc_id.lower().endswith(".md") if markdown is None else markdown
     blocks: list[tuple[int, int, str]] = []
     current: list[tuple[int, int]] = []
     headings: list[tuple[int, str]] = []  # the open headings: (level, text)
@@ -240,8 +253,17 @@ def parse_document(doc_id: str, text: str, sha256: str = "", warnings: list[str]
     if current:
         blocks.append((current[0][0], current[-1][1], section()))
     blocks = _lists_with_lead_ins(text, blocks)
-    paragraphs = tuple(Paragraph(n, s, e, sec) for n, (s, e, sec) in enumerate(blocks, start=1))
+    paragraphs = tuple(Paragraph(n, s, e, sec, _page_at(pages, s)) for n, (s, e, sec) in enumerate(blocks, start=1))
     return Document(doc_id=doc_id, title=title or doc_id, text=text, sha256=sha256, paragraphs=paragraphs, url=url)
+
+
+def _page_at(pages: tuple[tuple[int, int], ...], offset: int) -> int:
+    page = 0
+    for start, number in pages:
+        if start > offset:
+            break
+        page = number
+    return page
 
 
 # A markdown list item's marker at the start of a line ("- ", "* ", "2. "); chunking.py reads it too.
@@ -269,7 +291,7 @@ def _heading_text(line: str) -> str:
 
 def _meta_text(meta: dict, key: str) -> str:
     value = meta.get(key)
-    return " ".join(str(value).split()) if isinstance(value, (str, int, float)) else ""
+    return " ".join(plain(str(value)).split()) if isinstance(value, (str, int, float)) else ""
 
 
 def _line_spans(text: str) -> list[tuple[int, int]]:

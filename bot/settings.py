@@ -33,6 +33,7 @@ class BuildSettings:
     # One file, and a whole build, above these sizes stop the build with a message (this machine
     # embeds about 250 sentences a second, so 200 MB of text is hours of work).
     max_file_bytes: int = 20_000_000
+    max_pdf_pages: int = 1000  # a PDF with more pages stops the build (split it, or raise this)
     max_corpus_bytes: int = 200_000_000
     # A long build writes what it has embedded every this many sentences, and resumes from it.
     checkpoint_sentences: int = 4096

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import IndexCorruptError, IndexMissingError
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 POINTER = "CURRENT"
 BUILDS = "builds"
 LOCK = ".build.lock"
@@ -93,7 +93,7 @@ def verify_checksums(folder: Path, manifest: dict) -> None:
             raise IndexCorruptError(f"index file {rel} is corrupted (checksum mismatch): {REBUILD_HINT}")
 
 
-_CHUNK_COLUMNS = ("chunk_id", "doc_id", "title", "paragraph", "start", "end", "text", "url", "section")
+_CHUNK_COLUMNS = ("chunk_id", "doc_id", "title", "paragraph", "start", "end", "text", "url", "section", "page")
 
 
 def write_chunks(folder: Path, chunks: list) -> None:
