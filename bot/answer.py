@@ -249,7 +249,7 @@ def compose(hits: list[Hit], query_terms: set[str], lead_sentences: int, term_bo
     citations, quoted, said = [], [], set()
     for number, hit in enumerate(hits, start=1):
         chunk = hit.chunk
-        citations.append(Citation(number, chunk.text, chunk.heading, chunk.chunk_id, round(hit.score, 4),
+        citations.append(Citation(number, chunk.text, chunk.cited_as, chunk.chunk_id, round(hit.score, 4),
                                   chunk.doc_id, chunk.paragraph, safe_text.web_url(chunk.url)))
         limit = lead_sentences if number == 1 else 1
         sentences, picked = chunk.sentence_texts(), pick_sentences(hit, query_terms, limit, term_bonus)

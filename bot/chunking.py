@@ -32,10 +32,14 @@ class Chunk:
 
     @property
     def heading(self) -> str:
-        """Where the passage stands: "Slipped disc › Symptoms" (the title alone outside any section),
-        and its page in a PDF ("Leaflet › Exercises, page 3")."""
-        where = f"{self.title} \u203a {self.section}" if self.section else self.title
-        return f"{where}, page {self.page}" if self.page else where
+        """Where the passage stands: "Slipped disc › Symptoms" (the title alone outside any section)."""
+        return f"{self.title} \u203a {self.section}" if self.section else self.title
+
+    @property
+    def cited_as(self) -> str:
+        """The heading a citation shows, with the page in a PDF ("Leaflet › Exercises, page 3"); the
+        page is never searched."""
+        return f"{self.heading}, page {self.page}" if self.page else self.heading
 
     def sentence_texts(self) -> list[str]:
         return [self.text[s:e] for s, e in self.sentences]

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from .errors import CorpusError
 
 CONVERTED_SUFFIXES = (".html", ".htm", ".pdf", ".docx")
-_NOSCRIPT = re.compile(r"<noscript\b.*?</noscript\s*>", re.IGNORECASE | re.DOTALL)
+MAX_UNPACKED_BYTES = 200_000_000  # a Word document (a zip) that unpacks to more is refused: a zip bomb
 MIN_PAGE_WORDS = 3  # a page with less main text ("Loading…") was rendered by a script
-_LIST_BULLET = re.compile(r"^\s*(?:[-*\u2022\u25aa\u25cf\u2013]|\d{1,2}[.)])\s+")
+_LIST_BULLET = re.compile(r"^\s*(?:[-*\u2022\u25aa\u25cf]|\d{1,2}[.)])\s+")
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,8 @@ def from_html(doc_id: str, raw: bytes) -> Converted:
     import trafilatura
 
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
-    html = raw.decode("utf-8", errors="replace") if not raw.startswith(b"\xef\xbb\xbf") else raw[3:].decode("utf-8", "replace")
-    html = _NOSCRIPT.sub(" ", html)  # "Please enable JavaScript" is not content
-    text = trafilatura.extract(html, output_format="markdown", include_formatting=True, include_links=False,
+    html = trafilatura.utils.decode_file(raw)  # its declared or detected encoding, not only UTF-8
+    text = trafilatura.extract(_without_noscript(html), output_format="markdown", include_formatting=True, include_links=False,
                                include_comments=False, include_images=False, favor_recall=True)
     if not text or len(text.split()) < MIN_PAGE_WORDS:
         raise Unreadable(f"skipped {doc_id}: the page has no text to quote (a page built by a script, or only "
@@ -65,9 +64,33 @@ def from_html(doc_id: str, raw: bytes) -> Converted:
     return Converted(_tidy_markdown(text), (meta.title or "") if meta else "", (meta.url or "") if meta else "")
 
 
+def _without_noscript(html: str) -> str:
+    """The page without its <noscript> blocks ("Please enable JavaScript" is not content), in one
+    pass: after the last closing tag, unclosed blocks lose only their opening tags."""
+    lowered, out, at = html.lower(), [], 0
+    while True:
+        start = lowered.find("<noscript", at)
+        end = lowered.find("</noscript", start) if start >= 0 else -1
+        if end < 0:
+            break
+        out.append(html[at:start])
+        close = lowered.find(">", end)
+        at = close + 1 if close >= 0 else len(html)
+    out.append(re.sub(r"(?i)<noscript\b[^>]*>", " ", html[at:]))
+    return "".join(out)
+
+
+_INLINE = (re.compile(r"(?<!\w)(\*\*|\*|`)(?=\S)(.+?)(?<=\S)\1(?!\w)"), re.compile(r"(?<!\w)(__|_)(?=\S)(.+?)(?<=\S)\1(?!\w)"))
+
+
 def _tidy_markdown(text: str) -> str:
-    """trafilatura's markdown with emphasis marks dropped (content is quoted as plain text)."""
-    lines = [re.sub(r"(\*\*|__)(.+?)\1", r"\2", line).rstrip() for line in text.splitlines()]
+    """trafilatura's markdown with inline marks (bold, italics, code) dropped: content is quoted as
+    plain text."""
+    lines = []
+    for line in text.splitlines():
+        for pattern in _INLINE * 2:  # bold around italics, and the other way round
+            line = pattern.sub(r"\2", line)
+        lines.append(line.replace("\\*", "*").rstrip())
     return "\n".join(lines).strip() + "\n"
 
 
@@ -79,15 +102,23 @@ def from_docx(doc_id: str, raw: bytes) -> Converted:
     import zipfile
 
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
 
+    unreadable = (f"{doc_id} is not a Word document that can be read ({{}}): open it in Word and save it "
+                  "again as .docx, or remove it from the corpus")
     try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_UNPACKED_BYTES:
+            raise CorpusError(f"{doc_id} unpacks to {unpacked / 1e6:.0f} MB, over the {MAX_UNPACKED_BYTES / 1e6:.0f} MB "
+                              "a Word document may take: save it again without embedded media, or split it")
         document = docx.Document(io.BytesIO(raw))
-    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as e:
-        raise CorpusError(f"{doc_id} is not a Word document that can be read ({type(e).__name__}): open it in Word "
-                          "and save it again as .docx, or remove it from the corpus") from None
+        items = list(_docx_items(document))
+    except CorpusError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zip, XML and zlib errors alike: the file is named
+        raise CorpusError(unreadable.format(type(e).__name__)) from None
     title, blocks = (document.core_properties.title or "").strip(), []
-    for paragraph in document.paragraphs:
+    for paragraph in items:
         text = " ".join(paragraph.text.split())
         if not text:
             continue
@@ -106,6 +137,18 @@ def from_docx(doc_id: str, raw: bytes) -> Converted:
     return Converted(_join_blocks(blocks), title)
 
 
+def _docx_items(document):
+    """The document's paragraphs in order, a table's cell by cell (row by row)."""
+    body = document.iter_inner_content() if hasattr(document, "iter_inner_content") else document.paragraphs
+    for item in body:
+        if hasattr(item, "rows"):
+            for row in item.rows:
+                for cell in row.cells:
+                    yield from cell.paragraphs
+        else:
+            yield item
+
+
 def _join_blocks(blocks: list[str]) -> str:
     """Blocks one after another: a blank line between them, none between the items of one list."""
     out = ""
@@ -122,7 +165,6 @@ def from_pdf(doc_id: str, raw: bytes, max_pages: int) -> Converted:
     headings where the PDF marks them by a larger type size or its outline; where each page starts."""
     import pdfplumber
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     for name in ("pdfminer", "pypdf"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -131,10 +173,10 @@ def from_pdf(doc_id: str, raw: bytes, max_pages: int) -> Converted:
         if reader.is_encrypted and not reader.decrypt(""):
             raise Unreadable(f"skipped {doc_id}: the PDF is encrypted with a password; save a copy without one")
         count = len(reader.pages)
-        title = str((reader.metadata or {}).get("/Title") or "").strip()
+        title = _real_title(str((reader.metadata or {}).get("/Title") or ""))
     except Unreadable:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 - pypdf raises many kinds on a damaged file; it is named
         raise CorpusError(f"{doc_id} is not a PDF that can be read ({type(e).__name__}): save it again as PDF, "
                           "or remove it from the corpus") from None
     if count > max_pages:
@@ -142,7 +184,11 @@ def from_pdf(doc_id: str, raw: bytes, max_pages: int) -> Converted:
                           "(Settings.build.max_pdf_pages): split it, or raise the limit")
     try:
         with pdfplumber.open(io.BytesIO(raw), password="") as pdf:
-            pages = [page.extract_text_lines(return_chars=True, strip=True) for page in pdf.pages]
+            pages = []
+            for page in pdf.pages:  # each page's lines, summed up, then its characters let go
+                pages.append([{"text": _pdf_line_text(line["text"]), "top": line["top"], "bottom": line["bottom"],
+                               "size": _size(line)} for line in page.extract_text_lines(return_chars=True, strip=True)])
+                page.close()
     except Exception as e:  # noqa: BLE001 - pdfminer raises many kinds; the file is named either way
         raise CorpusError(f"{doc_id} is not a PDF that can be read ({type(e).__name__}): save it again as PDF, "
                           "or remove it from the corpus") from None
@@ -151,6 +197,26 @@ def from_pdf(doc_id: str, raw: bytes, max_pages: int) -> Converted:
                          "OCR, or add its text as .md")
     text, starts = _pdf_markdown(pages)
     return Converted(text, title, "", starts)
+
+
+def _real_title(title: str) -> str:
+    """A PDF's title property, unless it is the name of the file it was printed from ("Microsoft
+    Word - leaflet.docx"): then the first heading serves."""
+    title = " ".join(title.split())
+    if re.match(r"(?i)^(microsoft \w+ - |untitled)", title) or re.search(r"(?i)\.(docx?|pdf|html?|odt|txt)$", title):
+        return ""
+    return title
+
+
+def _pdf_line_text(text: str) -> str:
+    """A line as text: a soft hyphen that ends it is a hyphen to join on; other invisible and control
+    characters go (before offsets are counted)."""
+    from .safe_text import plain
+
+    text = text.rstrip()
+    if text.endswith("\u00ad"):
+        text = text[:-1] + "-"
+    return " ".join(plain(text).split())
 
 
 def _size(line: dict) -> float:
@@ -162,7 +228,7 @@ def _pdf_markdown(pages: list[list[dict]]) -> tuple[str, tuple[tuple[int, int], 
     """Lines → paragraphs: a new block where the gap above a line is half the body's type size or
     more, at a heading (type larger than the body's) and at a list bullet. A word broken by a
     hyphen at the end of a line is joined again."""
-    body = Counter(_size(line) for lines in pages for line in lines for _ in range(len(line["text"])))
+    body = Counter(line["size"] for lines in pages for line in lines for _ in range(len(line["text"])))
     body_size = body.most_common(1)[0][0] if body else 0.0
     heading_sizes = sorted({s for s in body if s >= body_size * 1.15}, reverse=True)
     # Lines of one paragraph sit about a fifth of the type size apart; paragraphs are set further
@@ -178,20 +244,26 @@ def _pdf_markdown(pages: list[list[dict]]) -> tuple[str, tuple[tuple[int, int], 
             blocks.append((_joined_lines(current), current_page))
             current = []
 
+    previous_heading = None
     for number, lines in enumerate(pages, start=1):
         previous = None
         if current and current[-1].rstrip().endswith((".", "!", "?", ":")):
             close()  # a paragraph that ended with its page; one that runs on keeps its first page
         for line in lines:
-            text = " ".join(line["text"].split())
+            text = line["text"]
             if not text:
                 continue
-            size = _size(line)
+            size = line["size"]
             if size in heading_sizes:
                 close()
-                blocks.append(("#" * (heading_sizes.index(size) + 1) + " " + text, number))
-                previous = None
+                level = "#" * min(heading_sizes.index(size) + 1, 6)
+                if previous_heading == (level, number) and blocks:  # a heading wrapped onto two lines
+                    blocks[-1] = (blocks[-1][0] + " " + text, number)
+                else:
+                    blocks.append((level + " " + text, number))
+                previous, previous_heading = None, (level, number)
                 continue
+            previous_heading = None
             gap = line["top"] - previous["bottom"] if previous is not None else None
             bullet = _LIST_BULLET.match(text)
             if bullet or (gap is not None and gap > split):

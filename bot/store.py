@@ -14,6 +14,7 @@ import numpy as np
 from .errors import IndexCorruptError, IndexMissingError
 
 FORMAT_VERSION = 7
+READABLE_FORMATS = (6, 7)  # format 6 had no page column: its passages are on no page
 POINTER = "CURRENT"
 BUILDS = "builds"
 LOCK = ".build.lock"
@@ -58,7 +59,7 @@ def read_manifest(folder: Path) -> dict:
         raise IndexCorruptError(f"index manifest missing in {folder}: {REBUILD_HINT}") from None
     except (ValueError, UnicodeDecodeError):
         raise IndexCorruptError(f"index manifest in {folder} is unreadable: {REBUILD_HINT}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+    if not isinstance(manifest, dict) or manifest.get("format") not in READABLE_FORMATS:
         raise IndexCorruptError(f"index in {folder} has an unknown format: {REBUILD_HINT}")
     return manifest
 
@@ -151,6 +152,8 @@ def read_chunks(folder: Path) -> ChunkTable:
         spans = np.load(Path(folder) / SENTENCES, allow_pickle=False)
         counts = np.load(Path(folder) / SENTENCE_COUNTS, allow_pickle=False)
         n = len(counts)
+        if isinstance(columns, dict) and "page" not in columns:  # a format-6 build
+            columns["page"] = [0] * n
         if (not isinstance(columns, dict) or any(len(columns.get(k, ())) != n for k in _CHUNK_COLUMNS)
                 or spans.ndim != 2 or len(spans) != int(counts.sum())):
             raise ValueError("inconsistent chunk table")

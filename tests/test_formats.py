@@ -141,6 +141,13 @@ def test_html_main_text_keeps_sections_and_lists_without_navigation(tmp_path):
     assert paragraphs[1] == ("Symptoms", "Symptoms of a slipped disc include:\n\n- lower back pain\n"
                                          "- numbness or tingling in your shoulders, back, arms, hands, legs or feet")
     assert paragraphs[2][0] == "Treatment"
+    # a page in another encoding, as its meta tag declares
+    page = ('<html><head><meta charset="windows-1252"><title>Caf\u00e9 posture</title></head><body><main>'
+            "<p>Sit tall at the caf\u00e9 table, na\u00efve as it sounds, and keep both feet on the floor.</p>"
+            "</main></body></html>")
+    (tmp_path / "cafe.html").write_bytes(page.encode("cp1252"))
+    cafe = read_document(tmp_path / "cafe.html", tmp_path)
+    assert "caf\u00e9 table, na\u00efve" in cafe.text
 
 
 # ---- bad files ----------------------------------------------------------------------------------
@@ -183,8 +190,20 @@ def test_scanned_and_encrypted_pdfs_are_skipped_by_name_and_the_rest_builds(owne
     assert manifest["counts"]["documents"] == 2
 
 
+def _zip(parts: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize("name,data", [("broken.pdf", b"%PDF-1.4\n1 0 obj <<\ngarbage"),
-                                       ("broken.docx", b"PK\x03\x04 not really a zip")])
+                                       ("broken.docx", b"PK\x03\x04 not really a zip"),
+                                       ("badxml.docx", _zip({"[Content_Types].xml": b"<Types><unclosed",
+                                                             "word/document.xml": b"<w:document"}))])
 def test_a_corrupt_pdf_or_docx_stops_the_build_by_name_and_the_index_stays(owner, name, data):
     before = store.current_build(owner.index_dir)
     (owner.corpus_dir / name).write_bytes(data)
@@ -211,7 +230,9 @@ def test_a_script_shell_page_is_unreadable_not_empty_text():
 
 @needs_chromium
 def test_a_changed_pdf_re_embeds_only_its_changed_sentences(libraries, tmp_path):
-    s = libraries["pdf"]
+    built = libraries["pdf"]
+    shutil.copytree(built.corpus_dir.parent, tmp_path / "pdf")  # a copy: the other tests keep theirs
+    s = replace(built, corpus_dir=tmp_path / "pdf" / "corpus", index_dir=tmp_path / "pdf" / "index")
     meta, body = split_front_matter("sciatica.md", (LIBRARY / "sciatica.md").read_text(encoding="utf-8"))
     changed = body.replace("Bed rest for more than a day or two usually slows recovery.",
                            "Staying in bed for days usually slows recovery.")
