@@ -3,6 +3,7 @@ one document (the last three read by bot/readers.py)."""
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 import os
 import re
 from dataclasses import dataclass
@@ -213,12 +214,12 @@ def parse_document(doc_id: str, text: str, sha256: str = "", warnings: list[str]
     markdown, with their title, address and page starts.
     """
     meta, text = split_front_matter(doc_id, text) if markdown is None else ({}, text)
-    given = _meta_text(meta, "source") or _meta_text(meta, "url") or _meta_text({"url": url}, "url")
+    given = _meta_text(meta, "source") or _meta_text(meta, "url") or _one_line(url)
     url = web_url(given)
     if given and not url and warnings is not None:
         warnings.append(f"{doc_id}: its source {given[:80]!r} is not a web address (http or https); "
                         "its citations have no link")
-    title = _meta_text(meta, "title") or _meta_text({"title": title}, "title")
+    title = _meta_text(meta, "title") or _one_line(title)
     lines = _line_spans(text)
     body_lines = lines
     if not title:
@@ -258,12 +259,9 @@ def parse_document(doc_id: str, text: str, sha256: str = "", warnings: list[str]
 
 
 def _page_at(pages: tuple[tuple[int, int], ...], offset: int) -> int:
-    page = 0
-    for start, number in pages:
-        if start > offset:
-            break
-        page = number
-    return page
+    """The page of a PDF that the text at `offset` is on (0 outside a PDF)."""
+    k = bisect_right([start for start, _ in pages], offset)
+    return pages[k - 1][1] if k else 0
 
 
 # A markdown list item's marker at the start of a line ("- ", "* ", "2. "); chunking.py reads it too.
@@ -290,7 +288,11 @@ def _heading_text(line: str) -> str:
 
 
 def _meta_text(meta: dict, key: str) -> str:
-    value = meta.get(key)
+    return _one_line(meta.get(key))
+
+
+def _one_line(value) -> str:
+    """A title or address as one line of plain text ("" for anything that is not a string or number)."""
     return " ".join(plain(str(value)).split()) if isinstance(value, (str, int, float)) else ""
 
 

@@ -134,7 +134,7 @@ def from_docx(doc_id: str, raw: bytes) -> Converted:
             blocks.append(text)
     if not blocks:
         raise Unreadable(f"skipped {doc_id}: the document has no text")
-    return Converted(_join_blocks(blocks), title)
+    return Converted(_join_blocks(blocks)[0], title)
 
 
 def _docx_items(document):
@@ -149,13 +149,16 @@ def _docx_items(document):
             yield item
 
 
-def _join_blocks(blocks: list[str]) -> str:
-    """Blocks one after another: a blank line between them, none between the items of one list."""
-    out = ""
+def _join_blocks(blocks: list[str]) -> tuple[str, list[int]]:
+    """Blocks one after another: a blank line between them, none between the items of one list; and
+    where each block starts."""
+    out, starts = "", []
     for block in blocks:
         joined = block.startswith("- ") and out.rstrip("\n").rsplit("\n", 1)[-1].startswith("- ")
-        out += ("\n" if joined else "\n\n" if out else "") + block
-    return out + "\n"
+        out += "\n" if joined else "\n\n" if out else ""
+        starts.append(len(out))
+        out += block
+    return out + "\n", starts
 
 
 # ---- PDF ----------------------------------------------------------------------------------------
@@ -273,14 +276,12 @@ def _pdf_markdown(pages: list[list[dict]]) -> tuple[str, tuple[tuple[int, int], 
             current.append("- " + text[bullet.end():] if bullet else text)
             previous = line
     close()
-    out, starts = "", []
-    for block, page in blocks:
-        joined = block.startswith("- ") and out.rstrip("\n").rsplit("\n", 1)[-1].startswith("- ")
-        out += ("\n" if joined else "\n\n" if out else "")
+    text, offsets = _join_blocks([block for block, _ in blocks])
+    starts = []
+    for offset, (_, page) in zip(offsets, blocks):
         if not starts or starts[-1][1] != page:
-            starts.append((len(out), page))
-        out += block
-    return out + "\n", tuple(starts)
+            starts.append((offset, page))
+    return text, tuple(starts)
 
 
 def _joined_lines(lines: list[str]) -> str:

@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 import uuid
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -118,9 +119,11 @@ class ChunkTable:
     def __len__(self) -> int:
         return len(self.sentence_counts)
 
+    @cached_property
+    def _ids(self) -> frozenset:
+        return frozenset(self.columns["chunk_id"])
+
     def has(self, chunk_id: str) -> bool:
-        if not hasattr(self, "_ids"):
-            self._ids = frozenset(self.columns["chunk_id"])
         return chunk_id in self._ids
 
     def __getitem__(self, i: int):

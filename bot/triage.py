@@ -57,6 +57,17 @@ def part_inputs(rows: np.ndarray, clause_vectors: np.ndarray, sentence_vectors: 
 def parts(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     """(clause, sentence) spans: each sentence whole and each of its clauses between commas, "and",
     "but"... (of two words or more), and the whole message when it has several sentences."""
+    found, sentences = _sentence_parts(text)
+    whole = (0, len(text))
+    if sentences > 1:
+        found.append((whole, whole))
+    found = list(dict.fromkeys(pt for pt in found if _words(text, pt[0]) >= 2))
+    return found or ([(whole, whole)] if text.strip() else [])
+
+
+def _sentence_parts(text: str) -> tuple[list[tuple[tuple[int, int], tuple[int, int]]], int]:
+    """Each sentence as (itself, itself), then each of its clauses as (clause, sentence); and how
+    many sentences there are."""
     from .chunking import message_sentence_spans
 
     found = []
@@ -70,11 +81,11 @@ def parts(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
             start = m.end()
         if start < e and start != s:
             found.append(((start, e), (s, e)))
-    whole = (0, len(text))
-    if len(sentences) > 1:
-        found.append((whole, whole))
-    found = list(dict.fromkeys(pt for pt in found if len(text[pt[0][0]:pt[0][1]].split()) >= 2))
-    return found or ([(whole, whole)] if text.strip() else [])
+    return found, len(sentences)
+
+
+def _words(text: str, span: tuple[int, int]) -> int:
+    return len(text[span[0]:span[1]].split())
 
 
 def reported_in_its_words(rows: np.ndarray) -> bool:
@@ -165,19 +176,7 @@ def _flag_speller():
 def clauses(text: str) -> list[tuple[int, int]]:
     """Spans of the message's sentences and of their parts between commas, "and", "but"...: a
     red flag is often one short clause inside a long message."""
-    from .chunking import message_sentence_spans
-
-    spans = []
-    for s, e in message_sentence_spans(text):
-        spans.append((s, e))
-        start = s
-        for m in _CLAUSE_BREAK.finditer(text, s, e):
-            if m.start() > start:
-                spans.append((start, m.start()))
-            start = m.end()
-        if start < e and (start, e) != (s, e):
-            spans.append((start, e))
-    return list(dict.fromkeys(sp for sp in spans if len(text[sp[0]:sp[1]].split()) >= 2))
+    return list(dict.fromkeys(clause for clause, _ in _sentence_parts(text)[0] if _words(text, clause) >= 2))
 
 
 class Triage:
@@ -319,32 +318,34 @@ class Triage:
         urgent, calm = closeness(self._flag_vectors, vectors)
         doc = self._pipeline()(text) if context else None
         symptoms = [e for e in doc.ents if e.label_ == SYMPTOM] if doc is not None else []
+        looks = [e for e in doc.ents if e.label_ == LOOKALIKE] if doc is not None else []
+        # What a part is, whatever the flag: the words of its sentence (the flags' words found by
+        # spelling, without medspaCy), the look-alikes in its clause, whether its clause asks.
+        said = [lowered[s:e] for _, (s, e) in found]
+        words = [set(lexical.words(t)) for t in said] if doc is None else []
+        looked = [{_said(e) for e in looks if _inside(e, clause)} for clause, _ in found]
+        asks = [float(bool(_ASKS.search(text[a:b]))) for (a, b), _ in found]
         rows = np.zeros((len(found), n, len(FEATURES)))
         for i, flag in enumerate(self.flags):
             mine = [e for e in symptoms if _said(e) in flag.terms]
+            lookalikes = set(flag.lookalikes)
             other_now = float(any(e._.is_family and not e._.is_historical and not e._.is_negated
                                   and not e._.is_hypothetical for e in mine))
             for j, (clause, sentence) in enumerate(found):
                 k = at[clause]
                 own = [e for e in mine if _inside(e, clause)]
                 there = [e for e in mine if _inside(e, sentence)]
-                if doc is None:
-                    said = lowered[sentence[0]:sentence[1]]
-                    words = set(lexical.words(said))
-                    term = any(t in words or (" " in t and t in said) for t in flag.terms)
-                else:
-                    term = bool(there)
+                term = bool(there) if doc is not None else any(
+                    t in words[j] or (" " in t and t in said[j]) for t in flag.terms)
                 present = any(not any(getattr(e._, x) for x in _IGNORED_CONTEXT + ("is_historical",)) for e in there)
 
                 def share(attr):
                     return sum(bool(getattr(e._, attr)) for e in own) / len(own) if own else 0.0
-                lookalike = doc is not None and any(
-                    e.label_ == LOOKALIKE and _said(e) in flag.lookalikes for e in _overlapping(doc, clause))
                 rows[j, i] = (
                     urgent[k, i], urgent[k, i] - calm[k, i], urgent[k, i] - self.thresholds[i], calm[k, i],
-                    float(_fits(flag, lowered, doc, sentence)), float(term), float(present),
+                    float(_fits(flag, lowered, looks, sentence)), float(term), float(present),
                     share("is_negated"), share("is_hypothetical"), share("is_historical"), share("is_family"),
-                    other_now, float(lookalike), float(bool(_ASKS.search(text[clause[0]:clause[1]]))),
+                    other_now, float(bool(looked[j] & lookalikes)), asks[j],
                 )
         clause_vectors = vectors[[at[c] for c, _ in found]]
         sentence_vectors = vectors[[at[s] for _, s in found]]
@@ -382,11 +383,10 @@ def _said(ent) -> str:
     return " ".join(ent.text.lower().split())
 
 
-def _fits(flag: RedFlag, lowered: str, doc, span: tuple[int, int]) -> bool:
-    """One of the flag's precise patterns fits within the span, outside any look-alike ("hay fever"
-    is not "fever")."""
-    looks = [(e.start_char, e.end_char) for e in doc.ents if e.label_ == LOOKALIKE] if doc is not None else []
-    return any(not any(a <= m.start() and m.end() <= b for a, b in looks)
+def _fits(flag: RedFlag, lowered: str, looks: list, span: tuple[int, int]) -> bool:
+    """One of the flag's precise patterns fits within the span, outside any look-alike (`looks`, the
+    message's: "hay fever" is not "fever")."""
+    return any(not any(e.start_char <= m.start() and m.end() <= e.end_char for e in looks)
                for p in flag.patterns for m in p.finditer(lowered, span[0], span[1]))
 
 

@@ -83,9 +83,10 @@ def fit_parts(inputs: list[np.ndarray], urgent: np.ndarray, names, dimensions: i
 
     calm = [(m, j) for m in np.flatnonzero(~urgent) for j in range(len(inputs[m]))]
     best = {m: int(np.argmax(inputs[m][:, dimensions + urgent_col])) for m in np.flatnonzero(urgent)}
-    for _ in range(MIL_ROUNDS + 1):
-        model = fit(*stack(calm + list(best.items())), names, dimensions)
+    model = fit(*stack(calm + list(best.items())), names, dimensions)
+    for _ in range(MIL_ROUNDS):
         best = {m: int(np.argmax(probabilities(model, inputs[m]))) for m in best}
+        model = fit(*stack(calm + list(best.items())), names, dimensions)
     return model
 
 
