@@ -93,14 +93,23 @@ def _context(turns: list[dict], asked: str, index: "Index") -> tuple[tuple[str, 
 
 
 def _intent(text: str, index: "Index") -> str:
-    """What a message is for, read whole. Small talk with a question of its own ("lol ok. And if that
-    doesn't help?", one sentence with a question mark that reads as a question) is a question."""
+    """What a message is for, read whole, then by what it asks when it has several sentences.
+    Small talk with a question of its own ("lol ok. And if that doesn't help?", a sentence with a
+    question mark that reads as a question) is a question. So is a request whose asking sentences
+    are all questions: "can't get an appointment till next week. what can I take meanwhile" asks
+    what to take (its last sentence asks when none has a question mark)."""
     intent = index.intent_of(text)
-    if intent in (intents.QUESTION, intents.REQUEST) or "?" not in text:
+    if intent == intents.QUESTION or (intent != intents.REQUEST and "?" not in text):
         return intent
     spans = message_sentence_spans(text)
-    asks = [text[s:e] for s, e in spans if "?" in text[s:e]] if len(spans) > 1 else []
-    return intents.QUESTION if any(index.intent_of(sentence) == intents.QUESTION for sentence in asks) else intent
+    if len(spans) < 2:
+        return intent
+    sentences = [text[s:e] for s, e in spans]
+    asks = [sentence for sentence in sentences if "?" in sentence] or sentences[-1:]
+    read = [index.intent_of(sentence) for sentence in asks]
+    if intent == intents.REQUEST:
+        return intents.QUESTION if all(r == intents.QUESTION for r in read) else intent
+    return intents.QUESTION if intents.QUESTION in read else intent
 
 
 def _is_follow_up(text: str, vocabulary: Vocabulary, words: WordCheck | None = None) -> bool:

@@ -49,6 +49,15 @@ def test_a_request_no_page_meets_is_declined_as_such(bot, message):
     assert answer.text.startswith("I can't recommend brands")
 
 
+def test_a_request_in_the_story_is_not_what_a_message_asks(bot):
+    from bot.understanding import understand
+
+    story = "I tried to book a physio appointment but the earliest slot is next month. "
+    assert bot.index.intent_of(story + "what exercises can I do meanwhile?") == intents.REQUEST  # read whole
+    assert not understand(story + "what exercises can I do meanwhile?", None, bot.index).request
+    assert understand(story + "can you book me in somewhere sooner?", None, bot.index).request
+
+
 def test_small_talk_before_a_follow_up_does_not_hide_it(bot):
     history = [{"role": "user", "content": "Does stretching help my back?"}, {"role": "assistant", "content": "..."}]
     answer = bot.ask("lol ok. and how does that work though?", history=history)
