@@ -78,6 +78,10 @@ class BackCareBot:
         """Example questions the content answers (checked by the build), for pages and replies."""
         return list(self.index.examples)
 
+    def documents(self) -> list:
+        """The documents answers are quoted from (bot.index.Document: doc_id, title, url)."""
+        return self.index.documents()
+
     def index_counts(self) -> dict:
         """Documents and passages in the live build."""
         return self.index.counts()

@@ -35,6 +35,14 @@ def current_model(settings: Settings) -> dict:
 
 
 @dataclass(frozen=True)
+class Document:
+    """One document of the content, as its citations name it."""
+    doc_id: str  # its path within the corpus
+    title: str
+    url: str = ""  # its source address, when its front matter names one
+
+
+@dataclass(frozen=True)
 class Index:
     folder: Path
     manifest: dict
@@ -126,6 +134,13 @@ class Index:
         """Documents and passages in this build."""
         counts = self.manifest.get("counts", {})
         return {"documents": int(counts.get("documents", 0)), "passages": int(counts.get("chunks", 0))}
+
+    def documents(self) -> list[Document]:
+        """Every document of this build, once each, in the order they were read."""
+        table, seen = self.passages.chunks.columns, {}
+        for doc_id, title, url in zip(table["doc_id"], table["title"], table["url"]):
+            seen.setdefault(doc_id, Document(doc_id, title, url))
+        return list(seen.values())
 
     def has_chunk(self, chunk_id: str) -> bool:
         """Whether this build has a passage of that id (a rated answer's citation)."""

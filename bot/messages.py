@@ -64,6 +64,8 @@ SERVICE = (
     "that. I can answer questions about back care from my pages.{examples}"
 )
 EMPTY = "Please type a question about back care or back exercises.{examples}"
+# Something was sent, but no words were left to read (only markup, symbols or emoji).
+UNREADABLE = "I couldn't read a question in that. Please type your question in words.{examples}"
 EXAMPLES_LEAD = " Try asking, for example:"
 # {what}: what the question asked that the passages found do not say (data/question_types.tsv).
 NOT_SAID = "My pages don't say {what}. Here is what they do say:"
@@ -92,11 +94,14 @@ SOURCES_TITLE = "Sources"
 CAVEATS_TITLE = "Safety notes"
 SOURCES_HEADING = f"**{SOURCES_TITLE}**"
 CAVEATS_HEADING = f"**{CAVEATS_TITLE}**"
+# Later replies of a conversation that has shown the safety notes in full carry this line, which opens to them.
+CAVEATS_REMINDER = "Safety notes still apply: sudden pain or a new injury, and going gradually (open to read)"
 
 # A message that asks nothing of the content (empty, not English, or small talk of a kind that
 # bot/data/intents.tsv names): its fixed reply and the answer kind.
 FIXED_REPLIES = {
     "empty": (EMPTY, "empty"),
+    "unreadable": (UNREADABLE, "empty"),
     "greeting": (GREETING, "small_talk"),
     "help": (GREETING, "small_talk"),
     "thanks": (THANKS, "small_talk"),

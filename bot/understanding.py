@@ -39,8 +39,9 @@ def understand(question: object, history: object, index: "Index") -> Message:
     turns = _turns(history, index)
     notice = messages.TOO_LONG.format(limit=serving.max_question_chars) if clean.truncated else ""
     text = clean.text
-    if not text or not _LETTER.search(text):
-        return Message(text, notice, reply="empty")
+    if not text or not _LETTER.search(text):  # nothing sent, or nothing left to read ("<b></b>", "???")
+        sent = isinstance(question, str) and question.strip()
+        return Message(text, notice, reply="unreadable" if sent else "empty")
 
     mended = vocabulary.mend(text)
     asked = safety.without_denials(mended)

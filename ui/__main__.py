@@ -1,4 +1,4 @@
-"""python -m ui [--host 127.0.0.1] [--port 7860] [--index DIR --corpus DIR]: serve the chat page."""
+"""python -m ui [--host 127.0.0.1] [--port 7860] [--index DIR --corpus DIR] [--emergency-number 999]: serve the chat page."""
 import argparse
 import os
 import sys
@@ -16,14 +16,20 @@ def main(argv=None) -> int:
     parser.add_argument("--no-gap-log", action="store_true", help="keep no log of unanswered questions and ratings")
     parser.add_argument("--keep-days", type=float, default=90.0, metavar="DAYS",
                         help="forget gap-log events older than DAYS days (default 90)")
+    parser.add_argument("--emergency-number", default=None, metavar="NUMBER",
+                        help='the number urgent replies tell people to call, e.g. 999, 911 or 112 '
+                             '(default: "your local emergency number")')
     args = parser.parse_args(argv)
     if args.keep_days <= 0:
         parser.error("--keep-days takes a positive number of days")
+    if args.emergency_number is not None and not (0 < len(args.emergency_number.strip()) <= 40):
+        parser.error("--emergency-number takes a number or a short name, such as 999")
     from .app import launch
 
     try:
         launch(args.host, args.port, index_dir=args.index, corpus_dir=args.corpus, onnx=not args.no_onnx,
-               gap_log=not args.no_gap_log, keep_days=args.keep_days)
+               gap_log=not args.no_gap_log, keep_days=args.keep_days,
+               emergency_number=args.emergency_number)
     except BackCareError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

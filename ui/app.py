@@ -15,7 +15,10 @@ from bot import BackCareBot, Settings, messages  # noqa: E402
 from bot.build import fresh_bot  # noqa: E402
 from bot.errors import BackCareError, BuildLockedError, InvalidHistoryError  # noqa: E402
 
-from .render import ask_link, banner_html, chunk_ids, reply_html, to_markdown, user_text  # noqa: E402
+from bot.safe_text import web_url  # noqa: E402
+
+from .render import (NOTES_IN_FULL, ask_link, banner_flags, banner_html, chunk_ids, reply_html, to_markdown,  # noqa: E402
+                     user_text)
 
 TITLE = "Back-care assistant"
 INTRO = (
@@ -24,31 +27,79 @@ INTRO = (
     "for new, severe or worrying symptoms, seek medical care."
 )
 CSS = """
-.gradio-container { max-width: 900px !important; margin: auto; }
-#chat { padding-top: 2.6em; height: auto !important; max-height: none !important; }
+html { scroll-padding-bottom: 210px; }
+html:has(.urgent-banner) { scroll-padding-top: 170px; }
+.gradio-container { max-width: 900px !important; margin: auto; padding-bottom: 200px !important; }
+header.top h1 { font-size: 1.8em; margin: 0.4em 0 0.2em; }
+header.top p { margin: 0.3em 0; }
+#chat { height: auto !important; max-height: none !important; }
 #chat .panel-wrap, #chat .bubble-wrap { height: auto !important; max-height: none !important; overflow: visible !important; }
 #chat .caveats { border-left: 4px solid #92400e; background: #fffbeb; color: #1f2937; padding: 0.4em 0.8em; margin: 0.6em 0; }
-#chat .caveats ul { margin: 0.2em 0 0 1.2em; }
-#chat details.source { margin: 0.2em 0; }
-#chat details.source summary { cursor: pointer; }
+#chat .caveats * { color: #1f2937 !important; }
+#chat .caveats ul, #chat .caveats-reminder ul { margin: 0.2em 0 0 1.2em; }
+#chat .caveats-reminder { border-left: 4px solid #92400e; padding: 0 0.8em; margin: 0.6em 0; }
+#chat details summary, details.about > summary { cursor: pointer; display: list-item; padding: 12px 0; line-height: 22px; }
 #chat details.source.shown { outline: 3px solid #1d4ed8; outline-offset: 2px; }
 #chat mark { background: #fde68a; color: #111827; }
-#chat a.cite { font-weight: 600; text-decoration: underline; }
+#chat a.cite { font-weight: 600; text-decoration: underline; display: inline-block; box-sizing: border-box;
+               min-width: 44px; padding: 10px 6px; margin: -10px 0; text-align: center; line-height: 24px; }
+#chat button[aria-label="Clear"], #chat button[title="Clear"] { display: none !important; }
+details.about > summary { color: #1d4ed8; text-decoration: underline; font-weight: 600; width: fit-content; }
+.dark details.about > summary { color: #bfdbfe; }
+details.about[open] { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0 1em 0.5em; margin: 0.5em 0; }
+details.about h2 { font-size: 1.15em; margin: 0.8em 0 0.2em; }
+#chat .reply-tools { margin: 0.4em 0 0; }
+#chat button.copy-reply, #chat .message-buttons button, #chat button[aria-label="Like"], #chat button[aria-label="Dislike"],
+#chat button[aria-label="Undo"], #composer button, #examples .ask-example {
+  min-width: 44px !important; min-height: 44px !important; }
+#chat button.copy-reply { border: 1px solid currentColor; border-radius: 6px; padding: 0 0.9em; background: transparent;
+                          color: inherit; font: inherit; cursor: pointer; }
+#chat .typing { font-style: italic; }
+#chat .bot-row:has(.typing) button { display: none !important; }  /* nothing to rate or undo yet */
+#chat .typing .dots span { display: inline-block; width: 0.5em; height: 0.5em; margin-right: 0.2em; border-radius: 50%;
+                           background: currentColor; animation: backcare-blink 1.2s infinite; }
+#chat .typing .dots span:nth-child(2) { animation-delay: 0.2s; }
+#chat .typing .dots span:nth-child(3) { animation-delay: 0.4s; }
+@keyframes backcare-blink { 0%, 80%, 100% { opacity: 0.25; } 40% { opacity: 1; } }
+@media (prefers-reduced-motion: reduce) { #chat .typing .dots span { animation: none; } }
 #urgent-banner:empty, #urgent-banner:has(> div:empty) { display: none; }
 .urgent-banner { position: fixed; top: 0; left: 0; right: 0; z-index: 1000; background: #991b1b; color: #ffffff;
                  padding: 0.8em 1.2em; box-shadow: 0 2px 8px rgba(0,0,0,0.35); }
-.urgent-banner p { color: #ffffff !important; margin: 0.2em auto; max-width: 900px; }
+.urgent-banner p, .urgent-banner h2 { color: #ffffff !important; margin: 0.2em auto; max-width: 900px; }
 .urgent-banner .urgent-title { font-size: 1.5em; font-weight: 700; }
-#examples .ask-example { display: inline-block; margin: 0.25em 0.4em 0.25em 0; padding: 0.35em 0.7em; border: 1px solid #1d4ed8;
-                         border-radius: 999px; color: #1d4ed8; background: #ffffff; text-decoration: none; }
-#examples .ask-example:focus-visible, #chat a:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 2px; }
+#examples .ask-example { display: inline-flex; align-items: center; margin: 0.25em 0.4em 0.25em 0; padding: 0.35em 0.9em;
+                         border: 1px solid #1d4ed8; border-radius: 999px; color: #1d4ed8; background: #ffffff; text-decoration: none; }
+#examples .ask-example:focus-visible, #chat a:focus-visible, #chat button:focus-visible, details.about > summary:focus-visible,
+#chat summary:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 2px; }
+#question textarea { min-height: 44px !important; }
+#question textarea:focus-visible, #question textarea:focus { outline: 3px solid #1d4ed8 !important; outline-offset: 1px; }
 #privacy .privacy { font-size: 0.9em; margin: 0.5em 0 0; }
+#composer { position: fixed; left: 0; right: 0; bottom: 0; z-index: 900; background: var(--body-background-fill);
+            border-top: 1px solid var(--border-color-primary); padding: 6px 8px 8px; gap: 4px; }
+#composer > * { max-width: 900px; width: 100%; margin-left: auto; margin-right: auto; }
+#toolbar { gap: 6px; flex-wrap: nowrap; }
+#toolbar button { flex: 1 1 0; }
+#status .status, #page-status { margin: 0; font-size: 0.9em; }
+#page-status:empty { display: none; }
+#status:has(> div:empty) { display: none; }
 textarea::placeholder { color: #4b5563 !important; opacity: 1; }
-@media (max-width: 600px) { .gradio-container { padding: 0 4px !important; } #chat .message { max-width: 100% !important; } }
+.dark #chat .caveats { background: #2b1d05; border-left-color: #fbbf24; }
+.dark #chat .caveats * { color: #fef3c7 !important; }
+.dark #chat .caveats-reminder { border-left-color: #fbbf24; }
+.dark #examples .ask-example { color: #bfdbfe; border-color: #93c5fd; background: transparent; }
+.dark textarea::placeholder { color: #d1d5db !important; }
+.dark #examples .ask-example:focus-visible, .dark #chat a:focus-visible, .dark #chat button:focus-visible,
+.dark #question textarea:focus-visible, .dark #question textarea:focus, .dark details.about > summary:focus-visible,
+.dark #chat summary:focus-visible { outline-color: #93c5fd !important; }
+@media (max-width: 600px) { .gradio-container { padding: 0 4px 210px !important; } #chat .message { max-width: 100% !important; } }
+@media print {
+  #composer, #examples, #privacy, #urgent-banner, .reply-tools, #chat .message-buttons, details.about { display: none !important; }
+  .gradio-container { padding-bottom: 0 !important; }
+}
 """
 # Sends example questions on click (or Enter), opens and highlights a cited source, and brings the
 # start of each new reply into view.
-HEAD = """
+HEAD = r"""
 <script>
 (() => {
   const box = () => document.querySelector('#question textarea');
@@ -75,7 +126,75 @@ HEAD = """
     const summary = source.querySelector('summary');
     if (summary) { summary.setAttribute('tabindex', '0'); summary.focus({preventScroll: true}); }
   }
+  // A reply as text: what it says and its sources with their links, without the page's controls.
+  function replyText(content) {
+    const clone = content.cloneNode(true);
+    clone.querySelectorAll('.sources, .reply-tools, .typing').forEach(e => e.remove());
+    const lines = [clone.innerText.replace(/\n{3,}/g, '\n\n').trim()];
+    const sources = content.querySelectorAll('details.source');
+    if (sources.length) {
+      lines.push('', 'Sources:');
+      sources.forEach(d => {
+        const next = d.nextElementSibling;
+        const link = next && next.classList.contains('source-link') ? next.querySelector('a') : null;
+        lines.push('- ' + d.querySelector('summary').innerText.trim() + (link ? ' <' + link.href + '>' : ''));
+      });
+    }
+    return lines.join('\n');
+  }
+  function say(text) {  // a short status line under the question box, read out by screen readers
+    let live = document.getElementById('page-status');
+    const composer = document.querySelector('#composer');
+    if (!live && composer) {
+      live = document.createElement('p');
+      live.id = 'page-status'; live.className = 'status'; live.setAttribute('role', 'status');
+      composer.appendChild(live);
+    }
+    if (live) live.textContent = text;
+  }
+  async function copyReply(button) {
+    const content = button.closest('.message-content') || button.closest('[data-testid="bot"]');
+    if (!content) return;
+    const text = replyText(content);
+    try { await navigator.clipboard.writeText(text); }
+    catch (e) {
+      const area = document.createElement('textarea');
+      area.value = text; document.body.appendChild(area); area.select(); document.execCommand('copy'); area.remove();
+    }
+    button.textContent = 'Copied';
+    setTimeout(() => { button.textContent = 'Copy reply'; }, 2000);
+  }
+  window.backcareConversation = () => {
+    const out = ['# Back-care assistant: a conversation', '', 'Saved ' + new Date().toLocaleString() + '.', ''];
+    document.querySelectorAll('#chat .message-row').forEach(row => {
+      const content = row.querySelector('.message-content');
+      if (!content || content.querySelector('.typing')) return;
+      if (row.classList.contains('user-row')) out.push('**You:** ' + content.innerText.trim(), '');
+      else out.push('**Assistant:** ' + replyText(content), '');
+    });
+    return out.join('\n');
+  };
+  window.backcareExport = () => {
+    if (!document.querySelector('#chat .message-row')) { say('There is nothing to export yet.'); return; }
+    const blob = new Blob([window.backcareConversation()], {type: 'text/markdown'});
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = 'back-care-conversation.md';
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 5000);
+    say('Conversation saved as back-care-conversation.md.');
+  };
+  window.backcarePrint = () => {
+    document.querySelectorAll('#chat details').forEach(d => { d.open = true; });
+    window.print();
+  };
+  window.backcareShowUrgent = () => {
+    // Once the restored banner has its size (fonts, wrapping), and again in case it changed.
+    [300, 900].forEach(ms => setTimeout(() => { if (document.querySelector('.urgent-banner')) window.backcareShowReply(); }, ms));
+  };
   document.addEventListener('click', (event) => {
+    const copy = event.target.closest('button.copy-reply');
+    if (copy) { event.preventDefault(); event.stopPropagation(); copyReply(copy); return; }
     const example = event.target.closest('a.ask-example');
     if (example) { event.preventDefault(); event.stopPropagation(); send(example.innerText.trim()); return; }
     const cite = event.target.closest('a.cite');
@@ -199,37 +318,67 @@ def privacy_notice(bot: BackCareBot) -> str:
     return messages.PRIVACY_KEPT.format(days=serving.gap_log_keep_days) if bot.gaps.path else messages.PRIVACY_NONE
 
 
+TYPING = ('<p class="typing" role="status"><span class="dots" aria-hidden="true"><span></span><span></span><span></span>'
+          "</span> Looking through the pages…</p>")
+
+
+def about_html(bot: BackCareBot) -> str:
+    """The "About these answers" view: what the assistant is and is not, every document it quotes
+    (with its link), what is stored and for how long, and the emergency number it gives."""
+    docs = []
+    for d in bot.documents():
+        title = html.escape(d.title or d.doc_id)
+        link = web_url(d.url)
+        docs.append(f'<li><a href="{html.escape(link)}" target="_blank" rel="noopener">{title}</a></li>' if link
+                    else f"<li>{title}</li>")
+    number = html.escape(bot.settings.triage.emergency_number)
+    return (
+        '<details id="about" class="about"><summary>About these answers</summary>'
+        "<h2>What this assistant is</h2>"
+        "<p>It answers questions about back care by quoting the pages listed below, word for word, and numbering "
+        "each source so you can check it. No program writes the answers, so it cannot make advice up.</p>"
+        "<h2>What it is not</h2>"
+        "<p>It is not a doctor and cannot examine you or know your history. When the pages do not cover a "
+        "question, it says so. For new, severe or worrying symptoms, get medical care; in an emergency call "
+        f"{number}.</p>"
+        f"<h2>Its sources ({len(docs)})</h2><ul class=\"about-sources\">{''.join(docs)}</ul>"
+        f"<h2>What is stored</h2><p>{html.escape(privacy_notice(bot))} Your conversation is kept only in this "
+        "browser, so a reload keeps it; Clear removes it.</p></details>"
+    )
+
+
 def build_app(bot: BackCareBot) -> gr.Blocks:
-    def answer_turn(message: str, chat: list[dict]):
-        """One question in: the chat with the question and the whole reply, and the banner."""
-        message = message if isinstance(message, str) else ""
+    number = bot.settings.triage.emergency_number
+
+    def show_question(message: str, chat: list[dict]):
+        """Your question shows at once, with a typing indicator; an empty send changes nothing."""
+        if not isinstance(message, str) or not message.strip():
+            return gr.skip(), gr.skip()
+        return "", list(chat or []) + [{"role": "user", "content": user_text(message)},
+                                       {"role": "assistant", "content": TYPING}]
+
+    def answer_last(chat: list[dict]):
+        """The typing indicator becomes the reply to the question before it; and the banner."""
         chat = list(chat or [])
-        history = history_for_bot(chat)
-        chat.append({"role": "user", "content": user_text(message)})
+        if len(chat) < 2 or _text(chat[-1]) != TYPING:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        question = html.unescape(_text(chat[-2]) or "")
+        earlier = chat[:-2]
         try:
-            answer = bot.ask(message, history=history)
-            reply = reply_html(answer, bot.examples)
+            answer = bot.ask(question, history=history_for_bot(earlier))
+            shown = any(NOTES_IN_FULL in (_text(m) or "") for m in earlier if m.get("role") == "assistant")
+            reply = reply_html(answer, bot.examples, notes_in_full=not shown)
         except InvalidHistoryError:
             answer, reply = None, "Sorry, I lost track of this conversation. Please clear the chat and ask again."
-        chat.append({"role": "assistant", "content": reply})
-        return chat, banner_html(answer)
-
-    def respond(message: str, chat: list[dict]):
-        chat, banner = answer_turn(message, chat)
-        return "", chat, banner, chat
-
-    def retry(chat: list[dict], retry_data: gr.RetryData):
-        chat = list(chat or [])
-        question = history_for_bot(chat[retry_data.index:retry_data.index + 1])
-        question = question[0]["content"] if question else ""
-        chat, banner = answer_turn(question, chat[:retry_data.index])
-        return chat, banner, chat
+        chat[-1] = {"role": "assistant", "content": reply}
+        flags = banner_flags(answer)
+        return chat, banner_html(flags, number), chat, flags
 
     def undo(chat: list[dict], undo_data: gr.UndoData):
         chat = list(chat or [])
         question = history_for_bot(chat[undo_data.index:undo_data.index + 1])
         chat = chat[:undo_data.index]
-        return (question[0]["content"] if question else ""), chat, "", chat
+        return (question[0]["content"] if question else ""), chat, "", chat, []
 
     def rate(chat: list[dict], like: gr.LikeData):
         index = like.index[0] if isinstance(like.index, (list, tuple)) else like.index
@@ -241,52 +390,88 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
         except BackCareError:  # a reply whose passages the live build no longer has (or made up)
             return
 
-    def clear():
-        return "", [], "", []
+    def clear(chat: list[dict], flags: list[str]):
+        """Clears the conversation and offers to bring it back."""
+        if not chat:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return ([], "", [], [], {"chat": list(chat), "flags": list(flags or [])},
+                gr.update(visible=True), '<p class="status">Conversation cleared.</p>')
+
+    def undo_clear(kept: dict):
+        kept = kept if isinstance(kept, dict) else {}
+        chat, flags = list(kept.get("chat") or []), list(kept.get("flags") or [])
+        return chat, banner_html(flags, number), chat, flags, {}, gr.update(visible=False), \
+            '<p class="status">Conversation restored.</p>'
+
+    def restore(chat: list[dict], flags: list[str]):
+        """A reload: the conversation kept in this browser, and the banner if its last reply was urgent."""
+        chat = [m for m in (chat if isinstance(chat, list) else []) if isinstance(m, dict) and _text(m) != TYPING]
+        flags = flags if isinstance(flags, list) and chat else []
+        return chat, banner_html(flags, number)
 
     def chat_api(message: str) -> str:
         """For programs: a question in, the reply markdown out."""
         return to_markdown(bot.ask(message if isinstance(message, str) else ""))
 
     with gr.Blocks(title=TITLE, fill_height=False) as demo:
+        gr.HTML(f'<header class="top"><h1>{TITLE}</h1><p>{html.escape(INTRO)}</p>{about_html(bot)}</header>',
+                elem_id="header", padding=False)
         banner = gr.HTML("", elem_id="urgent-banner", padding=False)
-        gr.Markdown(f"# {TITLE}\n\n{INTRO}")
         saved = gr.BrowserState([], storage_key="backcare-conversation")
+        saved_flags = gr.BrowserState([], storage_key="backcare-urgent")
+        cleared = gr.State({})
         chatbot = gr.Chatbot(
-            label="Conversation", elem_id="chat", height=None, min_height=320, autoscroll=False, layout="panel",
-            sanitize_html=True, render_markdown=True, buttons=[], feedback_options=("Like", "Dislike"),
-            placeholder="Ask a question below, or pick an example.",
-        )
-        box = gr.Textbox(
-            label="Your question", placeholder="e.g. How can I prevent slouching?", elem_id="question",
-            autofocus=True, max_lines=4, submit_btn="Send",
+            label="Conversation", show_label=False, elem_id="chat", height=None, min_height=320, autoscroll=False,
+            layout="panel", sanitize_html=True, render_markdown=True, buttons=[],
+            feedback_options=("Like", "Dislike"), placeholder="Ask a question below, or pick an example.",
         )
         gr.HTML(_examples_html(bot.examples), elem_id="examples", padding=False)
         gr.HTML(f'<p class="privacy">{html.escape(privacy_notice(bot))}</p>', elem_id="privacy", padding=False)
+        with gr.Column(elem_id="composer"):
+            box = gr.Textbox(
+                label="Your question", placeholder="e.g. How can I prevent slouching?", elem_id="question",
+                autofocus=True, max_lines=4, submit_btn="Send",
+            )
+            with gr.Row(elem_id="toolbar"):
+                clear_button = gr.Button("Clear", size="sm", variant="secondary", elem_id="clear", min_width=44)
+                undo_clear_button = gr.Button("Undo clear", size="sm", variant="secondary", elem_id="undo-clear",
+                                              visible=False, min_width=44)
+                export_button = gr.Button("Export", size="sm", variant="secondary", elem_id="export", min_width=44)
+                print_button = gr.Button("Print", size="sm", variant="secondary", elem_id="print", min_width=44)
+            status = gr.HTML("", elem_id="status", padding=False)
 
         show_reply = "() => window.backcareShowReply && window.backcareShowReply()"
-        box.submit(respond, [box, chatbot], [box, chatbot, banner, saved], api_visibility="private").then(
+        quiet = {"api_visibility": "private", "show_progress": "hidden"}
+        box.submit(show_question, [box, chatbot], [box, chatbot], queue=False, **quiet).then(
+            None, None, None, js=show_reply).then(
+            answer_last, [chatbot], [chatbot, banner, saved, saved_flags], **quiet).then(
             None, None, None, js=show_reply)
-        chatbot.retry(retry, [chatbot], [chatbot, banner, saved], api_visibility="private").then(
-            None, None, None, js=show_reply)
-        chatbot.undo(undo, [chatbot], [box, chatbot, banner, saved], api_visibility="private")
-        chatbot.like(rate, [chatbot], None, api_visibility="private")
-        chatbot.clear(clear, None, [box, chatbot, banner, saved], api_visibility="private")
-        demo.load(lambda kept: kept or [], [saved], [chatbot], api_visibility="private")
+        chatbot.undo(undo, [chatbot], [box, chatbot, banner, saved, saved_flags], **quiet)
+        chatbot.like(rate, [chatbot], None, **quiet)
+        clear_button.click(clear, [chatbot, saved_flags],
+                           [chatbot, banner, saved, saved_flags, cleared, undo_clear_button, status], **quiet)
+        undo_clear_button.click(undo_clear, [cleared],
+                                [chatbot, banner, saved, saved_flags, cleared, undo_clear_button, status], **quiet)
+        export_button.click(None, None, None, js="() => window.backcareExport && window.backcareExport()")
+        print_button.click(None, None, None, js="() => window.backcarePrint && window.backcarePrint()")
+        demo.load(restore, [saved, saved_flags], [chatbot, banner], **quiet).then(
+            None, None, None, js="() => window.backcareShowUrgent && window.backcareShowUrgent()")
         gr.api(chat_api, api_name="chat")
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
     return demo
 
 
 def load_bot(index_dir=None, corpus_dir=None, wait_seconds: float = 600.0, onnx: bool = True,
-             gap_log: bool = True, keep_days: float = 90.0) -> BackCareBot:
+             gap_log: bool = True, keep_days: float = 90.0, emergency_number: str | None = None) -> BackCareBot:
     """Rebuilds a stale index if it can; otherwise starts on the last good build (with a warning).
     With no build at all while another replica is building, waits for that build."""
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             return fresh_bot(index_dir=index_dir, corpus_dir=corpus_dir, rebuild=True, allow_stale=True,
-                             settings=Settings().but(onnx=onnx, gap_log=gap_log, gap_log_keep_days=keep_days))
+                             settings=Settings().but(onnx=onnx, gap_log=gap_log, gap_log_keep_days=keep_days,
+                                                     **({"emergency_number": emergency_number.strip()}
+                                                        if emergency_number else {})))
         except BuildLockedError:
             if time.monotonic() > deadline:
                 raise
@@ -315,13 +500,15 @@ def create_server_app(bot: BackCareBot, watcher: IndexWatcher):
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, bot: BackCareBot | None = None,
-           index_dir=None, corpus_dir=None, onnx: bool = True, gap_log: bool = True, keep_days: float = 90.0) -> None:
+           index_dir=None, corpus_dir=None, onnx: bool = True, gap_log: bool = True, keep_days: float = 90.0,
+           emergency_number: str | None = None) -> None:
     """Serves the page until SIGTERM or Ctrl-C (answers in flight get a few seconds to finish)."""
     from .serving import configure_logging, serve
 
     t0 = time.perf_counter()
     configure_logging()
-    bot = bot or load_bot(index_dir=index_dir, corpus_dir=corpus_dir, onnx=onnx, gap_log=gap_log, keep_days=keep_days)
+    bot = bot or load_bot(index_dir=index_dir, corpus_dir=corpus_dir, onnx=onnx, gap_log=gap_log, keep_days=keep_days,
+                          emergency_number=emergency_number)
     bot.warm_up()
     watcher = IndexWatcher(bot).start()
     app = create_server_app(bot, watcher)

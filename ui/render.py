@@ -22,16 +22,27 @@ def user_text(message: str) -> str:
 
 # ---- the page -----------------------------------------------------------------------------------
 
-def reply_html(answer: Answer, examples: list[str] = ()) -> str:
-    """The reply as the page shows it (markdown with a little HTML, sanitized by the page)."""
+# How a reply's safety notes are marked, so the page can tell whether a conversation has shown them.
+NOTES_IN_FULL = 'class="caveats"'
+COPY = '<p class="reply-tools"><button type="button" class="copy-reply">Copy reply</button></p>'
+
+
+def reply_html(answer: Answer, examples: list[str] = (), notes_in_full: bool = True) -> str:
+    """The reply as the page shows it (markdown with a little HTML, sanitized by the page). The safety
+    notes are shown in full once in a conversation (and with every urgent or acute reply); later
+    replies carry a one-line reminder that opens to the same notes."""
     if not answer.citations:
-        return _arrange(answer, answer.lead, _clickable_examples(answer.body, examples))
+        return _arrange(answer, answer.lead, _clickable_examples(answer.body, examples)) + "\n\n" + COPY
     numbers = {c.number for c in answer.citations}
     body = _MARKER.sub(lambda m: _cite_link(int(m.group(1))) if int(m.group(1)) in numbers else m.group(0), answer.body)
     caveats = "\n".join(f"<li>{html.escape(c)}</li>" for c in answer.caveats)
-    caveat_block = (f'<div class="caveats" role="note"><p><strong>{messages.CAVEATS_TITLE}</strong></p>'
-                    f'<ul>{caveats}</ul></div>')
-    return _arrange(answer, answer.lead, body, caveat_block, _sources(answer))
+    if notes_in_full or answer.acute or answer.urgent:
+        caveat_block = (f'<div {NOTES_IN_FULL} role="note"><p><strong>{messages.CAVEATS_TITLE}</strong></p>'
+                        f'<ul>{caveats}</ul></div>')
+    else:
+        caveat_block = (f'<details class="caveats-reminder"><summary>{messages.CAVEATS_REMINDER}</summary>'
+                        f'<ul>{caveats}</ul></details>')
+    return _arrange(answer, answer.lead, body, caveat_block, _sources(answer)) + "\n\n" + COPY
 
 
 def _arrange(answer: Answer, lead: str, body: str, caveat_block: str = "", sources: str = "") -> str:
@@ -90,14 +101,21 @@ def chunk_ids(reply: str) -> list[str]:
     return [html.unescape(m) for m in re.findall(r'data-chunk="([^"]*)"', reply or "")]
 
 
-def banner_html(answer: Answer | None) -> str:
-    """The urgent-care banner over the page while the latest reply is urgent; empty otherwise."""
-    if answer is None or not answer.urgent:
+def banner_flags(answer: Answer | None) -> list[str]:
+    """The red flags the urgent-care banner names while the latest reply is urgent (none otherwise)."""
+    return [str(f) for f in answer.red_flags] if answer is not None and answer.urgent else []
+
+
+def banner_html(flags: list[str], emergency_number: str) -> str:
+    """The urgent-care banner over the page, naming the red flags; empty when there are none. It is
+    rebuilt from the flags alone (kept with the conversation, so a reload shows it again)."""
+    flags = [f for f in (flags or []) if isinstance(f, str) and f.strip()][:9]
+    if not flags:
         return ""
-    flags = "; ".join(html.escape(f[0].upper() + f[1:]) for f in answer.red_flags)
-    return (f'<div class="urgent-banner" role="alert"><p class="urgent-title">{URGENT_TITLE}</p>'
-            f"<p>What you describe can be a sign of a serious problem: {flags}. The reply below says where "
-            "to get care.</p></div>")
+    named = "; ".join(html.escape(f[0].upper() + f[1:]) for f in flags)
+    return (f'<div class="urgent-banner" role="alert"><h2 class="urgent-title">{URGENT_TITLE}</h2>'
+            f"<p>What you describe can be a sign of a serious problem: {named}. Call {html.escape(emergency_number)} "
+            "or get medical help now; the reply below says what to do.</p></div>")
 
 
 # ---- programs -----------------------------------------------------------------------------------
