@@ -230,15 +230,16 @@ def _introduces_list(chunk, i: int) -> bool:
     return chunk.text[s:e].rstrip().endswith(":")
 
 
-def _lay_out(quoted: list[tuple[str, bool]]) -> str:
-    """Quoted sentences run on as prose; list items stay a list, one bullet each."""
-    out, previous = "", None
-    for text, item in quoted:
+def _lay_out(quoted: list[tuple[str, bool, int]]) -> str:
+    """Quoted sentences run on as prose, a paragraph per source; list items stay a list, one bullet each."""
+    out, previous, source = "", None, None
+    for text, item, number in quoted:
+        new_source = source is not None and number != source
         if item:
-            out += ("\n" if previous else "\n\n" if out else "") + "- " + text
+            out += ("\n\n" if new_source or (out and not previous) else "\n" if out else "") + "- " + text
         else:
-            out += ("\n\n" if previous else " " if out else "") + text
-        previous = item
+            out += ("\n\n" if previous or new_source else " " if out else "") + text
+        previous, source = item, number
     return out
 
 
@@ -256,7 +257,7 @@ def compose(hits: list[Hit], query_terms: set[str], lead_sentences: int, term_bo
         for i in _with_lists(chunk, picked, list_items):
             if _same_text(sentences[i]) not in said:  # no sentence is quoted twice
                 said.add(_same_text(sentences[i]))
-                quoted.append((f"{safe_text.markdown_text(sentences[i])} [{number}]", chunk.is_list_item(i)))
+                quoted.append((f"{safe_text.markdown_text(sentences[i])} [{number}]", chunk.is_list_item(i), number))
 
     caveats = [messages.ACUTE_CAVEAT, messages.GRADUAL_CAVEAT]
     caveat_block = messages.CAVEATS_HEADING + "\n" + "\n".join(f"- {c}" for c in caveats)

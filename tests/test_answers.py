@@ -72,3 +72,12 @@ def test_terminal_prints_one_answer_and_runs_a_small_chat(settings):
     chat = subprocess.run(base, cwd=PROJECT, input="Which tight muscles pull my spine out of line?\nDoes stretching them help?\n\n",
                           capture_output=True, text=True, check=True)
     assert chat.stdout.count("Sources") == 2 and "Stretching exercises lengthen" in chat.stdout
+
+
+def test_quotes_are_grouped_a_paragraph_per_source(bot):
+    answer = bot.ask("How can I prevent slouching?")
+    assert len(answer.citations) >= 2
+    paragraphs = [p for p in answer.body.split("\n\n") if p.strip()]
+    cited = [set(re.findall(r"\[(\d+)\]", p)) for p in paragraphs]
+    assert all(len(numbers) == 1 for numbers in cited)  # one source per paragraph
+    assert [n.pop() for n in cited] == [str(c.number) for c in answer.citations]  # in citation order
