@@ -385,4 +385,8 @@ def test_accessible_names_contrast_and_heading_order(screen):
         return out; }""")
     low = [(t, round(contrast(fg, bg), 2)) for t, fg, bg in pairs if contrast(fg, bg) < 4.5]
     assert len(pairs) > 10 and low == []
+    screen.locator("#question textarea").focus()
+    ring = screen.evaluate("() => { const s = getComputedStyle(document.querySelector('#question textarea'));"
+                           " return [s.outlineStyle, parseFloat(s.outlineWidth)]; }")
+    assert ring[0] != "none" and ring[1] >= 2  # a visible focus ring on the question box
     screen.shot("accessibility")
