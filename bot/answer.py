@@ -62,7 +62,7 @@ def reply(message: "Message", hits: list[Hit], verdict: "Verdict", index: "Index
     if not verdict.in_scope:
         template = messages.REFUSAL
         if verdict.request:
-            template = messages.SERVICE
+            template = messages.DECLINED[verdict.request]
         elif verdict.uncovered:
             template = messages.NOT_COVERED.replace("{topic}", name_words(verdict.uncovered, message.text))
         return fixed_reply(template, "refusal", index.examples, message.notice)

@@ -17,6 +17,12 @@ QUESTION = "question"
 # A request no page meets (a brand to buy, a price, a booking): read as a question, then declined
 # unless the content answers it surely (scope.judge).
 REQUEST = "service"
+# A question about an animal's health or care ("my dog is limping"): read as a question, then
+# declined unless the content answers it surely (a vet's pages would).
+ANIMAL = "animal"
+# What asks the content something: a question, and the kinds of question declined unless answered surely.
+DECLINED = (REQUEST, ANIMAL)
+ASKS = (QUESTION, *DECLINED)
 
 
 @dataclass(frozen=True)
@@ -38,13 +44,14 @@ class IntentModel:
 
 def decide(labels: tuple[str, ...] | list[str], p: np.ndarray, min_probability: float) -> str:
     """A question unless what is not a question is likely enough; then its likeliest kind, except
-    small talk that a question and a request together outweigh (the likelier of those two then)."""
+    small talk that what asks (a question, a request, a question about an animal) together outweighs
+    (the likeliest of those then)."""
     q = labels.index(QUESTION)
     if 1.0 - p[q] < min_probability:
         return QUESTION
     best = max((i for i in range(len(labels)) if i != q), key=lambda i: p[i])
-    asks = [i for i, label in enumerate(labels) if label in (QUESTION, REQUEST)]
-    if labels[best] != REQUEST and float(sum(p[i] for i in asks)) >= min_probability:
+    asks = [i for i, label in enumerate(labels) if label in ASKS]
+    if labels[best] not in DECLINED and float(sum(p[i] for i in asks)) >= min_probability:
         return labels[max(asks, key=lambda i: p[i])]
     return labels[best]
 

@@ -63,6 +63,11 @@ SERVICE = (
     "I only quote the pages I hold. A pharmacist, your doctor or a local health service can help with "
     "that. I can answer questions about back care from my pages.{examples}"
 )
+# A question about an animal's health or care (the "animal" intent of data/intents.tsv).
+ANIMAL = (
+    "My pages are about people's health, so I can't answer about animals. A vet can help with that. "
+    "I can answer questions about back care from my pages.{examples}"
+)
 EMPTY = "Please type a question about back care or back exercises.{examples}"
 # Something was sent, but no words were left to read (only markup, symbols or emoji).
 UNREADABLE = "I couldn't read a question in that. Please type your question in words.{examples}"
@@ -90,6 +95,9 @@ PRIVACY_KEPT = ("Privacy: questions the content could not answer, and your ratin
                 "about who you are is stored.")
 PRIVACY_NONE = "Privacy: nothing you type here is stored."
 
+# The reply to a question declined for its kind (intents.DECLINED), when the content does not answer it.
+DECLINED = {"service": SERVICE, "animal": ANIMAL}
+
 SOURCES_TITLE = "Sources"
 CAVEATS_TITLE = "Safety notes"
 SOURCES_HEADING = f"**{SOURCES_TITLE}**"
@@ -109,5 +117,6 @@ FIXED_REPLIES = {
     "human": (HUMAN, "small_talk"),
     "ack": (ACK, "small_talk"),
     "service": (SERVICE, "refusal"),
+    "animal": (ANIMAL, "refusal"),
     "language": (ENGLISH_ONLY, "language"),
 }

@@ -54,7 +54,8 @@ class Verdict:
     in_scope: bool
     uncovered: tuple[str, ...] = ()  # the question's words the content does not cover, for the refusal
     confidence: float | None = None  # the answerability model's probability that the content answers
-    request: bool = False  # declined as a request no page meets (a brand, a price, a booking)
+    # Declined as a kind of question the pages do not answer (intents.DECLINED: "service", "animal"), or "".
+    request: str = ""
 
 
 def bank_questions() -> list[str]:
@@ -149,7 +150,7 @@ def judge(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
     learned answerability model where one is shipped, else the build's calibrated thresholds."""
     verdict = _answerable(message, hits, index)
     if message.request and (not verdict.in_scope or (verdict.confidence or 0.0) < index.settings.scope.request_answered):
-        return Verdict(False, confidence=verdict.confidence, request=True)
+        return Verdict(False, confidence=verdict.confidence, request=message.request)
     return verdict
 
 

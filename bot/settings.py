@@ -111,8 +111,9 @@ class ScopeSettings:
     # The learned answerability model (bot/data/models/, fitted by eval/fit.py); "" for the build's
     # calibrated thresholds instead.
     answerability: str = "answerability.json"
-    # A request no page meets (a brand to buy, a booking: the "service" intent) is declined unless the
-    # content answers it this surely ("can I buy hydrocortisone at the chemist?" is answered).
+    # A request no page meets (a brand to buy, a booking: the "service" intent) or a question about an
+    # animal's health (the "animal" intent) is declined unless the content answers it this surely ("can
+    # I buy hydrocortisone at the chemist?" is answered; a vet's pages would answer about a dog).
     request_answered: float = 0.8
     # A message is English when this share of its words are English words we know.
     english_share: float = 0.25

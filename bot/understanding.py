@@ -30,7 +30,9 @@ class Message:
     search_text: str = ""  # `asked` with the content's standard words after everyday ones, for word search
     context: tuple[tuple[str, float], ...] = ()  # earlier questions a follow-up leans on, with weights
     words: WordCheck | None = None  # the message's own salient words, known or not
-    request: bool = False  # asks for what no page gives (a brand, a price, a booking): intents.REQUEST
+    # Declined unless the content answers it surely (intents.DECLINED): "service" asks for what no page
+    # gives (a brand, a price, a booking); "animal" asks about an animal's health. "" for neither.
+    request: str = ""
 
 
 def understand(question: object, history: object, index: "Index") -> Message:
@@ -51,14 +53,14 @@ def understand(question: object, history: object, index: "Index") -> Message:
     # it that leave each one out.
     reading = triage.read(mended, also=(mended, asked, *scope.texts_to_encode(search_text, words)))
     flags, cautions = reading.urgent, reading.cautions
-    request = False
+    request = ""
     if not flags:
         if not looks_english(mended, vocabulary, index.settings.scope):
             return Message(mended, notice, reply="language", cautions=cautions)
         intent = _intent(mended, index)
-        if intent not in (intents.QUESTION, intents.REQUEST):
+        if intent not in intents.ASKS:
             return Message(mended, notice, reply=intent, cautions=cautions)
-        request = intent == intents.REQUEST
+        request = intent if intent in intents.DECLINED else ""
     context = ()
     if turns and _is_follow_up(asked, vocabulary, words):
         context = _context(turns, asked, index)
@@ -88,7 +90,7 @@ def _context(turns: list[dict], asked: str, index: "Index") -> tuple[tuple[str, 
     follow = index.settings.retrieval
     return tuple(context_questions(turns, follow.followup_weight, follow.followup_depth,
                                    index.settings.serving.max_question_chars,
-                                   lambda turn: _intent(turn, index) not in (intents.QUESTION, intents.REQUEST),
+                                   lambda turn: _intent(turn, index) not in intents.ASKS,
                                    asked, leans=lambda text: _is_follow_up(text, index.vocabulary),
                                    mend=index.vocabulary.mend))
 
@@ -100,7 +102,7 @@ def _intent(text: str, index: "Index") -> str:
     are all questions: "can't get an appointment till next week. what can I take meanwhile" asks
     what to take (its last sentence asks when none has a question mark)."""
     intent = index.intent_of(text)
-    if intent == intents.QUESTION or (intent != intents.REQUEST and "?" not in text):
+    if intent == intents.QUESTION or (intent not in intents.DECLINED and "?" not in text):
         return intent
     spans = message_sentence_spans(text)
     if len(spans) < 2:
@@ -108,7 +110,7 @@ def _intent(text: str, index: "Index") -> str:
     sentences = [text[s:e] for s, e in spans]
     asks = [sentence for sentence in sentences if "?" in sentence] or sentences[-1:]
     read = [index.intent_of(sentence) for sentence in asks]
-    if intent == intents.REQUEST:
+    if intent in intents.DECLINED:
         return intents.QUESTION if all(r == intents.QUESTION for r in read) else intent
     return intents.QUESTION if intents.QUESTION in read else intent
 

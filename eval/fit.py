@@ -302,19 +302,27 @@ def fit_intents() -> None:
     y = np.array([labels.index(label) for label, _ in pairs])
     right = 0
     confused = []
+    declined = {kind: [0, 0, 0] for kind in intents.DECLINED}  # its examples, found, questions taken for it
     for train, test in StratifiedGroupKFold(5, shuffle=True, random_state=0).split(x, y, groups):
         lr = LogisticRegression(C=INTENT_C, max_iter=5000).fit(x[train], y[train])
         p = lr.predict_proba(x[test])
         for i, row in zip(test, p):
             label = intents.decide(labels, row, INTENT_MIN_PROBABILITY)
-            small = label not in (intents.QUESTION, intents.REQUEST)
-            truth_small = labels[y[i]] not in (intents.QUESTION, intents.REQUEST)
+            for kind, counts in declined.items():
+                counts[0] += labels[y[i]] == kind
+                counts[1] += labels[y[i]] == kind and label == kind
+                counts[2] += labels[y[i]] == intents.QUESTION and label == kind
+            small = label not in intents.ASKS
+            truth_small = labels[y[i]] not in intents.ASKS
             right += small == truth_small
             if small != truth_small:
                 confused.append(f"{labels[y[i]]}→{label}: {pairs[i][1]}")
     print(f"intents: small talk vs question right in {right}/{len(y)} held-out examples (5-fold)")
     for line in confused[:12]:
         print("   ", line)
+    questions = int(sum(labels[v] == intents.QUESTION for v in y))
+    for kind, (total, found, taken) in declined.items():
+        print(f"intents: {kind} found in {found}/{total} held-out examples; questions read as {kind}: {taken}/{questions}")
     lr = LogisticRegression(C=INTENT_C, max_iter=5000).fit(x, y)
     write(MODELS / "intents.json", {"labels": labels, "weights": lr.coef_.round(6).tolist(),
                                     "bias": lr.intercept_.round(6).tolist(),

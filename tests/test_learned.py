@@ -49,6 +49,17 @@ def test_a_request_no_page_meets_is_declined_as_such(bot, message):
     assert answer.text.startswith("I can't recommend brands")
 
 
+def test_a_question_about_an_animal_is_declined_but_one_that_mentions_an_animal_is_answered(bot):
+    from bot import messages
+
+    pet = bot.ask("my old labrador has a stiff back in the mornings, which stretches can I do with him?")
+    assert pet.kind == "refusal" and not pet.citations and pet.text.startswith(messages.ANIMAL.split(".")[0])
+    for question in ("I walk my dog twice a day, is that enough exercise for my back?",
+                     "my back hurts from bending down to feed the chickens, how should I lift the feed bags?"):
+        answer = bot.ask(question)
+        assert answer.kind == "answer" and answer.citations, question
+
+
 def test_a_request_in_the_story_is_not_what_a_message_asks(bot):
     from bot.understanding import understand
 
