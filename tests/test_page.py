@@ -30,12 +30,35 @@ def browser():
         b.close()
 
 
+WALKING = "https://example.org/walking?for=back&lang=en"  # a source page's address, with a query
+
+
 @pytest.fixture(scope="module")
-def page(settings):
-    """The real page process, with the emergency number set as a site would set it."""
+def site(tmp_path_factory):
+    """The seed page and a second page that names its web address, built as an owner would."""
+    import shutil
+
+    from bot.build import build_index
+    from bot.settings import Settings
+    from conftest import CORPUS
+
+    root = tmp_path_factory.mktemp("site")
+    shutil.copytree(CORPUS, root / "corpus")
+    (root / "corpus" / "walking.md").write_text(
+        f"---\ntitle: Walking for a healthy back\nsource: {WALKING}\n---\n# Walking for a healthy back\n\n"
+        "## How far to walk\n\nBrisk walking is a gentle aerobic exercise that strengthens the legs and the "
+        "core. Start with ten minutes of brisk walking a day and add a few minutes each week.\n", encoding="utf-8")
+    s = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
+    build_index(s, progress=False, log=lambda *_: None)
+    return s
+
+
+@pytest.fixture(scope="module")
+def page(site):
+    """The real page process on that site, with the emergency number set as a site would set it."""
     from conftest import running_page
 
-    with running_page(settings, "--emergency-number", "999") as running:
+    with running_page(site, "--emergency-number", "999") as running:
         yield running
 
 
@@ -165,12 +188,12 @@ def test_keyboard_only_tab_to_an_example_and_enter_sends_it(screen):
     assert screen.locator("#chat .user-row").last.inner_text().strip() == asked
 
 
-def test_undo_dislike_history_and_clear_with_undo(screen, settings):
+def test_undo_dislike_history_and_clear_with_undo(screen, site):
     question = "How can I prevent slouching?"
     ask(screen, question)
     screen.get_by_role("button", name="Dislike").last.click()
     screen.wait_for_timeout(800)
-    with sqlite3.connect(settings.index_dir / FILE_NAME) as con:
+    with sqlite3.connect(site.index_dir / FILE_NAME) as con:
         kind, asked, ids = con.execute("SELECT kind, question, chunk_ids FROM events ORDER BY id DESC LIMIT 1").fetchone()
     assert (kind, asked) == ("disliked", question) and json.loads(ids)
     # The bot answers the same question the same way: no retry that would change nothing.
@@ -191,11 +214,23 @@ def test_undo_dislike_history_and_clear_with_undo(screen, settings):
     clear.click()
     screen.wait_for_function("document.querySelectorAll('#chat .bot-row').length == 0", timeout=30_000)
     undo = screen.get_by_role("button", name="Undo clear")
-    assert undo.is_visible() and "cleared" in screen.locator("#status").inner_text().lower()
+    assert undo.is_visible()
+    screen.wait_for_function("(document.querySelector('#page-status[role=status]') || {}).textContent"
+                             " && document.querySelector('#page-status').textContent.includes('cleared')")
     screen.shot("cleared")
     undo.click()  # one tap never loses a conversation
     screen.wait_for_function("document.querySelectorAll('#chat .bot-row').length == 2", timeout=30_000)
     assert "spine" in screen.locator("#chat .user-row").last.inner_text()
+    screen.wait_for_function("document.activeElement === document.querySelector('#question textarea')")
+    assert not undo.is_visible()
+
+    clear.click()  # cleared, then a new question: the old conversation can no longer come back
+    screen.wait_for_function("document.querySelectorAll('#chat .bot-row').length == 0", timeout=30_000)
+    ask(screen, "What does stretching do?", replies_before=0)
+    assert not screen.get_by_role("button", name="Undo clear").is_visible()
+    screen.reload()
+    screen.wait_for_function("document.querySelectorAll('#chat .bot-row').length == 1", timeout=30_000)
+    assert not screen.get_by_role("button", name="Undo clear").is_visible()
 
     stored = screen.evaluate("localStorage.getItem('backcare-conversation')")
     clear.click()
@@ -248,23 +283,25 @@ def test_safety_notes_in_full_once_then_a_one_line_reminder(screen):
     assert reminder.count() == 1 and summary.bounding_box()["height"] < 100  # one line, not the full notes
     assert not reminder.locator("li").first.is_visible()
     summary.click()
-    assert "acute low back pain" in reminder.locator("li").first.inner_text()  # the same notes, opened
+    note = reminder.locator("li").first
+    assert note.is_visible() and "acute low back pain" in note.inner_text()  # the same notes, opened
     acute = ask(screen, "I hurt my back this morning lifting a box, what exercises should I do?")
     assert acute.locator(".caveats").count() == 1  # an acute message gets them in full again
     screen.shot("notes")
 
 
 def test_your_question_shows_at_once_while_the_reply_is_on_its_way(screen):
-    import time
-
-    # A slow connection: the answer takes its time; the question and a typing indicator do not wait.
-    screen.route("**/gradio_api/queue/join**", lambda route: (time.sleep(4.0), route.continue_()))
+    # A slow connection: the answer is held back until the checks are done; the question and a
+    # typing indicator do not wait for it.
+    held = []
+    screen.route("**/gradio_api/queue/join**", lambda route: held.append(route))
     box = screen.locator("#question textarea")
     box.fill("How can I prevent slouching?")
     box.press("Enter")
-    screen.wait_for_selector("#chat .typing", timeout=1500)
+    screen.wait_for_selector("#chat .typing", timeout=5000)
     assert "slouching" in screen.locator("#chat .user-row").last.inner_text()
-    assert box.input_value() == ""
+    assert box.input_value() == "" and box.is_disabled()  # nothing can change the chat under the reply
+    assert screen.get_by_role("button", name="Clear", exact=True).is_disabled()
     # No framework spinner or timer covers the title or the question box.
     spinners = screen.evaluate("""() => [...document.querySelectorAll('.eta-bar, .progress-text, .timer, .meta-text, .loader')]
         .filter(e => { for (let p = e; p; p = p.parentElement) { const s = getComputedStyle(p);
@@ -275,9 +312,14 @@ def test_your_question_shows_at_once_while_the_reply_is_on_its_way(screen):
     assert screen.locator("#chat .typing").count() == 1  # still waiting: the checks above saw the waiting state
     assert screen.locator("#chat .bot-row").last.get_by_role("button", name="Like", exact=True).count() == 0  # nothing to rate yet
     screen.shot("waiting")
+    screen.wait_for_function("1", timeout=1000)
+    assert held, "the reply's request never left the page"
+    for route in held:
+        route.continue_()
+    screen.unroute("**/gradio_api/queue/join**")
     replied(screen, 0)
     assert screen.locator("#chat .bot-row").count() == 1 and screen.locator("#chat .typing").count() == 0
-    screen.unroute("**/gradio_api/queue/join**")
+    assert box.is_enabled()
 
 
 def test_empty_sends_are_ignored_and_markup_alone_is_said_to_be_unreadable(screen):
@@ -294,21 +336,27 @@ def test_copy_export_and_print_a_conversation(browser, page):
     context, tab = open_tab(browser, page[1], "desktop", permissions=["clipboard-read", "clipboard-write"],
                             accept_downloads=True)
     try:
-        reply = ask(tab, "Why do strong thighs help when lifting?")
+        reply = ask(tab, "How far should I walk each day for my back?")
         reply.get_by_role("button", name="Copy reply").click()
         tab.wait_for_timeout(300)
         copied = tab.evaluate("navigator.clipboard.readText()")
-        assert "quadriceps" in copied and "Sources:" in copied and "<a" not in copied and "Copy reply" not in copied
+        assert "ten minutes of brisk walking" in copied and "Sources:" in copied
+        assert "<a" not in copied and "Copy reply" not in copied
+        assert "Walking for a healthy back \u203a How far to walk" in copied and WALKING in copied  # with its address
+        assert "\n- " in copied.split("Sources:")[0]  # the safety notes stay a list, not one run-on line
         ask(tab, "How can I prevent slouching?")
+        ask(tab, "<img src=x> how do I stop slouching?")  # markup typed by a visitor
         with tab.expect_download() as download:
             tab.get_by_role("button", name="Export").click()
         text = Path(download.value.path()).read_text(encoding="utf-8")
         assert download.value.suggested_filename.endswith(".md")
-        assert "**You:** Why do strong thighs help when lifting?" in text and "**You:** How can I prevent slouching?" in text
-        assert text.count("Sources:") == 2 and "[1] " in text and "Safety notes" in text
+        assert "**You:** How can I prevent slouching?" in text
+        assert "**You:** \\<img src=x\\> how do I stop slouching?" in text  # kept as text in the file
+        assert text.count("Sources:") == 3 and "Safety notes" in text and f"<{WALKING}>" in text
+        assert "**You:** How far should I walk each day for my back?" in text
         tab.evaluate("window.print = () => { window.printed = true; }")  # the print dialog itself is the browser's
         tab.get_by_role("button", name="Print").click()
-        assert tab.evaluate("window.printed === true")
+        tab.wait_for_function("window.printed === true", timeout=10_000)
         assert tab.evaluate("[...document.querySelectorAll('#chat details.source')].every(d => d.open)")
         tab.emulate_media(media="print")
         assert not tab.locator("#composer").is_visible() and tab.locator("#chat .bot-row").last.is_visible()
@@ -317,14 +365,13 @@ def test_copy_export_and_print_a_conversation(browser, page):
         context.close()
 
 
-def test_about_view_names_every_source_what_is_stored_and_the_emergency_number(screen, settings):
+def test_about_view_names_every_source_what_is_stored_and_the_emergency_number(screen):
     about = screen.locator("details#about")
     about.locator("summary").click()
     text = about.inner_text()
-    from bot import BackCareBot
-
-    for document in BackCareBot.load(settings=settings).documents():
-        assert document.title in text
+    assert "Back Exercises Pictures" in text and "Walking for a healthy back" in text
+    link = about.get_by_role("link", name="Walking for a healthy back")
+    assert link.get_attribute("href") == WALKING
     assert "not a doctor" in text and "90 days" in text and "999" in text
     screen.shot("about")
 
@@ -351,6 +398,14 @@ def test_axe_finds_no_violations_in_either_theme_before_and_after_an_urgent_repl
 def test_a_reload_after_an_urgent_reply_shows_the_banner_and_the_advice(screen):
     ask(screen, "Why do strong thighs help when lifting?")
     ask(screen, URGENT)
+    screen.evaluate("window.scrollTo(0, 0)")
+    screen.wait_for_timeout(200)
+    heading = screen.locator("header.top h1").bounding_box()
+    assert heading["y"] >= screen.locator(".urgent-banner").bounding_box()["height"] - 1  # the banner covers nothing
+    ask(screen, "How can I prevent slouching?")
+    assert screen.locator(".urgent-banner").count() == 0
+    screen.get_by_role("button", name="Undo").last.click()  # the urgent reply is the last one again
+    screen.wait_for_selector(".urgent-banner h2", timeout=30_000)
     screen.reload()
     screen.wait_for_selector(".urgent-banner h2", timeout=30_000)
     screen.wait_for_timeout(1500)
@@ -366,7 +421,7 @@ def test_a_reload_after_an_urgent_reply_shows_the_banner_and_the_advice(screen):
 def test_accessible_names_contrast_and_heading_order(screen):
     ask(screen, "Why do strong thighs help when lifting?")
     unnamed = screen.evaluate("""() => [...document.querySelectorAll('button, a[href], textarea, input, select')]
-        .filter(e => e.offsetParent !== null)
+        .filter(e => e.offsetParent !== null && e.checkVisibility())
         .filter(e => !((e.getAttribute('aria-label') || '').trim() || (e.innerText || '').trim() || (e.title || '').trim()
                        || (e.labels && [...e.labels].some(l => l.innerText.trim()))))
         .map(e => e.outerHTML.slice(0, 120))""")

@@ -101,3 +101,39 @@ def test_running_page_picks_up_a_rebuilt_index(tmp_path):
         assert any("kickboard" in c.text for c in bot.ask(question).citations)
     finally:
         watcher.stop()
+
+
+def test_the_banner_comes_from_the_last_reply_and_names_only_known_flags(bot):
+    from ui.render import banner_html, reply_html, urgent_flags, urgent_mark
+
+    known = {f.name for f in bot.index.triage.flags}
+    urgent = bot.ask("My back hurts and since this morning I can't control my bladder")
+    ordinary = bot.ask("How can I prevent slouching?")
+    chat = [{"role": "user", "content": "..."}, {"role": "assistant", "content": reply_html(urgent) + urgent_mark(urgent)}]
+    assert urgent_flags(chat, known) == urgent.red_flags
+    later = chat + [{"role": "user", "content": "..."},
+                    {"role": "assistant", "content": reply_html(ordinary) + urgent_mark(ordinary)}]
+    assert urgent_flags(later, known) == []  # an ordinary last reply: no banner
+    forged = [{"role": "assistant", "content": "hi<!--urgent:<script>x</script>|made up flag-->"}]
+    assert urgent_flags(forged, known) == []  # the chat comes back from the browser: only real flags count
+    banner = banner_html(["loss of bladder <b>or</b> bowel control"], "9<9")
+    assert "<b>" not in banner and "&lt;b&gt;" in banner and "Call 9&lt;9" in banner and "<h2" in banner
+    assert banner_html([], "999") == ""
+
+
+def test_safety_notes_in_full_once_then_a_reminder_in_the_page_markup(bot):
+    from ui.render import NOTES_IN_FULL, reply_html
+
+    answer = bot.ask("How can I prevent slouching?")
+    assert NOTES_IN_FULL in reply_html(answer) and "caveats-reminder" not in reply_html(answer)
+    later = reply_html(answer, notes_in_full=False)
+    assert NOTES_IN_FULL not in later and "caveats-reminder" in later
+    assert all(c in later for c in answer.caveats)  # the reminder opens to the same notes
+    acute = bot.ask("I hurt my back this morning lifting a box, what exercises should I do?")
+    assert NOTES_IN_FULL in reply_html(acute, notes_in_full=False)  # a fresh injury always gets them in full
+
+
+def test_nothing_sent_and_nothing_readable_get_different_replies(bot):
+    assert bot.ask("").text.startswith("Please type a question")
+    for unreadable in ("<div><br></div>", "???", "<script>alert(1)</script>"):
+        assert bot.ask(unreadable).text.startswith("I couldn't read a question in that"), unreadable

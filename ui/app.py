@@ -15,10 +15,8 @@ from bot import BackCareBot, Settings, messages  # noqa: E402
 from bot.build import fresh_bot  # noqa: E402
 from bot.errors import BackCareError, BuildLockedError, InvalidHistoryError  # noqa: E402
 
-from bot.safe_text import web_url  # noqa: E402
-
-from .render import (NOTES_IN_FULL, ask_link, banner_flags, banner_html, chunk_ids, reply_html, to_markdown,  # noqa: E402
-                     user_text)
+from .render import (NOTES_IN_FULL, ask_link, banner_html, chunk_ids, reply_html, to_markdown,  # noqa: E402
+                     link, urgent_flags, urgent_mark, user_text)
 
 TITLE = "Back-care assistant"
 INTRO = (
@@ -28,7 +26,8 @@ INTRO = (
 )
 CSS = """
 html { scroll-padding-bottom: 210px; }
-html:has(.urgent-banner) { scroll-padding-top: 170px; }
+html { scroll-padding-top: calc(var(--banner-h, 0px) + 16px); }
+body .gradio-container { padding-top: var(--banner-h, 0px) !important; }
 .gradio-container { max-width: 900px !important; margin: auto; padding-bottom: 200px !important; }
 header.top h1 { font-size: 1.8em; margin: 0.4em 0 0.2em; }
 header.top p { margin: 0.3em 0; }
@@ -79,9 +78,8 @@ details.about h2 { font-size: 1.15em; margin: 0.8em 0 0.2em; }
 #composer > * { max-width: 900px; width: 100%; margin-left: auto; margin-right: auto; }
 #toolbar { gap: 6px; flex-wrap: nowrap; }
 #toolbar button { flex: 1 1 0; }
-#status .status, #page-status { margin: 0; font-size: 0.9em; }
+#page-status { margin: 0; font-size: 0.9em; }
 #page-status:empty { display: none; }
-#status:has(> div:empty) { display: none; }
 textarea::placeholder { color: #4b5563 !important; opacity: 1; }
 .dark #chat .caveats { background: #2b1d05; border-left-color: #fbbf24; }
 .dark #chat .caveats * { color: #fef3c7 !important; }
@@ -126,23 +124,35 @@ HEAD = r"""
     const summary = source.querySelector('summary');
     if (summary) { summary.setAttribute('tabindex', '0'); summary.focus({preventScroll: true}); }
   }
-  // A reply as text: what it says and its sources with their links, without the page's controls.
-  function replyText(content) {
+  // Text for a markdown file: characters markdown or HTML would act on are escaped.
+  const md = (text) => text.replace(/([\\`*_\[\]<>#|])/g, '\\$1');
+  // A reply as text: what it says, then its sources with their addresses, without the page's
+  // controls; `escape` makes each piece safe for a markdown file. The copy is laid out (off screen)
+  // so that its text keeps the reply's lines and bullets.
+  function replyText(content, escape = (t) => t) {
     const clone = content.cloneNode(true);
     clone.querySelectorAll('.sources, .reply-tools, .typing').forEach(e => e.remove());
-    const lines = [clone.innerText.replace(/\n{3,}/g, '\n\n').trim()];
+    clone.querySelectorAll('details').forEach(d => { d.open = true; });
+    clone.querySelectorAll('li').forEach(li => li.insertAdjacentText('afterbegin', '- '));
+    clone.style.cssText = 'position:absolute; left:-10000px; top:0; width:800px; white-space:normal;';
+    document.body.appendChild(clone);
+    const text = clone.innerText.replace(/\n{3,}/g, '\n\n').trim();
+    clone.remove();
+    const lines = [escape(text)];
     const sources = content.querySelectorAll('details.source');
     if (sources.length) {
       lines.push('', 'Sources:');
       sources.forEach(d => {
         const next = d.nextElementSibling;
         const link = next && next.classList.contains('source-link') ? next.querySelector('a') : null;
-        lines.push('- ' + d.querySelector('summary').innerText.trim() + (link ? ' <' + link.href + '>' : ''));
+        const address = link && /^https?:/.test(link.href) ? ' <' + link.href.replace(/[<>\s]/g, encodeURIComponent) + '>' : '';
+        lines.push('- ' + escape(d.querySelector('summary').innerText.trim()) + address);
       });
     }
     return lines.join('\n');
   }
-  function say(text) {  // a short status line under the question box, read out by screen readers
+  // One status line under the question box, there from the start so screen readers announce it.
+  function statusLine() {
     let live = document.getElementById('page-status');
     const composer = document.querySelector('#composer');
     if (!live && composer) {
@@ -150,8 +160,10 @@ HEAD = r"""
       live.id = 'page-status'; live.className = 'status'; live.setAttribute('role', 'status');
       composer.appendChild(live);
     }
-    if (live) live.textContent = text;
+    return live;
   }
+  function say(text) { const live = statusLine(); if (live) live.textContent = text; }
+  window.backcareSay = say;
   async function copyReply(button) {
     const content = button.closest('.message-content') || button.closest('[data-testid="bot"]');
     if (!content) return;
@@ -169,8 +181,8 @@ HEAD = r"""
     document.querySelectorAll('#chat .message-row').forEach(row => {
       const content = row.querySelector('.message-content');
       if (!content || content.querySelector('.typing')) return;
-      if (row.classList.contains('user-row')) out.push('**You:** ' + content.innerText.trim(), '');
-      else out.push('**Assistant:** ' + replyText(content), '');
+      if (row.classList.contains('user-row')) out.push('**You:** ' + md(content.innerText.trim()), '');
+      else out.push('**Assistant:** ' + replyText(content, md), '');
     });
     return out.join('\n');
   };
@@ -200,8 +212,16 @@ HEAD = r"""
     const cite = event.target.closest('a.cite');
     if (cite) { event.preventDefault(); event.stopPropagation(); showSource(cite); }
   }, true);
+  // The page starts below the urgent banner, whatever its height, so it never covers the header.
+  function fitBanner() {
+    const banner = document.querySelector('.urgent-banner');
+    document.documentElement.style.setProperty('--banner-h', (banner ? banner.offsetHeight : 0) + 'px');
+  }
+  window.addEventListener('resize', fitBanner);
   // Screen readers get a reply's text, not the markup the chat widget puts in its label.
   new MutationObserver(() => {
+    fitBanner();
+    statusLine();
     document.querySelectorAll('#chat [data-testid="bot"][aria-label]').forEach((m) => {
       const label = 'Reply: ' + (m.innerText || '').slice(0, 300);
       if (m.getAttribute('aria-label') !== label) m.setAttribute('aria-label', label);
@@ -280,6 +300,12 @@ class IndexWatcher:
         }
 
 
+# The reply's place while it is on its way, and what it says when answering failed.
+TYPING = ('<p class="typing"><span class="dots" aria-hidden="true"><span></span><span></span><span></span>'
+          "</span> Looking through the pages…</p>")
+FAILED = "Sorry, something went wrong while answering. Please ask again."
+
+
 def _text(message) -> str | None:
     """A chat message's text (newer Gradio gives content as a list of parts)."""
     content = message.get("content") if isinstance(message, dict) else None
@@ -293,7 +319,7 @@ def history_for_bot(chat: list[dict]) -> list[dict]:
     turns = []
     for m in chat or []:
         content = _text(m)
-        if isinstance(m, dict) and m.get("role") in ("user", "assistant") and content is not None:
+        if isinstance(m, dict) and m.get("role") in ("user", "assistant") and content is not None and content != TYPING:
             turns.append({"role": m["role"], "content": html.unescape(content) if m["role"] == "user" else content})
     return turns
 
@@ -318,19 +344,12 @@ def privacy_notice(bot: BackCareBot) -> str:
     return messages.PRIVACY_KEPT.format(days=serving.gap_log_keep_days) if bot.gaps.path else messages.PRIVACY_NONE
 
 
-TYPING = ('<p class="typing" role="status"><span class="dots" aria-hidden="true"><span></span><span></span><span></span>'
-          "</span> Looking through the pages…</p>")
 
 
 def about_html(bot: BackCareBot) -> str:
     """The "About these answers" view: what the assistant is and is not, every document it quotes
     (with its link), what is stored and for how long, and the emergency number it gives."""
-    docs = []
-    for d in bot.documents():
-        title = html.escape(d.title or d.doc_id)
-        link = web_url(d.url)
-        docs.append(f'<li><a href="{html.escape(link)}" target="_blank" rel="noopener">{title}</a></li>' if link
-                    else f"<li>{title}</li>")
+    docs = [f"<li>{link(d.url, d.title or d.doc_id) or html.escape(d.title or d.doc_id)}</li>" for d in bot.documents()]
     number = html.escape(bot.settings.triage.emergency_number)
     return (
         '<details id="about" class="about"><summary>About these answers</summary>'
@@ -343,42 +362,65 @@ def about_html(bot: BackCareBot) -> str:
         f"{number}.</p>"
         f"<h2>Its sources ({len(docs)})</h2><ul class=\"about-sources\">{''.join(docs)}</ul>"
         f"<h2>What is stored</h2><p>{html.escape(privacy_notice(bot))} Your conversation is kept only in this "
-        "browser, so a reload keeps it; Clear removes it.</p></details>"
+        "browser, so a reload keeps it; Clear removes it (Undo clear brings it back until you ask again).</p>"
+        "</details>"
     )
 
 
+def header_html(bot: BackCareBot) -> str:
+    return f'<header class="top"><h1>{TITLE}</h1><p>{html.escape(INTRO)}</p>{about_html(bot)}</header>'
+
+
 def build_app(bot: BackCareBot) -> gr.Blocks:
-    number = bot.settings.triage.emergency_number
+    def banner_of(chat: list[dict]) -> str:
+        """The urgent banner while the conversation's last reply is urgent, else nothing."""
+        known = {f.name for f in bot.index.triage.flags}
+        texts = [{"role": m.get("role"), "content": _text(m)} for m in (chat or []) if isinstance(m, dict)]
+        return banner_html(urgent_flags(texts, known), bot.settings.triage.emergency_number)
+
+    def waiting(busy: bool):
+        """While a reply is on its way the box and Clear wait too: nothing can change the chat under it."""
+        return gr.update(interactive=not busy), gr.update(interactive=not busy)
 
     def show_question(message: str, chat: list[dict]):
-        """Your question shows at once, with a typing indicator; an empty send changes nothing."""
+        """Your question shows at once, with a typing indicator; an empty send changes nothing. A
+        conversation cleared before it can no longer come back."""
         if not isinstance(message, str) or not message.strip():
-            return gr.skip(), gr.skip()
-        return "", list(chat or []) + [{"role": "user", "content": user_text(message)},
-                                       {"role": "assistant", "content": TYPING}]
+            return (gr.skip(),) * 6
+        chat = list(chat or []) + [{"role": "user", "content": user_text(message)},
+                                   {"role": "assistant", "content": TYPING}]
+        return (gr.update(value="", interactive=False), chat, gr.update(interactive=False), [],
+                gr.update(visible=False), gr.update(interactive=False))
 
     def answer_last(chat: list[dict]):
         """The typing indicator becomes the reply to the question before it; and the banner."""
         chat = list(chat or [])
         if len(chat) < 2 or _text(chat[-1]) != TYPING:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), *waiting(False)
         question = html.unescape(_text(chat[-2]) or "")
         earlier = chat[:-2]
         try:
             answer = bot.ask(question, history=history_for_bot(earlier))
             shown = any(NOTES_IN_FULL in (_text(m) or "") for m in earlier if m.get("role") == "assistant")
-            reply = reply_html(answer, bot.examples, notes_in_full=not shown)
+            reply = reply_html(answer, bot.examples, notes_in_full=not shown) + urgent_mark(answer)
         except InvalidHistoryError:
-            answer, reply = None, "Sorry, I lost track of this conversation. Please clear the chat and ask again."
+            reply = "Sorry, I lost track of this conversation. Please clear the chat and ask again."
+        except Exception:  # noqa: BLE001 - the visitor gets a reply, never a typing indicator for good
+            logging.getLogger("backcare.page").exception("answering failed")
+            reply = FAILED
         chat[-1] = {"role": "assistant", "content": reply}
-        flags = banner_flags(answer)
-        return chat, banner_html(flags, number), chat, flags
+        return chat, banner_of(chat), chat, *waiting(False)
+
+    def failed(chat: list[dict]):
+        """The request itself failed (a full queue, a lost connection): the indicator says so."""
+        chat = [m if _text(m) != TYPING else {"role": "assistant", "content": FAILED} for m in (chat or [])]
+        return chat, *waiting(False)
 
     def undo(chat: list[dict], undo_data: gr.UndoData):
         chat = list(chat or [])
         question = history_for_bot(chat[undo_data.index:undo_data.index + 1])
         chat = chat[:undo_data.index]
-        return (question[0]["content"] if question else ""), chat, "", chat, []
+        return (question[0]["content"] if question else ""), chat, banner_of(chat), chat
 
     def rate(chat: list[dict], like: gr.LikeData):
         index = like.index[0] if isinstance(like.index, (list, tuple)) else like.index
@@ -390,36 +432,35 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
         except BackCareError:  # a reply whose passages the live build no longer has (or made up)
             return
 
-    def clear(chat: list[dict], flags: list[str]):
-        """Clears the conversation and offers to bring it back."""
+    def clear(chat: list[dict]):
+        """Clears the conversation; until the next question, Undo clear brings it back (the copy is
+        kept in this browser, like the conversation itself)."""
+        chat = [m for m in (chat or []) if _text(m) != TYPING]
         if not chat:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return ([], "", [], [], {"chat": list(chat), "flags": list(flags or [])},
-                gr.update(visible=True), '<p class="status">Conversation cleared.</p>')
+            return (gr.skip(),) * 5
+        return [], "", [], chat, gr.update(visible=True)
 
-    def undo_clear(kept: dict):
-        kept = kept if isinstance(kept, dict) else {}
-        chat, flags = list(kept.get("chat") or []), list(kept.get("flags") or [])
-        return chat, banner_html(flags, number), chat, flags, {}, gr.update(visible=False), \
-            '<p class="status">Conversation restored.</p>'
+    def undo_clear(kept: list[dict]):
+        kept = [m for m in (kept if isinstance(kept, list) else []) if isinstance(m, dict) and _text(m) != TYPING]
+        if not kept:
+            return (gr.skip(),) * 4 + (gr.update(visible=False),)
+        return kept, banner_of(kept), kept, [], gr.update(visible=False)
 
-    def restore(chat: list[dict], flags: list[str]):
-        """A reload: the conversation kept in this browser, and the banner if its last reply was urgent."""
+    def restore(chat: list[dict], kept: list[dict]):
+        """A reload: the conversation kept in this browser, the banner if its last reply was urgent,
+        Undo clear if a cleared one can still come back, and the live build's documents."""
         chat = [m for m in (chat if isinstance(chat, list) else []) if isinstance(m, dict) and _text(m) != TYPING]
-        flags = flags if isinstance(flags, list) and chat else []
-        return chat, banner_html(flags, number)
+        return chat, banner_of(chat), gr.update(visible=bool(kept) and not chat), header_html(bot)
 
     def chat_api(message: str) -> str:
         """For programs: a question in, the reply markdown out."""
         return to_markdown(bot.ask(message if isinstance(message, str) else ""))
 
     with gr.Blocks(title=TITLE, fill_height=False) as demo:
-        gr.HTML(f'<header class="top"><h1>{TITLE}</h1><p>{html.escape(INTRO)}</p>{about_html(bot)}</header>',
-                elem_id="header", padding=False)
+        header = gr.HTML(header_html(bot), elem_id="header", padding=False)
         banner = gr.HTML("", elem_id="urgent-banner", padding=False)
         saved = gr.BrowserState([], storage_key="backcare-conversation")
-        saved_flags = gr.BrowserState([], storage_key="backcare-urgent")
-        cleared = gr.State({})
+        cleared = gr.BrowserState([], storage_key="backcare-cleared")
         chatbot = gr.Chatbot(
             label="Conversation", show_label=False, elem_id="chat", height=None, min_height=320, autoscroll=False,
             layout="panel", sanitize_html=True, render_markdown=True, buttons=[],
@@ -438,23 +479,28 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
                                               visible=False, min_width=44)
                 export_button = gr.Button("Export", size="sm", variant="secondary", elem_id="export", min_width=44)
                 print_button = gr.Button("Print", size="sm", variant="secondary", elem_id="print", min_width=44)
-            status = gr.HTML("", elem_id="status", padding=False)
 
-        show_reply = "() => window.backcareShowReply && window.backcareShowReply()"
         quiet = {"api_visibility": "private", "show_progress": "hidden"}
-        box.submit(show_question, [box, chatbot], [box, chatbot], queue=False, **quiet).then(
-            None, None, None, js=show_reply).then(
-            answer_last, [chatbot], [chatbot, banner, saved, saved_flags], **quiet).then(
-            None, None, None, js=show_reply)
-        chatbot.undo(undo, [chatbot], [box, chatbot, banner, saved, saved_flags], **quiet)
+        asked = box.submit(show_question, [box, chatbot],
+                           [box, chatbot, clear_button, cleared, undo_clear_button, export_button], queue=False, **quiet)
+        asked.then(None, None, None, js="() => { if (!document.querySelector('#chat .typing')) return;"
+                                        " window.backcareSay('Looking through the pages…'); window.backcareShowReply(); }")
+        answered = asked.then(answer_last, [chatbot], [chatbot, banner, saved, box, clear_button], **quiet)
+        answered.then(lambda: gr.update(interactive=True), None, export_button, **quiet).then(
+            None, None, None, js="() => { window.backcareSay && window.backcareSay('');"
+                                 " window.backcareShowReply && window.backcareShowReply(); }")
+        answered.failure(failed, [chatbot], [chatbot, box, clear_button], **quiet)
+        chatbot.undo(undo, [chatbot], [box, chatbot, banner, saved], **quiet)
         chatbot.like(rate, [chatbot], None, **quiet)
-        clear_button.click(clear, [chatbot, saved_flags],
-                           [chatbot, banner, saved, saved_flags, cleared, undo_clear_button, status], **quiet)
-        undo_clear_button.click(undo_clear, [cleared],
-                                [chatbot, banner, saved, saved_flags, cleared, undo_clear_button, status], **quiet)
+        clear_button.click(clear, [chatbot], [chatbot, banner, saved, cleared, undo_clear_button], **quiet).then(
+            None, None, None, js="() => window.backcareSay && window.backcareSay("
+                                 "document.querySelector('#undo-clear') ? 'Conversation cleared. Undo clear brings it back.' : '')")
+        undo_clear_button.click(undo_clear, [cleared], [chatbot, banner, saved, cleared, undo_clear_button], **quiet).then(
+            None, None, None, js="() => { window.backcareSay && window.backcareSay('Conversation restored.');"
+                                 " const box = document.querySelector('#question textarea'); if (box) box.focus(); }")
         export_button.click(None, None, None, js="() => window.backcareExport && window.backcareExport()")
         print_button.click(None, None, None, js="() => window.backcarePrint && window.backcarePrint()")
-        demo.load(restore, [saved, saved_flags], [chatbot, banner], **quiet).then(
+        demo.load(restore, [saved, cleared], [chatbot, banner, undo_clear_button, header], **quiet).then(
             None, None, None, js="() => window.backcareShowUrgent && window.backcareShowUrgent()")
         gr.api(chat_api, api_name="chat")
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)

@@ -60,12 +60,12 @@ def _cite_link(n: int) -> str:
 def _sources(answer: Answer) -> str:
     rows = []
     for c in answer.citations:
-        link = _link(c.url)
+        address = link(c.url)
         rows.append(
             f'<details class="source source-{c.number}" data-chunk="{html.escape(c.chunk_id)}">'
             f"<summary>[{c.number}] {html.escape(c.source)}, paragraph {c.paragraph}</summary>"
             f'<p class="passage">{_highlight(c.text, answer.body)}</p></details>'
-            + (f'<p class="source-link">{link}</p>' if link else "")
+            + (f'<p class="source-link">{address}</p>' if address else "")
         )
     return f'<div class="sources"><p><strong>{messages.SOURCES_TITLE}</strong></p>' + "".join(rows) + "</div>"
 
@@ -101,14 +101,35 @@ def chunk_ids(reply: str) -> list[str]:
     return [html.unescape(m) for m in re.findall(r'data-chunk="([^"]*)"', reply or "")]
 
 
-def banner_flags(answer: Answer | None) -> list[str]:
-    """The red flags the urgent-care banner names while the latest reply is urgent (none otherwise)."""
-    return [str(f) for f in answer.red_flags] if answer is not None and answer.urgent else []
+_URGENT_MARK = re.compile(r"<!--urgent:([^<>]*)-->\s*$")
+
+
+def urgent_mark(answer: Answer | None) -> str:
+    """An urgent reply's red flags, kept invisibly at the end of its page text, so the conversation
+    itself carries the urgent state (a reload or an undo shows the banner of its last reply)."""
+    if answer is None or not answer.urgent:
+        return ""
+    return "\n\n<!--urgent:" + "|".join(_markable(f) for f in answer.red_flags) + "-->"
+
+
+def _markable(flag: str) -> str:
+    return re.sub(r"[|<>-]", " ", flag)
+
+
+def urgent_flags(chat: list, known: set[str]) -> list[str]:
+    """The red flags of the conversation's last reply when it is urgent (only flags this bot names:
+    the chat comes back from the browser, which could have changed it); none otherwise."""
+    for message in reversed(chat or []):
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            content = message.get("content")
+            found = _URGENT_MARK.search(content) if isinstance(content, str) else None
+            named = {_markable(f): f for f in known}
+            return [named[f] for f in found.group(1).split("|") if f in named] if found else []
+    return []
 
 
 def banner_html(flags: list[str], emergency_number: str) -> str:
-    """The urgent-care banner over the page, naming the red flags; empty when there are none. It is
-    rebuilt from the flags alone (kept with the conversation, so a reload shows it again)."""
+    """The urgent-care banner over the page, naming the red flags; empty when there are none."""
     flags = [f for f in (flags or []) if isinstance(f, str) and f.strip()][:9]
     if not flags:
         return ""
@@ -126,16 +147,17 @@ def to_markdown(answer: Answer) -> str:
     caveats = "\n>\n".join(f"> {html.escape(c)}" for c in answer.caveats)
     sources = "\n".join(
         f"<details><summary>[{c.number}] {html.escape(c.source)}, paragraph {c.paragraph}</summary>\n\n"
-        f"{markdown_text(c.text)}\n\n{_link(c.url)}</details>"
+        f"{markdown_text(c.text)}\n\n{link(c.url)}</details>"
         for c in answer.citations
     )
     return _arrange(answer, lead, answer.body, f"> {messages.CAVEATS_HEADING}\n>\n{caveats}",
                     f"{messages.SOURCES_HEADING}\n\n{sources}")
 
 
-def _link(url: str) -> str:
-    """A source address as a link; only web addresses, so content cannot inject other schemes."""
+def link(url: str, text: str = "") -> str:
+    """A source address as a link (showing `text`, else the address); only web addresses, so content
+    cannot inject other schemes. "" when the address is not one."""
     url = web_url(url)
     if not url:
         return ""
-    return f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(url)}</a>'
+    return f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(text or url)}</a>'
