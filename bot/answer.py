@@ -99,22 +99,26 @@ def quotable(sentence: str) -> bool:
     return len([t for t in lexical.terms(sentence) if t not in _LAYOUT_STEMS]) >= 2
 
 
-def pick_sentences(hit: Hit, query_terms: set[str], limit: int, term_bonus: float) -> list[int]:
-    """The passage sentences closest to the question, kept in reading order.
+def pick_sentences(hit: Hit, query_terms: set[str], limit: int, term_bonus: float,
+                   closest_first: bool = False) -> list[int]:
+    """The passage sentences closest to the question, kept in reading order; with closest_first, the
+    closest one leads (the reply's first sentence answers) unless it belongs to a list, which is read
+    whole under its lead-in.
 
     Closeness is the sentence's cosine similarity, nudged by the words it shares with the question.
     """
     sentences = hit.chunk.sentence_texts()
     candidates = [i for i, s in enumerate(sentences) if quotable(s)] or list(range(len(sentences)))
-    if len(candidates) <= limit:
-        return candidates
     dense = hit.sentence_scores or (0.0,) * len(sentences)
 
     def closeness(i: int) -> float:
         return dense[i] + term_bonus * len(query_terms & lexical.term_set(sentences[i]))
 
-    best = sorted(candidates, key=lambda i: (-closeness(i), i))[:limit]
-    return sorted(best)
+    best = sorted(sorted(candidates, key=lambda i: (-closeness(i), i))[:limit])
+    lead = max(best, key=lambda i: (closeness(i), -i)) if best else None
+    if closest_first and lead is not None and not hit.chunk.is_list_item(lead) and not _introduces_list(hit.chunk, lead):
+        return [lead] + [i for i in best if i != lead]
+    return best
 
 
 def select_passages(hits: list[Hit], max_citations: int, support_ratio: float, dense_gap: float,
@@ -194,8 +198,9 @@ def arrange(acute: bool, lead: str, body: str, caveat_block: str, sources: str) 
 
 
 def _with_lists(chunk, picked: list[int], list_items: int) -> list[int]:
-    """The picked sentences, with a quoted list item's lead-in before it, and a quoted lead-in's list
-    after it (up to list_items items): a list is read whole, under the sentence that introduces it."""
+    """The picked sentences in reading order (but the first, when it is a plain sentence), with a
+    quoted list item's lead-in before it, and a quoted lead-in's list after it (up to list_items
+    items): a list is read whole, under the sentence that introduces it."""
     out: list[int] = []
     for i in picked:
         if chunk.is_list_item(i):
@@ -205,7 +210,11 @@ def _with_lists(chunk, picked: list[int], list_items: int) -> list[int]:
         elif _introduces_list(chunk, i):
             out += _items_after(chunk, i, list_items)
         out.append(i)
-    return sorted(dict.fromkeys(out))
+    ordered = sorted(dict.fromkeys(out))
+    first = picked[0] if picked else None  # a closest sentence put first (pick_sentences) stays first
+    if first is None or chunk.is_list_item(first) or _introduces_list(chunk, first):
+        return ordered
+    return [first] + [i for i in ordered if i != first]
 
 
 def _items_after(chunk, lead: int, limit: int) -> list[int]:
@@ -253,7 +262,8 @@ def compose(hits: list[Hit], query_terms: set[str], lead_sentences: int, term_bo
         citations.append(Citation(number, chunk.text, chunk.cited_as, chunk.chunk_id, round(hit.score, 4),
                                   chunk.doc_id, chunk.paragraph, safe_text.web_url(chunk.url)))
         limit = lead_sentences if number == 1 else 1
-        sentences, picked = chunk.sentence_texts(), pick_sentences(hit, query_terms, limit, term_bonus)
+        sentences = chunk.sentence_texts()
+        picked = pick_sentences(hit, query_terms, limit, term_bonus, closest_first=number == 1)
         for i in _with_lists(chunk, picked, list_items):
             if _same_text(sentences[i]) not in said:  # no sentence is quoted twice
                 said.add(_same_text(sentences[i]))

@@ -128,6 +128,11 @@ def sectioned(tmp_path_factory):
         "A cold comes on gradually. The main symptoms include:\n\n"
         "- a blocked or runny nose\n- a sore throat\n- sneezing and a cough\n\n"
         "## How long it lasts\n\nMost colds get better within 1 to 2 weeks.\n", encoding="utf-8")
+    (root / "corpus" / "sleep.md").write_text(
+        "---\ntitle: Sleeping well\n---\n# Sleeping well\n\n## Sleeping with back pain\n\n"
+        "Many people sleep badly for a while after they hurt their back. Mattresses come in many kinds and "
+        "prices. Lying on your side with a pillow between your knees eases the strain on your lower back.\n",
+        encoding="utf-8")
     (root / "corpus" / "sprains.md").write_text(
         "---\ntitle: Sprained ankle\n---\n# Sprained ankle\n\n## Treatment\n\n"
         "For the first two days, rest the ankle, hold an ice pack on it for 20 minutes every few hours "
@@ -141,6 +146,13 @@ def test_a_citation_names_the_section_it_stands_in(sectioned):
     answer = sectioned.ask("how long does a cold usually last?")
     assert answer.in_scope
     assert answer.citations[0].source == "Common cold \u203a How long it lasts"
+
+
+def test_the_reply_leads_with_the_sentence_that_answers(sectioned):
+    answer = sectioned.ask("which side should I lie on at night, and should I put a pillow between my knees?")
+    assert answer.in_scope and answer.citations[0].source.startswith("Sleeping well")
+    assert answer.body.startswith("Lying on your side with a pillow between your knees")  # then its context
+    assert "Many people sleep badly" in answer.body
 
 
 def test_a_quoted_list_item_stays_a_bullet_under_its_lead_in(sectioned):
