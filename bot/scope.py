@@ -160,7 +160,7 @@ def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> Verdic
         if index.settings.scope.answerability else None
     if model is None:
         return decide(near, words, index.calibration, index.settings.scope.shared_words)
-    refused = by_rule(words)
+    refused = by_rule(words, subjects=False)
     if refused is not None:
         return refused
     features = ranking.question_features(near, words, message, hits, index.calibration,
@@ -168,15 +168,16 @@ def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> Verdic
     p = float(model.probability(features)[0])
     if p >= model.threshold:
         return Verdict(True, confidence=p)
-    return Verdict(False, words.unknown, confidence=p)
+    # The refusal names what is not covered: the unknown subject first ("glaucoma"), else the details.
+    return Verdict(False, tuple(dict.fromkeys(words.unknown_subjects + words.unknown)), confidence=p)
 
 
-def by_rule(words: WordCheck) -> Verdict | None:
+def by_rule(words: WordCheck, subjects: bool = True) -> Verdict | None:
     """What is declined whatever the match: a question that names only body parts the content never
-    mentions, or whose subject is a word the content does not know."""
+    mentions, or (with `subjects`) whose subject is a word the content does not know."""
     if words.only_uncovered_body_parts:
         return Verdict(False, words.unknown_body_parts)
-    if words.unknown_subjects:
+    if subjects and words.unknown_subjects:
         return Verdict(False, words.unknown_subjects)
     return None
 
