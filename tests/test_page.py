@@ -320,6 +320,11 @@ def test_your_question_shows_at_once_while_the_reply_is_on_its_way(screen):
     replied(screen, 0)
     assert screen.locator("#chat .bot-row").count() == 1 and screen.locator("#chat .typing").count() == 0
     assert box.is_enabled()
+    keys = screen.evaluate("""() => { const out = [], walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        for (let n; (n = walk.nextNode());) { const t = n.textContent.trim();
+            if (/^[a-z_]+\\.[a-z_]+$/.test(t) && !['SCRIPT', 'STYLE'].includes(n.parentElement.tagName)) out.push(t); }
+        return out; }""")
+    assert keys == []  # no untranslated framework key ("common.complete") in the page, even hidden
 
 
 def test_empty_sends_are_ignored_and_markup_alone_is_said_to_be_unreadable(screen):
