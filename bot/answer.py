@@ -62,7 +62,7 @@ def reply(message: "Message", hits: list[Hit], verdict: "Verdict", index: "Index
     if not verdict.in_scope:
         template = messages.REFUSAL
         if verdict.request:
-            template = messages.DECLINED[verdict.request]
+            template = messages.FIXED_REPLIES[verdict.request][0]
         elif verdict.uncovered:
             template = messages.NOT_COVERED.replace("{topic}", name_words(verdict.uncovered, message.text))
         return fixed_reply(template, "refusal", index.examples, message.notice)
@@ -103,7 +103,7 @@ def pick_sentences(hit: Hit, query_terms: set[str], limit: int, term_bonus: floa
                    closest_first: bool = False) -> list[int]:
     """The passage sentences closest to the question, kept in reading order; with closest_first, the
     closest one leads (the reply's first sentence answers) unless it belongs to a list, which is read
-    whole under its lead-in.
+    whole under its lead-in, or opens by pointing back ("This reduces strain…").
 
     Closeness is the sentence's cosine similarity, nudged by the words it shares with the question.
     """
@@ -116,9 +116,19 @@ def pick_sentences(hit: Hit, query_terms: set[str], limit: int, term_bonus: floa
 
     best = sorted(sorted(candidates, key=lambda i: (-closeness(i), i))[:limit])
     lead = max(best, key=lambda i: (closeness(i), -i)) if best else None
-    if closest_first and lead is not None and not hit.chunk.is_list_item(lead) and not _introduces_list(hit.chunk, lead):
+    if (closest_first and lead is not None and not hit.chunk.is_list_item(lead)
+            and not _introduces_list(hit.chunk, lead) and not _refers_back(sentences[lead])):
         return [lead] + [i for i in best if i != lead]
     return best
+
+
+_REFERRING = frozenset(lexical.read_lines("referring_words.txt"))
+
+
+def _refers_back(sentence: str) -> bool:
+    """"This reduces strain…": a sentence that opens by pointing back to the one before it."""
+    words = lexical.words(sentence)
+    return bool(words) and words[0] in _REFERRING
 
 
 def select_passages(hits: list[Hit], max_citations: int, support_ratio: float, dense_gap: float,

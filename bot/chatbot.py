@@ -7,7 +7,7 @@ from pathlib import Path
 from . import answer, gaps, messages, retrieval, scope, store
 from .answer import Answer
 from .errors import IndexCorruptError, IndexMissingError, InvalidFeedbackError
-from .index import Index
+from .index import DocumentEntry, Index
 from .settings import Settings
 from .understanding import understand
 
@@ -78,8 +78,8 @@ class BackCareBot:
         """Example questions the content answers (checked by the build), for pages and replies."""
         return list(self.index.examples)
 
-    def documents(self) -> list:
-        """The documents answers are quoted from (bot.index.Document: doc_id, title, url)."""
+    def documents(self) -> list[DocumentEntry]:
+        """The documents answers are quoted from (doc_id, title, url), in the order they were read."""
         return self.index.documents()
 
     def index_counts(self) -> dict:

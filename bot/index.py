@@ -35,8 +35,8 @@ def current_model(settings: Settings) -> dict:
 
 
 @dataclass(frozen=True)
-class Document:
-    """One document of the content, as its citations name it."""
+class DocumentEntry:
+    """One document of the content, as its citations name it (its title and source address)."""
     doc_id: str  # its path within the corpus
     title: str
     url: str = ""  # its source address, when its front matter names one
@@ -135,11 +135,11 @@ class Index:
         counts = self.manifest.get("counts", {})
         return {"documents": int(counts.get("documents", 0)), "passages": int(counts.get("chunks", 0))}
 
-    def documents(self) -> list[Document]:
-        """Every document of this build, once each, in the order they were read."""
+    def documents(self) -> list[DocumentEntry]:
+        """Every document of this build that has passages, once each, in the order they were read."""
         table, seen = self.passages.chunks.columns, {}
         for doc_id, title, url in zip(table["doc_id"], table["title"], table["url"]):
-            seen.setdefault(doc_id, Document(doc_id, title, url))
+            seen.setdefault(doc_id, DocumentEntry(doc_id, title, url))
         return list(seen.values())
 
     def has_chunk(self, chunk_id: str) -> bool:

@@ -51,8 +51,8 @@ def decide(labels: tuple[str, ...] | list[str], p: np.ndarray, min_probability: 
         return QUESTION
     best = max((i for i in range(len(labels)) if i != q), key=lambda i: p[i])
     asks = [i for i, label in enumerate(labels) if label in ASKS]
-    if labels[best] not in DECLINED and float(sum(p[i] for i in asks)) >= min_probability:
-        return labels[max(asks, key=lambda i: p[i])]
+    if labels[best] in DECLINED or float(sum(p[i] for i in asks)) >= min_probability:
+        return labels[max(asks, key=lambda i: p[i])]  # a declined kind only when likelier than a question
     return labels[best]
 
 

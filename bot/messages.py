@@ -95,9 +95,6 @@ PRIVACY_KEPT = ("Privacy: questions the content could not answer, and your ratin
                 "about who you are is stored.")
 PRIVACY_NONE = "Privacy: nothing you type here is stored."
 
-# The reply to a question declined for its kind (intents.DECLINED), when the content does not answer it.
-DECLINED = {"service": SERVICE, "animal": ANIMAL}
-
 SOURCES_TITLE = "Sources"
 CAVEATS_TITLE = "Safety notes"
 SOURCES_HEADING = f"**{SOURCES_TITLE}**"

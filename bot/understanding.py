@@ -98,11 +98,13 @@ def _context(turns: list[dict], asked: str, index: "Index") -> tuple[tuple[str, 
 def _intent(text: str, index: "Index") -> str:
     """What a message is for, read whole, then by what it asks when it has several sentences.
     Small talk with a question of its own ("lol ok. And if that doesn't help?", a sentence with a
-    question mark that reads as a question) is a question. So is a request whose asking sentences
-    are all questions: "can't get an appointment till next week. what can I take meanwhile" asks
-    what to take (its last sentence asks when none has a question mark)."""
+    question mark that reads as a question) is a question (or the declined kind it reads as). So is
+    a request whose asking sentences are all questions: "can't get an appointment till next week.
+    what can I take meanwhile" asks what to take (its last sentence asks when none has a question
+    mark). A question about an animal stays one whatever its last sentence asks ("My dog has a sore
+    back. Is ibuprofen ok?"): there the story is what makes it one."""
     intent = index.intent_of(text)
-    if intent == intents.QUESTION or (intent not in intents.DECLINED and "?" not in text):
+    if intent in (intents.QUESTION, intents.ANIMAL) or (intent != intents.REQUEST and "?" not in text):
         return intent
     spans = message_sentence_spans(text)
     if len(spans) < 2:
@@ -110,9 +112,9 @@ def _intent(text: str, index: "Index") -> str:
     sentences = [text[s:e] for s, e in spans]
     asks = [sentence for sentence in sentences if "?" in sentence] or sentences[-1:]
     read = [index.intent_of(sentence) for sentence in asks]
-    if intent in intents.DECLINED:
+    if intent == intents.REQUEST:
         return intents.QUESTION if all(r == intents.QUESTION for r in read) else intent
-    return intents.QUESTION if intents.QUESTION in read else intent
+    return next((r for r in read if r in intents.ASKS), intent)
 
 
 def _is_follow_up(text: str, vocabulary: Vocabulary, words: WordCheck | None = None) -> bool:

@@ -292,11 +292,13 @@ def fit_intents() -> None:
     # Each example also with its end punctuation swapped ("what can you do" / "what can you do?"):
     # people type either, and the vectors of the two differ more than their meaning does.
     examples = intents.examples(HERE.parent / "bot" / "data" / "intents.tsv")
-    pairs, groups = [], []
-    for i, (label, text) in enumerate(examples):
+    pairs, groups, originals = [], [], []
+    for label, text in examples:
         for variant in dict.fromkeys((text, punctuation_swapped(text))):
             pairs.append((label, variant))
-            groups.append(i)  # both spellings of one example fall in the same fold
+            # Both spellings of one example, and an example written twice, fall in the same fold.
+            groups.append(" ".join(punctuation_swapped(text).rstrip("?").lower().split()))
+            originals.append(variant == text)
     labels = sorted({label for label, _ in pairs})
     x = embedder.encode([text for _, text in pairs])
     y = np.array([labels.index(label) for label, _ in pairs])
@@ -308,10 +310,10 @@ def fit_intents() -> None:
         p = lr.predict_proba(x[test])
         for i, row in zip(test, p):
             label = intents.decide(labels, row, INTENT_MIN_PROBABILITY)
-            for kind, counts in declined.items():
-                counts[0] += labels[y[i]] == kind
-                counts[1] += labels[y[i]] == kind and label == kind
-                counts[2] += labels[y[i]] == intents.QUESTION and label == kind
+            for kind, counts in declined.items():  # counted once per example, as written
+                counts[0] += originals[i] and labels[y[i]] == kind
+                counts[1] += originals[i] and labels[y[i]] == kind and label == kind
+                counts[2] += originals[i] and labels[y[i]] == intents.QUESTION and label == kind
             small = label not in intents.ASKS
             truth_small = labels[y[i]] not in intents.ASKS
             right += small == truth_small
@@ -320,7 +322,7 @@ def fit_intents() -> None:
     print(f"intents: small talk vs question right in {right}/{len(y)} held-out examples (5-fold)")
     for line in confused[:12]:
         print("   ", line)
-    questions = int(sum(labels[v] == intents.QUESTION for v in y))
+    questions = sum(1 for (label, _), original in zip(pairs, originals) if original and label == intents.QUESTION)
     for kind, (total, found, taken) in declined.items():
         print(f"intents: {kind} found in {found}/{total} held-out examples; questions read as {kind}: {taken}/{questions}")
     lr = LogisticRegression(C=INTENT_C, max_iter=5000).fit(x, y)

@@ -79,5 +79,6 @@ def test_quotes_are_grouped_a_paragraph_per_source(bot):
     assert len(answer.citations) >= 2
     paragraphs = [p for p in answer.body.split("\n\n") if p.strip()]
     cited = [set(re.findall(r"\[(\d+)\]", p)) for p in paragraphs]
-    assert all(len(numbers) == 1 for numbers in cited)  # one source per paragraph
-    assert [n.pop() for n in cited] == [str(c.number) for c in answer.citations]  # in citation order
+    assert all(len(numbers) == 1 for numbers in cited)  # one source per paragraph (or list)
+    order = [int(n.pop()) for n in cited]
+    assert order == sorted(order) and len(set(order)) >= 2  # sources in citation order, each on its own

@@ -54,6 +54,8 @@ def test_a_question_about_an_animal_is_declined_but_one_that_mentions_an_animal_
 
     pet = bot.ask("my old labrador has a stiff back in the mornings, which stretches can I do with him?")
     assert pet.kind == "refusal" and not pet.citations and pet.text.startswith(messages.ANIMAL.split(".")[0])
+    story = bot.ask("My old dog has a sore back. Is ibuprofen ok?")  # the story makes it one
+    assert story.kind == "refusal" and not story.citations, story.text
     for question in ("I walk my dog twice a day, is that enough exercise for my back?",
                      "my back hurts from bending down to feed the chickens, how should I lift the feed bags?"):
         answer = bot.ask(question)
