@@ -139,3 +139,17 @@ def test_nothing_sent_and_nothing_readable_get_different_replies(bot):
     assert bot.ask("").text.startswith("Please type a question")
     for unreadable in ("<div><br></div>", "???", "<script>alert(1)</script>"):
         assert bot.ask(unreadable).text.startswith("I couldn't read a question in that"), unreadable
+
+
+def test_one_question_at_a_time_even_with_a_double_send(bot):
+    import gradio as gr
+
+    from ui.app import TYPING, build_app
+
+    demo = build_app(bot)
+    show = next(d.fn for d in demo.fns.values() if getattr(d.fn, "__name__", "") == "show_question")
+    asked = show("How can I prevent slouching?", [])
+    assert [m["content"] for m in asked[1]][-1] == TYPING and len(asked[1]) == 2
+    # Enter pressed again before the reply: the chat is left as it is (every output skipped).
+    assert all(v == gr.skip() for v in show("How can I prevent slouching?", asked[1]))
+    assert all(v == gr.skip() for v in show("   ", []))  # and an empty send does nothing

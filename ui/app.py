@@ -387,6 +387,8 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
         conversation cleared before it can no longer come back."""
         if not isinstance(message, str) or not message.strip():
             return (gr.skip(),) * 6
+        if chat and _text(chat[-1]) == TYPING:  # a second Enter before the first reply: one question at a time
+            return (gr.skip(),) * 6
         chat = list(chat or []) + [{"role": "user", "content": user_text(message)},
                                    {"role": "assistant", "content": TYPING}]
         return (gr.update(value="", interactive=False), chat, gr.update(interactive=False), [],
