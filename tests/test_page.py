@@ -80,6 +80,15 @@ def screen(request, browser, page):
     context.close()
 
 
+@pytest.fixture(params=[(width, theme) for theme in ("light", "dark") for width in VIEWPORTS],
+                ids=lambda p: "-".join(p))
+def themed(request, browser, page):
+    """A tab at each width in each theme, for what the theme could change (notes, banner, the pinned box)."""
+    context, tab = open_tab(browser, page[1], *request.param)
+    yield tab
+    context.close()
+
+
 def replied(tab, before: int) -> None:
     """Waits for a reply beyond `before`, typed out (the typing indicator gone) and scrolled to."""
     tab.wait_for_function(f"document.querySelectorAll('#chat .bot-row').length > {before}"
@@ -244,7 +253,8 @@ def test_undo_dislike_history_and_clear_with_undo(screen, site):
     assert screen.locator("#chat .bot-row").count() == 0
 
 
-def test_question_box_stays_in_view_and_never_hides_a_reply(screen):
+def test_question_box_stays_in_view_and_never_hides_a_reply(themed):
+    screen = themed
     questions = ["Which muscles support the spine?", "How can I prevent slouching?", "Why do strong thighs help when lifting?",
                  "How can exercise help my lower back pain?", "What does stretching do?"]
     for question in questions:
@@ -273,7 +283,8 @@ def test_every_tap_target_is_at_least_44_px(screen):
     screen.shot("targets")
 
 
-def test_safety_notes_in_full_once_then_a_one_line_reminder(screen):
+def test_safety_notes_in_full_once_then_a_one_line_reminder(themed):
+    screen = themed
     first = ask(screen, "How can I prevent slouching?")
     assert first.locator(".caveats").count() == 1 and first.locator(".caveats-reminder").count() == 0
     second = ask(screen, "Which muscles support the spine?")
@@ -400,7 +411,8 @@ def test_axe_finds_no_violations_in_either_theme_before_and_after_an_urgent_repl
         context.close()
 
 
-def test_a_reload_after_an_urgent_reply_shows_the_banner_and_the_advice(screen):
+def test_a_reload_after_an_urgent_reply_shows_the_banner_and_the_advice(themed):
+    screen = themed
     ask(screen, "Why do strong thighs help when lifting?")
     ask(screen, URGENT)
     screen.evaluate("window.scrollTo(0, 0)")
