@@ -166,10 +166,16 @@ def acute_first(chosen: list[Hit], question_terms: frozenset[str], index: "Index
 
 
 def name_words(words: tuple[str, ...], typed: str = "") -> str:
-    """"glaucoma", "Wi-Fi or router": the words a refusal names as not covered, as the user typed them."""
+    """"glaucoma", "Wi-Fi or router", "hip replacement": the words a refusal names as not covered, as
+    the user typed them, each with the body part it follows ("hip replacement", not "replacement")."""
+    from .vocabulary import BODY_PARTS
+
     def as_typed(word: str) -> str:
-        found = re.search(r"(?<![\w'])" + re.escape(word) + r"(?![\w'])", typed, re.IGNORECASE)
-        return found.group(0) if found else word
+        found = re.search(r"(?:\b([^\W\d_]+)\s+)?(?<![\w'])(" + re.escape(word) + r")(?![\w'])", typed, re.IGNORECASE)
+        if not found:
+            return word
+        before = found.group(1)
+        return f"{before} {found.group(2)}" if before and before.lower() in BODY_PARTS else found.group(2)
 
     words = tuple(as_typed(w) for w in dict.fromkeys(words))[:3]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]

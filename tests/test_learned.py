@@ -120,6 +120,11 @@ def test_a_refusal_names_the_words_as_typed(bot):
     assert not answer.in_scope and "Glaucoma" in answer.text
 
 
+def test_a_refusal_names_a_procedure_with_the_body_part_it_follows(bot):
+    answer = bot.ask("how long does it take to recover from a hip replacement?")
+    assert not answer.in_scope and "hip replacement" in answer.text.split(",")[0], answer.text
+
+
 @pytest.fixture(scope="module")
 def sectioned(tmp_path_factory):
     """The seed page plus a markdown page with sections and a list."""
