@@ -314,6 +314,11 @@ def _text(message) -> str | None:
     return content if isinstance(content, str) else None
 
 
+def _settled(chat) -> list[dict]:
+    """A chat as the browser sent it back, without a reply still on its way (or anything not a message)."""
+    return [m for m in (chat if isinstance(chat, list) else []) if isinstance(m, dict) and _text(m) != TYPING]
+
+
 def history_for_bot(chat: list[dict]) -> list[dict]:
     """The page's messages back to plain text turns (the page shows user text escaped)."""
     turns = []
@@ -391,8 +396,8 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
             return (gr.skip(),) * 6
         chat = list(chat or []) + [{"role": "user", "content": user_text(message)},
                                    {"role": "assistant", "content": TYPING}]
-        return (gr.update(value="", interactive=False), chat, gr.update(interactive=False), [],
-                gr.update(visible=False), gr.update(interactive=False))
+        box, clear_control = waiting(True)
+        return {**box, "value": ""}, chat, clear_control, [], gr.update(visible=False), gr.update(interactive=False)
 
     def answer_last(chat: list[dict]):
         """The typing indicator becomes the reply to the question before it; and the banner."""
@@ -437,13 +442,13 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
     def clear(chat: list[dict]):
         """Clears the conversation; until the next question, Undo clear brings it back (the copy is
         kept in this browser, like the conversation itself)."""
-        chat = [m for m in (chat or []) if _text(m) != TYPING]
+        chat = _settled(chat)
         if not chat:
             return (gr.skip(),) * 5
         return [], "", [], chat, gr.update(visible=True)
 
     def undo_clear(kept: list[dict]):
-        kept = [m for m in (kept if isinstance(kept, list) else []) if isinstance(m, dict) and _text(m) != TYPING]
+        kept = _settled(kept)
         if not kept:
             return (gr.skip(),) * 4 + (gr.update(visible=False),)
         return kept, banner_of(kept), kept, [], gr.update(visible=False)
@@ -451,7 +456,7 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
     def restore(chat: list[dict], kept: list[dict]):
         """A reload: the conversation kept in this browser, the banner if its last reply was urgent,
         Undo clear if a cleared one can still come back, and the live build's documents."""
-        chat = [m for m in (chat if isinstance(chat, list) else []) if isinstance(m, dict) and _text(m) != TYPING]
+        chat = _settled(chat)
         return chat, banner_of(chat), gr.update(visible=bool(kept) and not chat), header_html(bot)
 
     def chat_api(message: str) -> str:

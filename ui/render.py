@@ -29,14 +29,15 @@ COPY = '<p class="reply-tools"><button type="button" class="copy-reply">Copy rep
 
 def reply_html(answer: Answer, examples: list[str] = (), notes_in_full: bool = True) -> str:
     """The reply as the page shows it (markdown with a little HTML, sanitized by the page). The safety
-    notes are shown in full once in a conversation (and with every urgent or acute reply); later
-    replies carry a one-line reminder that opens to the same notes."""
+    notes are shown in full once in a conversation (and with every reply to an acute message); later
+    replies carry a one-line reminder that opens to the same notes. (An urgent reply has neither: it
+    cites nothing.)"""
     if not answer.citations:
         return _arrange(answer, answer.lead, _clickable_examples(answer.body, examples)) + "\n\n" + COPY
     numbers = {c.number for c in answer.citations}
     body = _MARKER.sub(lambda m: _cite_link(int(m.group(1))) if int(m.group(1)) in numbers else m.group(0), answer.body)
     caveats = "\n".join(f"<li>{html.escape(c)}</li>" for c in answer.caveats)
-    if notes_in_full or answer.acute or answer.urgent:
+    if notes_in_full or answer.acute:
         caveat_block = (f'<div {NOTES_IN_FULL} role="note"><p><strong>{messages.CAVEATS_TITLE}</strong></p>'
                         f'<ul>{caveats}</ul></div>')
     else:
