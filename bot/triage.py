@@ -30,12 +30,16 @@ from .lexical import zipf
 
 _CLAUSE_BREAK = re.compile(r"\s*(?:[,;:()\u2013\u2014]|\s-\s|\bbut\b|\band\b|\bbecause\b|\bplus\b)\s*", re.IGNORECASE)
 _IGNORED_CONTEXT = ("is_negated", "is_hypothetical", "is_family")
+CONTEXT_FILES = ("context_rules.yaml", "context_triggers.yaml")  # ConText's rules (data/), in this order
 
 
 # The fitted model's features, one row per red flag (Triage.features).
 FEATURES = ("urgent", "margin", "over_threshold", "calm", "pattern", "term", "term_present", "negated",
-            "hypothetical", "historical", "someone_else", "someone_else_now", "lookalike", "asks")
-SYMPTOM, LOOKALIKE = "SYMPTOM", "LOOKALIKE"  # medspaCy target labels: a red flag's word, or a look-alike
+            "hypothetical", "historical", "someone_else", "someone_else_now", "lookalike", "asks",
+            "expression", "expression_present")
+# medspaCy target labels: a red flag's word, one of its lay expressions, or a look-alike
+SYMPTOM, EXPRESSION, LOOKALIKE = "SYMPTOM", "EXPRESSION", "LOOKALIKE"
+_SAID_AS = (SYMPTOM, EXPRESSION)  # what reports a flag
 _ASKS = re.compile(r"\?|^\W*(what|how|why|when|which|is|are|can|could|should|would|does|do|will)\b(?!['\u2019])",
                    re.IGNORECASE)  # "can't pee" tells; "can I" asks
 
@@ -110,7 +114,7 @@ def only_not_now(rows: np.ndarray) -> bool:
 
 # What medspaCy reads (each between 0 and 1); `most_alarming` bounds them.
 _CONTEXT_READ = ("pattern", "term", "term_present", "negated", "hypothetical", "historical", "someone_else",
-                 "someone_else_now", "lookalike")
+                 "someone_else_now", "lookalike", "expression_present")
 
 
 def most_alarming(model, inputs: np.ndarray) -> np.ndarray:
@@ -143,6 +147,7 @@ class RedFlag:
     urgent: tuple[str, ...]
     calm: tuple[str, ...]
     lookalikes: tuple[str, ...] = ()
+    expressions: tuple[str, ...] = ()  # lay expressions of the symptom (red_flag_expressions.yaml)
 
 
 @lru_cache(maxsize=1)
@@ -150,13 +155,60 @@ def red_flags() -> tuple[RedFlag, ...]:
     import yaml
 
     rows = yaml.safe_load((lexical.DATA / "red_flags.yaml").read_text(encoding="utf-8"))
-    return tuple(RedFlag(
-        name=r["name"], advice=" ".join(r["advice"].split()), counts_when_past=bool(r.get("counts_when_past")),
-        terms=tuple(t.lower() for t in r.get("terms", ())),
-        patterns=tuple(re.compile(p) for p in r.get("patterns", ())),
-        urgent=tuple(r.get("urgent", ())), calm=tuple(r.get("calm", ())),
-        lookalikes=tuple(t.lower() for t in r.get("lookalikes", ())),
-    ) for r in rows)
+    lay = {r["name"]: r for r in yaml.safe_load((lexical.DATA / "red_flag_expressions.yaml").read_text(encoding="utf-8"))}
+    unknown = set(lay) - {r["name"] for r in rows}
+    if unknown:
+        raise ValueError(f"red_flag_expressions.yaml: names that are not red flags: {', '.join(sorted(unknown))}")
+    flags = []
+    for r in rows:
+        said = lay.get(r["name"], {})
+        expressions = _variants(said.get("expressions", ()))
+        lookalikes = _variants(list(r.get("lookalikes", ())) + list(said.get("lookalikes", ())))
+        flags.append(RedFlag(
+            name=r["name"], advice=" ".join(r["advice"].split()), counts_when_past=bool(r.get("counts_when_past")),
+            terms=tuple(t.lower() for t in r.get("terms", ())),
+            patterns=tuple(re.compile(p) for p in r.get("patterns", ())),
+            urgent=tuple(r.get("urgent", ())), calm=tuple(r.get("calm", ())),
+            lookalikes=tuple(t for t in lookalikes if t not in expressions), expressions=expressions,
+        ))
+    return tuple(flags)
+
+
+_PRONOUNS = {"my": ("his", "her", "their"), "myself": ("himself", "herself", "themselves")}
+_APOSTROPHES = {"cant": "can't", "dont": "don't", "wont": "won't", "didnt": "didn't", "doesnt": "doesn't",
+                "isnt": "isn't", "havent": "haven't", "im": "i'm", "ive": "i've", "its": "it's", "hes": "he's",
+                "shes": "she's", "couldnt": "couldn't", "wasnt": "wasn't", "arent": "aren't"}
+
+
+def _variants(phrases) -> tuple[str, ...]:
+    """Each phrase as written (lower case, single spaces), with and without its apostrophes ("cant",
+    "can't"), and in the third person ("wet myself" → "wet herself", "my legs" → "his legs")."""
+    out = []
+    for phrase in phrases:
+        base = " ".join(str(phrase).lower().replace("\u2019", "'").split())
+        plain = base.replace("'", "")
+        spelt = " ".join(_APOSTROPHES.get(w, w) for w in plain.split())
+        for form in (base, plain, spelt):
+            out.append(form)
+            words = form.split()
+            if any(w in _PRONOUNS for w in words):
+                for k in range(3):
+                    out.append(" ".join(_PRONOUNS[w][k] if w in _PRONOUNS else w for w in words))
+    return tuple(dict.fromkeys(p for p in out if p))
+
+
+@lru_cache(maxsize=1)
+def _said_pattern() -> re.Pattern:
+    """Every flag's lay expressions and look-alikes, longest first, on whole words: read left to
+    right, "hay fever" is found whole and its "fever" is not an expression."""
+    phrases = {p for f in red_flags() for p in f.expressions + f.lookalikes}
+    return re.compile(r"(?<![\w'])(?:" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+                      + r")(?![\w'])")
+
+
+def expressions_in(text: str) -> set[str]:
+    """The red flags' lay expressions in a lower-cased text, by spelling alone (no medspaCy)."""
+    return {m.group(0) for m in _said_pattern().finditer(text.replace("\u2019", "'"))}
 
 
 @lru_cache(maxsize=1)
@@ -232,7 +284,7 @@ class Triage:
         now, by the writer, as present."""
         # Symptom words of any row (one word, "numbness", serves several) in the clause.
         inside = _overlapping(doc, span)
-        ents = [e for e in inside if e.label_ == SYMPTOM]
+        ents = [e for e in inside if e.label_ in _SAID_AS]
         if not ents:  # the clause's meaning matched without a symptom word: nothing says it is not so,
             return not inside  # unless it is a look-alike ("hay fever")
         return any(cls._present(e, flag) for e in ents)
@@ -317,17 +369,21 @@ class Triage:
         vectors = self._encode_many([text[a:b] for a, b in spans] + [t for t in also if t])[: len(spans)]
         urgent, calm = closeness(self._flag_vectors, vectors)
         doc = self._pipeline()(text) if context else None
-        symptoms = [e for e in doc.ents if e.label_ == SYMPTOM] if doc is not None else []
+        symptoms = [e for e in doc.ents if e.label_ in _SAID_AS] if doc is not None else []
         looks = [e for e in doc.ents if e.label_ == LOOKALIKE] if doc is not None else []
+        # A flag's expression is another's look-alike ("night sweats": a fever, not night pain).
+        alike = looks + [e for e in symptoms if e.label_ == EXPRESSION]
         # What a part is, whatever the flag: the words of its sentence (the flags' words found by
         # spelling, without medspaCy), the look-alikes in its clause, whether its clause asks.
         said = [lowered[s:e] for _, (s, e) in found]
         words = [set(lexical.words(t)) for t in said] if doc is None else []
-        looked = [{_said(e) for e in looks if _inside(e, clause)} for clause, _ in found]
+        looked = [{_said(e) for e in alike if _inside(e, clause)} for clause, _ in found]
+        spelt = [expressions_in(t) for t in said]
         asks = [float(bool(_ASKS.search(text[a:b]))) for (a, b), _ in found]
         rows = np.zeros((len(found), n, len(FEATURES)))
         for i, flag in enumerate(self.flags):
-            mine = [e for e in symptoms if _said(e) in flag.terms]
+            mine = [e for e in symptoms if _said(e) in flag.terms or _said(e) in flag.expressions]
+            own_expressions = set(flag.expressions)
             lookalikes = set(flag.lookalikes)
             other_now = float(any(e._.is_family and not e._.is_historical and not e._.is_negated
                                   and not e._.is_hypothetical for e in mine))
@@ -337,7 +393,9 @@ class Triage:
                 there = [e for e in mine if _inside(e, sentence)]
                 term = bool(there) if doc is not None else any(
                     t in words[j] or (" " in t and t in said[j]) for t in flag.terms)
-                present = any(not any(getattr(e._, x) for x in _IGNORED_CONTEXT + ("is_historical",)) for e in there)
+                present = any(_now(e) for e in there)
+                expression = bool(spelt[j] & own_expressions)
+                expression_present = any(_anyone_now(e) for e in there if e.label_ == EXPRESSION)
 
                 def share(attr):
                     return sum(bool(getattr(e._, attr)) for e in own) / len(own) if own else 0.0
@@ -346,6 +404,7 @@ class Triage:
                     float(_fits(flag, lowered, looks, sentence)), float(term), float(present),
                     share("is_negated"), share("is_hypothetical"), share("is_historical"), share("is_family"),
                     other_now, float(bool(looked[j] & lookalikes)), asks[j],
+                    float(expression), float(expression_present),
                 )
         clause_vectors = vectors[[at[c] for c, _ in found]]
         sentence_vectors = vectors[[at[s] for _, s in found]]
@@ -367,6 +426,17 @@ class Triage:
     def advice(self, names: list[str]) -> list[tuple[str, str]]:
         by_name = {f.name: f.advice for f in self.flags}
         return [(n, by_name[n]) for n in names if n in by_name]
+
+
+def _now(ent) -> bool:
+    """Reported as the writer's own, now: not denied, hypothetical, someone else's or past."""
+    return not any(getattr(ent._, x) for x in _IGNORED_CONTEXT + ("is_historical",))
+
+
+def _anyone_now(ent) -> bool:
+    """Reported now, by the writer or by someone else ("my mum can't feel her legs"): not denied,
+    hypothetical or past."""
+    return not any(getattr(ent._, x) for x in ("is_negated", "is_hypothetical", "is_historical"))
 
 
 def _overlapping(doc, span: tuple[int, int]) -> list:
@@ -428,15 +498,22 @@ def _context_pipeline(flags: tuple[RedFlag, ...]):
     nlp.add_pipe("sentencizer", first=True)
     # Each word once (one word, "numb", serves several flags); look-alikes too, so that the longest
     # match wins: "hay fever" is a look-alike, not "fever".
-    symptoms = dict.fromkeys(term for flag in flags for term in flag.terms)
-    lookalikes = dict.fromkeys(term for flag in flags for term in flag.lookalikes)
+    expressions = dict.fromkeys(e for flag in flags for e in flag.expressions)
+    symptoms = dict.fromkeys(term for flag in flags for term in flag.terms if term not in expressions)
+    lookalikes = dict.fromkeys(term for flag in flags for term in flag.lookalikes
+                               if term not in expressions and term not in symptoms)
     nlp.get_pipe("medspacy_target_matcher").add(
-        [TargetRule(term, SYMPTOM) for term in symptoms] + [TargetRule(term, LOOKALIKE) for term in lookalikes])
+        [TargetRule(term, SYMPTOM) for term in symptoms] + [TargetRule(e, EXPRESSION) for e in expressions]
+        + [TargetRule(term, LOOKALIKE) for term in lookalikes])
     context = nlp.add_pipe("medspacy_context", config={"rules": None})
-    rules = []
-    for row in yaml.safe_load((lexical.DATA / "context_rules.yaml").read_text(encoding="utf-8")):
-        literal = row.get("phrase") or row["category"].lower()
-        rules.append(ConTextRule(literal, row["category"], direction=row["direction"], pattern=row.get("pattern")))
+    rules, seen = [], set()
+    for name in CONTEXT_FILES:  # a phrase of the first file wins
+        for row in yaml.safe_load((lexical.DATA / name).read_text(encoding="utf-8")):
+            literal = row.get("phrase") or row["category"].lower()
+            if row.get("phrase") and literal in seen:
+                continue
+            seen.add(literal)
+            rules.append(ConTextRule(literal, row["category"], direction=row["direction"], pattern=row.get("pattern")))
     context.add(rules)
     return nlp
 

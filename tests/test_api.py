@@ -68,7 +68,7 @@ def test_urgent_message_comes_back_urgent_with_its_red_flags(page):
 
 def test_a_caution_comes_back_beside_the_answer(page):
     _, url, _ = page
-    status, a = call(url + "/api/ask", {"question": "my legs feel a bit weak and wobbly today and my back aches, what exercises help?"})
+    status, a = call(url + "/api/ask", {"question": "my legs feel a bit tired today and my back aches, what exercises help?"})
     assert status == 200 and not a["urgent"] and a["cautions"] and a["citations"]
     assert a["text"].startswith("**Get medical help now if you also have:**")
 

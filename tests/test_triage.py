@@ -81,7 +81,7 @@ def test_someone_else_with_an_emergency_now_gets_the_urgent_reply(bot):
 
 
 def test_a_message_near_a_red_flag_gets_a_caution_beside_its_answer(bot):
-    answer = bot.ask("my legs feel a bit weak and wobbly today and my back aches, what exercises help?")
+    answer = bot.ask("my legs feel a bit tired today and my back aches, what exercises help?")
     assert not answer.urgent and answer.cautions
     assert answer.text.startswith("**Get medical help now if you also have:**")
     assert all(name in answer.text.split("\n\n")[0] for name in answer.cautions)
