@@ -197,18 +197,36 @@ def _variants(phrases) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for p in out if p))
 
 
+GAP = 2  # words that may come between an expression's own ("can't really feel anything down there")
+_GAP = r"(?:\s+[\w'-]+){0,%d}\s+" % GAP
+
+
+def _alternatives(phrases, gaps: bool) -> re.Pattern:
+    """One pattern for the phrases on whole words, longest first; with `gaps`, up to GAP other words
+    may come between two of a phrase's words."""
+    def one(phrase):
+        return (_GAP if gaps else r"\s+").join(re.escape(w) for w in phrase.split())
+    return re.compile(r"(?<![\w'])(?:" + "|".join(one(p) for p in sorted(set(phrases), key=len, reverse=True))
+                      + r")(?![\w'])") if phrases else re.compile(r"(?!x)x")
+
+
 @lru_cache(maxsize=1)
-def _said_pattern() -> re.Pattern:
-    """Every flag's lay expressions and look-alikes, longest first, on whole words: read left to
-    right, "hay fever" is found whole and its "fever" is not an expression."""
-    phrases = {p for f in red_flags() for p in f.expressions + f.lookalikes}
-    return re.compile(r"(?<![\w'])(?:" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
-                      + r")(?![\w'])")
+def _spelling_patterns() -> tuple[re.Pattern, tuple[re.Pattern, ...]]:
+    """The look-alikes that are no flag's expression, and per flag its expressions (with gaps)."""
+    flags = red_flags()
+    expressions = {e for f in flags for e in f.expressions}
+    return (_alternatives([p for f in flags for p in f.lookalikes if p not in expressions], gaps=False),
+            tuple(_alternatives(f.expressions, gaps=True) for f in flags))
 
 
-def expressions_in(text: str) -> set[str]:
-    """The red flags' lay expressions in a lower-cased text, by spelling alone (no medspaCy)."""
-    return {m.group(0) for m in _said_pattern().finditer(text.replace("\u2019", "'"))}
+def expressed(text: str) -> list[bool]:
+    """Per red flag, whether one of its lay expressions is in a lower-cased text, by spelling alone (no
+    medspaCy), outside any look-alike: "hay fever" is not "fever"."""
+    text = text.replace("\u2019", "'")
+    lookalikes, flags = _spelling_patterns()
+    taken = [m.span() for m in lookalikes.finditer(text)]
+    return [any(not any(a <= m.start() and m.end() <= b for a, b in taken) for m in pattern.finditer(text))
+            for pattern in flags]
 
 
 @lru_cache(maxsize=1)
@@ -271,6 +289,7 @@ class Triage:
     # ---- context ------------------------------------------------------------------------------
     def warm_up(self) -> None:
         self._pipeline()
+        _spelling_patterns()
 
     def _pipeline(self):
         with self._nlp_lock:
@@ -378,12 +397,12 @@ class Triage:
         said = [lowered[s:e] for _, (s, e) in found]
         words = [set(lexical.words(t)) for t in said] if doc is None else []
         looked = [{_said(e) for e in alike if _inside(e, clause)} for clause, _ in found]
-        spelt = [expressions_in(t) for t in said]
+        by_sentence = {t: expressed(t) for t in dict.fromkeys(said)}  # parts share their sentences
+        spelt = [by_sentence[t] for t in said]
         asks = [float(bool(_ASKS.search(text[a:b]))) for (a, b), _ in found]
         rows = np.zeros((len(found), n, len(FEATURES)))
         for i, flag in enumerate(self.flags):
             mine = [e for e in symptoms if _said(e) in flag.terms or _said(e) in flag.expressions]
-            own_expressions = set(flag.expressions)
             lookalikes = set(flag.lookalikes)
             other_now = float(any(e._.is_family and not e._.is_historical and not e._.is_negated
                                   and not e._.is_hypothetical for e in mine))
@@ -394,7 +413,7 @@ class Triage:
                 term = bool(there) if doc is not None else any(
                     t in words[j] or (" " in t and t in said[j]) for t in flag.terms)
                 present = any(_now(e) for e in there)
-                expression = bool(spelt[j] & own_expressions)
+                expression = spelt[j][i]
                 expression_present = any(_anyone_now(e) for e in there if e.label_ == EXPRESSION)
 
                 def share(attr):
@@ -449,8 +468,9 @@ def _inside(ent, span: tuple[int, int]) -> bool:
 
 
 def _said(ent) -> str:
-    """A matched expression as the table writes it: lower case, single spaces ("pins and\nneedles")."""
-    return " ".join(ent.text.lower().split())
+    """A matched expression as the table writes it: lower case, single spaces ("pins and\nneedles"),
+    the words between left out ("can't really feel anything down there" is "can't feel down there")."""
+    return ent._.literal or " ".join(ent.text.lower().split())
 
 
 def _fits(flag: RedFlag, lowered: str, looks: list, span: tuple[int, int]) -> bool:
@@ -503,7 +523,8 @@ def _context_pipeline(flags: tuple[RedFlag, ...]):
     lookalikes = dict.fromkeys(term for flag in flags for term in flag.lookalikes
                                if term not in expressions and term not in symptoms)
     nlp.get_pipe("medspacy_target_matcher").add(
-        [TargetRule(term, SYMPTOM) for term in symptoms] + [TargetRule(e, EXPRESSION) for e in expressions]
+        [TargetRule(term, SYMPTOM) for term in symptoms]
+        + [TargetRule(e, EXPRESSION, pattern=_gapped(nlp, e)) for e in expressions]
         + [TargetRule(term, LOOKALIKE) for term in lookalikes])
     context = nlp.add_pipe("medspacy_context", config={"rules": None})
     rules, seen = [], set()
@@ -516,6 +537,20 @@ def _context_pipeline(flags: tuple[RedFlag, ...]):
             rules.append(ConTextRule(literal, row["category"], direction=row["direction"], pattern=row.get("pattern")))
     context.add(rules)
     return nlp
+
+
+def _gapped(nlp, phrase: str) -> list[dict] | None:
+    """A token pattern for a phrase of several words that lets up to GAP other words (not punctuation)
+    come between two of them; None (matched as written) for one word."""
+    tokens = list(nlp.tokenizer(phrase))
+    if len(phrase.split()) < 2:
+        return None
+    pattern = []
+    for k, token in enumerate(tokens):
+        pattern.append({"LOWER": token.lower_})
+        if token.whitespace_ and k < len(tokens) - 1:
+            pattern += [{"IS_PUNCT": False, "OP": "?"}] * GAP
+    return pattern
 
 
 def phrasings() -> list[str]:
