@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from . import lexical, safe_text
 from .errors import InvalidHistoryError, InvalidQuestionError
+from .vocabulary import PEOPLE
 
 ROLES = ("user", "assistant", "system")
 _MARKUP = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)|<[^<>]{0,200}>", re.IGNORECASE | re.DOTALL)
@@ -21,6 +22,7 @@ _FOLLOWUP = re.compile(
 # A return to an earlier topic ("going back to the cream"): it leans on the earlier question that
 # shares its words, not on the latest one.
 _RETURN = re.compile(r"\b(back to|going back to|you said|you mentioned)\b")
+_PERSON_PRONOUNS = frozenset(("he", "him", "his", "she", "her", "hers"))
 @dataclass(frozen=True)
 class CleanQuestion:
     text: str
@@ -69,9 +71,16 @@ def check_history(history: object, max_turns: int) -> list[dict]:
 
 def leans_on_history(text: str) -> bool:
     """A question that cannot stand alone: pronoun-led, elliptical ("what about…"), a correction, a
-    return to an earlier topic, or nearly contentless."""
+    return to an earlier topic, nearly contentless, or about "him" or "her" without saying who."""
     lowered = text.lower().replace("\u2019", "'")
-    return bool(_FOLLOWUP.search(lowered) or _RETURN.search(lowered)) or len(set(lexical.terms(lowered))) <= 1
+    return (bool(_FOLLOWUP.search(lowered) or _RETURN.search(lowered)) or len(set(lexical.terms(lowered))) <= 1
+            or _names_someone_unsaid(lowered))
+
+
+def _names_someone_unsaid(lowered: str) -> bool:
+    """"would a gel be better for him?": a person the message does not name, so the chat did."""
+    words = lexical.words(lowered)
+    return any(w in _PERSON_PRONOUNS for w in words) and not any(w in PEOPLE for w in words)
 
 
 def context_questions(history: list[dict], weight: float, max_back: int, max_chars: int,

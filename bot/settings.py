@@ -70,6 +70,8 @@ class RetrievalSettings:
     # Follow-ups: the earlier question's weight when the current one leans on it, halved per step back.
     followup_weight: float = 0.6
     followup_depth: int = 3  # a chain of follow-ups reaches back this many questions
+    # ... times this for each salient word of its own the content knows, after the first.
+    followup_own_word: float = 0.5
     # "And then what?" says almost nothing itself: its own vector counts this much beside what it leans on.
     contentless_weight: float = 0.5
     top_passages: int = 3  # the passages whose closeness and shared words judge scope

@@ -64,6 +64,8 @@ def understand(question: object, history: object, index: "Index") -> Message:
     context = ()
     if turns and _is_follow_up(asked, vocabulary, words):
         context = _context(turns, asked, index)
+        if request == intents.ANIMAL and context and all(_intent(text, index) != intents.ANIMAL for text, _ in context):
+            request = ""  # "would a gel be better for him?" after a question about someone's father
     return Message(
         mended, notice, red_flags=flags, cautions=cautions, acute=safety.describes_acute_pain(mended),
         asked=asked, search_text=search_text, context=context, words=words, request=request,
