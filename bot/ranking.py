@@ -121,9 +121,11 @@ def rerank(hits: list, question_terms: set[str], question: str, ranker: LinearMo
 
 # ---- answerability's features ----------------------------------------------------------------------
 
+_COMMON = 7.5  # the Zipf frequency of the commonest English words
+
 QUESTION_FEATURES = ("best", "best_all", "own", "leaned", "followup", "coverage", "heading", "shared",
                      "terms", "unknown", "unknown_subject", "shift", "foreign", "body_parts_only", "lexical",
-                     "sentence_coverage", "over_floor", "over_strong")
+                     "sentence_coverage", "over_floor", "over_strong", "request", "unknown_rarity")
 
 
 def question_features(near, words, message, hits: list, calibration, top_passages: int) -> np.ndarray:
@@ -149,5 +151,9 @@ def question_features(near, words, message, hits: list, calibration, top_passage
         # Relative to the library: how far the closest passage clears what the build measured
         # questions no back-care page answers reach in this content (its calibrated thresholds).
         max(near.best, near.leaned) - calibration.floor, near.own - calibration.strong,
+        # Asks for what pages seldom give (a brand, a price, a booking; an animal's care).
+        float(bool(message.request)),
+        # How rare in general English its rarest unknown word is: "varicocele" names a topic, "mattress" may not.
+        max((1.0 - lexical.zipf(w) / _COMMON for w in words.unknown + words.unknown_subjects), default=0.0),
     )
     return np.array([row], dtype=np.float64)
