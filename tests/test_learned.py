@@ -174,3 +174,45 @@ def test_the_acute_back_note_leads_only_where_the_search_found_it(sectioned):
     assert ankle.in_scope and ankle.citations[0].source.startswith("Sprained ankle")
     back = sectioned.ask("I pulled my back yesterday lifting a box, which stretches should I do?")
     assert "Exercise is not recommended for acute low back pain" in back.citations[0].text
+
+
+def _chat(*questions: str) -> list[dict]:
+    return [t for q in questions for t in ({"role": "user", "content": q}, {"role": "assistant", "content": "..."})]
+
+
+def test_him_or_her_without_a_person_named_reads_on_from_the_chat(bot):
+    from bot import messages
+    from bot.understanding import understand
+
+    history = _chat("My dad is 70 and his lower back is stiff every morning. What exercises can he do?")
+    swim = bot.ask("can he still go swimming?", history=history)
+    assert swim.in_scope and swim.citations, swim.text
+    assert understand("can he still go swimming?", history, bot.index).context
+    # "him" is the father of the chat, not an animal: no vet is suggested.
+    gel = bot.ask("would a gel be better for him?", history=history)
+    assert not gel.text.startswith(messages.ANIMAL.split(".")[0]), gel.text
+    # A message that names its person stands alone.
+    assert not understand("my son hurt his back at football, what helps?", history, bot.index).context
+
+
+@pytest.fixture(scope="module")
+def hospital(tmp_path_factory):
+    """The seed page grown with the project's own hospital library (eight pages on other conditions)."""
+    root = tmp_path_factory.mktemp("hospital")
+    shutil.copytree(CORPUS, root / "corpus")
+    shutil.copytree(CORPUS.parent / "eval" / "libraries" / "hospital", root / "corpus" / "hospital")
+    s = Settings(corpus_dir=root / "corpus", index_dir=root / "index").but(gap_log=False)
+    build_index(s, **QUIET)
+    return BackCareBot.load(settings=s)
+
+
+@pytest.mark.parametrize("questions,request_", [
+    (("my dad's got gout in his big toe again, what can he do at home while it's flaring?",
+      "how long should he keep the ice on for"), "is there a particular brand of ice pack you'd recommend?"),
+    (("got a really painful bunion on my left foot, what shoes should I be wearing",), "can I book the op at your hospital?"),
+])
+def test_a_request_after_answered_questions_is_still_declined(hospital, questions, request_):
+    history = _chat(*questions)
+    assert hospital.ask(questions[-1], history=_chat(*questions[:-1])).in_scope  # the chat is on a covered topic
+    answer = hospital.ask(request_, history=history)
+    assert answer.kind == "refusal" and not answer.in_scope and not answer.citations, answer.text
