@@ -274,6 +274,12 @@ def test_feedback_and_asks_are_rate_limited_per_client(server):
     assert asks.count(429) >= 5 and asks[0] == 200
 
 
+def test_the_ask_limit_is_the_operators_to_set(hostile):
+    with running_page(hostile, "--no-gap-log", "--asks-per-minute", "3") as (_, url, _):
+        statuses = [post(url, "/api/ask", {"question": "hi"})[0] for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429], statuses
+
+
 def test_rate_limit_counts_a_sliding_minute_per_key():
     limit = RateLimit(3)
     assert [limit.wait("a") for _ in range(3)] == [0.0, 0.0, 0.0]

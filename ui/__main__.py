@@ -1,4 +1,5 @@
-"""python -m ui [--host 127.0.0.1] [--port 7860] [--index DIR --corpus DIR] [--emergency-number 999]: serve the chat page."""
+"""python -m ui [--host 127.0.0.1] [--port 7860] [--index DIR --corpus DIR] [--emergency-number 999]
+[--asks-per-minute 120]: serve the chat page."""
 import argparse
 import os
 import sys
@@ -19,7 +20,11 @@ def main(argv=None) -> int:
     parser.add_argument("--emergency-number", default=None, metavar="NUMBER",
                         help='the number urgent replies tell people to call, e.g. 999, 911 or 112 '
                              '(default: "your local emergency number")')
+    parser.add_argument("--asks-per-minute", type=int, default=None, metavar="N",
+                        help="questions one client address may ask on /api/ask in any minute (default 120)")
     args = parser.parse_args(argv)
+    if args.asks_per_minute is not None and args.asks_per_minute <= 0:
+        parser.error("--asks-per-minute takes a positive whole number")
     if args.keep_days <= 0:
         parser.error("--keep-days takes a positive number of days")
     if args.emergency_number is not None and not (0 < len(args.emergency_number.strip()) <= 40):
@@ -29,7 +34,7 @@ def main(argv=None) -> int:
     try:
         launch(args.host, args.port, index_dir=args.index, corpus_dir=args.corpus, onnx=not args.no_onnx,
                gap_log=not args.no_gap_log, keep_days=args.keep_days,
-               emergency_number=args.emergency_number)
+               emergency_number=args.emergency_number, asks_per_minute=args.asks_per_minute)
     except BackCareError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -515,7 +515,8 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
 
 
 def load_bot(index_dir=None, corpus_dir=None, wait_seconds: float = 600.0, onnx: bool = True,
-             gap_log: bool = True, keep_days: float = 90.0, emergency_number: str | None = None) -> BackCareBot:
+             gap_log: bool = True, keep_days: float = 90.0, emergency_number: str | None = None,
+             asks_per_minute: int | None = None) -> BackCareBot:
     """Rebuilds a stale index if it can; otherwise starts on the last good build (with a warning).
     With no build at all while another replica is building, waits for that build."""
     deadline = time.monotonic() + wait_seconds
@@ -524,7 +525,8 @@ def load_bot(index_dir=None, corpus_dir=None, wait_seconds: float = 600.0, onnx:
             return fresh_bot(index_dir=index_dir, corpus_dir=corpus_dir, rebuild=True, allow_stale=True,
                              settings=Settings().but(onnx=onnx, gap_log=gap_log, gap_log_keep_days=keep_days,
                                                      **({"emergency_number": emergency_number.strip()}
-                                                        if emergency_number else {})))
+                                                        if emergency_number else {}),
+                                                     **({"ask_per_minute": asks_per_minute} if asks_per_minute else {})))
         except BuildLockedError:
             if time.monotonic() > deadline:
                 raise
@@ -554,14 +556,14 @@ def create_server_app(bot: BackCareBot, watcher: IndexWatcher):
 
 def launch(host: str = "127.0.0.1", port: int = 7860, bot: BackCareBot | None = None,
            index_dir=None, corpus_dir=None, onnx: bool = True, gap_log: bool = True, keep_days: float = 90.0,
-           emergency_number: str | None = None) -> None:
+           emergency_number: str | None = None, asks_per_minute: int | None = None) -> None:
     """Serves the page until SIGTERM or Ctrl-C (answers in flight get a few seconds to finish)."""
     from .serving import configure_logging, serve
 
     t0 = time.perf_counter()
     configure_logging()
     bot = bot or load_bot(index_dir=index_dir, corpus_dir=corpus_dir, onnx=onnx, gap_log=gap_log, keep_days=keep_days,
-                          emergency_number=emergency_number)
+                          emergency_number=emergency_number, asks_per_minute=asks_per_minute)
     bot.warm_up()
     watcher = IndexWatcher(bot).start()
     app = create_server_app(bot, watcher)
