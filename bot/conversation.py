@@ -22,7 +22,10 @@ _FOLLOWUP = re.compile(
 # A return to an earlier topic ("going back to the cream"): it leans on the earlier question that
 # shares its words, not on the latest one.
 _RETURN = re.compile(r"\b(back to|going back to|you said|you mentioned)\b")
+# "him" or "her" in a message that names no person: who it is about was said earlier in the chat.
 _PERSON_PRONOUNS = frozenset(("he", "him", "his", "she", "her", "hers"))
+
+
 @dataclass(frozen=True)
 class CleanQuestion:
     text: str
