@@ -221,9 +221,22 @@ FITTED = ("ranker", "answerability")  # the fitted models a library is scored he
 
 
 def held_out_models(name: str) -> dict:
-    """Settings that load the models fitted without this library, where eval/fit.py made them: an own
-    library is scored on models that never saw it."""
-    return {m: str(FOLDS / name / f"{m}.json") for m in FITTED if (FOLDS / name / f"{m}.json").is_file()}
+    """Settings that load the models fitted without this library, where eval/fit.py made them for the
+    features the code reads now (a fold left from an older fit would be set aside at answering time,
+    and the library scored without that model): an own library is scored on models that never saw it."""
+    from bot.ranking import PASSAGE_FEATURES, QUESTION_FEATURES
+
+    features = {"ranker": PASSAGE_FEATURES, "answerability": QUESTION_FEATURES}
+    out = {}
+    for m in FITTED:
+        path = FOLDS / name / f"{m}.json"
+        try:
+            fitted = tuple(json.loads(path.read_text(encoding="utf-8")).get("features", ()))
+        except (OSError, ValueError):
+            continue
+        if fitted == features[m]:
+            out[m] = str(path)
+    return out
 
 
 def table(rows: list[dict]) -> str:

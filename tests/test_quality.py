@@ -102,3 +102,16 @@ def test_fresh_injury_leads_with_the_acute_caveat_and_note(bot):
     assert "Exercise is not recommended for acute low back pain" in answer.citations[0].text
     body = answer.text
     assert body.index("Acute pain or a fresh injury") < body.index("[1]")
+
+
+def test_a_fold_left_from_an_older_fit_is_not_taken_for_a_held_out_model(tmp_path, monkeypatch):
+    import json
+
+    import evaluate
+    from bot.ranking import QUESTION_FEATURES
+
+    monkeypatch.setattr(evaluate, "FOLDS", tmp_path)
+    (tmp_path / "clinic").mkdir()
+    (tmp_path / "clinic" / "ranker.json").write_text(json.dumps({"features": ["dense", "gone"]}))
+    (tmp_path / "clinic" / "answerability.json").write_text(json.dumps({"features": list(QUESTION_FEATURES)}))
+    assert evaluate.held_out_models("clinic") == {"answerability": str(tmp_path / "clinic" / "answerability.json")}
