@@ -69,8 +69,7 @@ def query(text: str, context: tuple[tuple[str, float], ...], index: "Index") -> 
         vector = s.contentless_weight * vector  # "And then what?": what it leans on carries the search
     # A follow-up with a topic of its own ("what about his itchy eyes though") leans on the chat less:
     # each salient word the content knows, after the first, weighs what it leans on down.
-    topic_words = sum(1 for w in vocabulary.salient_words(text) if vocabulary.knows(w))
-    scale = s.followup_own_word ** max(0, topic_words - 1)
+    scale = s.followup_own_word ** max(0, len(vocabulary.known_salient_words(text)) - 1) if context else 1.0
     for j, (part, weight) in enumerate(((text, 1.0),) + tuple((p, w * scale) for p, w in context)):
         own, guesses = vocabulary.search_terms(vocabulary.in_content_words(part))
         terms += [(own, weight), (guesses, weight * s.guess_weight)]

@@ -127,8 +127,7 @@ def _is_follow_up(text: str, vocabulary: Vocabulary, words: WordCheck | None = N
 def _unanchored(text: str, words: WordCheck, vocabulary: Vocabulary) -> bool:
     """No topic of its own ("what signs should I look out for"): none of its salient words is one the
     content knows, and none of its words is foreign to the content, so it reads on from the chat."""
-    salient_known = [w for w in vocabulary.salient_words(text) if vocabulary.knows(w)]
-    return not salient_known and not words.unknown and not words.foreign
+    return not vocabulary.known_salient_words(text) and not words.unknown and not words.foreign
 
 
 def looks_english(text: str, vocabulary: Vocabulary, settings) -> bool:

@@ -146,6 +146,10 @@ class Vocabulary:
     def salient_words(self, text: str) -> list[str]:
         return [w for w in dict.fromkeys(lexical.words(text)) if self.is_salient(w)]
 
+    def known_salient_words(self, text: str) -> list[str]:
+        """The text's salient words the content knows: what it is about, in the content's terms."""
+        return [w for w in self.salient_words(text) if self.knows(w)]
+
     def check(self, text: str) -> WordCheck:
         words = self.salient_words(text)
         own = [w for w in lexical.words(text)

@@ -224,19 +224,11 @@ def held_out_models(name: str) -> dict:
     """Settings that load the models fitted without this library, where eval/fit.py made them for the
     features the code reads now (a fold left from an older fit would be set aside at answering time,
     and the library scored without that model): an own library is scored on models that never saw it."""
-    from bot.ranking import PASSAGE_FEATURES, QUESTION_FEATURES
+    from bot import ranking
 
-    features = {"ranker": PASSAGE_FEATURES, "answerability": QUESTION_FEATURES}
-    out = {}
-    for m in FITTED:
-        path = FOLDS / name / f"{m}.json"
-        try:
-            fitted = tuple(json.loads(path.read_text(encoding="utf-8")).get("features", ()))
-        except (OSError, ValueError):
-            continue
-        if fitted == features[m]:
-            out[m] = str(path)
-    return out
+    features = {"ranker": ranking.PASSAGE_FEATURES, "answerability": ranking.QUESTION_FEATURES}
+    paths = {m: str(FOLDS / name / f"{m}.json") for m in FITTED}
+    return {m: path for m, path in paths.items() if ranking.model(path, features[m]) is not None}
 
 
 def table(rows: list[dict]) -> str:

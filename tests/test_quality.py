@@ -108,10 +108,12 @@ def test_a_fold_left_from_an_older_fit_is_not_taken_for_a_held_out_model(tmp_pat
     import json
 
     import evaluate
-    from bot.ranking import QUESTION_FEATURES
+    from bot.ranking import MODELS
 
     monkeypatch.setattr(evaluate, "FOLDS", tmp_path)
     (tmp_path / "clinic").mkdir()
-    (tmp_path / "clinic" / "ranker.json").write_text(json.dumps({"features": ["dense", "gone"]}))
-    (tmp_path / "clinic" / "answerability.json").write_text(json.dumps({"features": list(QUESTION_FEATURES)}))
+    older = json.loads((MODELS / "ranker.json").read_text(encoding="utf-8"))
+    older["features"][-1] = "gone"  # a feature the code no longer reads
+    (tmp_path / "clinic" / "ranker.json").write_text(json.dumps(older))
+    (tmp_path / "clinic" / "answerability.json").write_text((MODELS / "answerability.json").read_text(encoding="utf-8"))
     assert evaluate.held_out_models("clinic") == {"answerability": str(tmp_path / "clinic" / "answerability.json")}
