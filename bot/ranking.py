@@ -3,7 +3,8 @@ and the answerability check (whether any does) read their features here and scor
 fitted by `make fit` (eval/fit.py) on the project's own libraries (see bot/data/models/README.md).
 
 Serving needs only NumPy: a model is a list of feature names, their means and scales, and one
-weight each (logistic regression), kept as JSON in bot/data/models/.
+weight each (logistic regression), or a small hidden layer's weights (the red-flag model), kept as
+JSON in bot/data/models/.
 """
 from __future__ import annotations
 
@@ -37,7 +38,10 @@ class LinearModel:
 
     @classmethod
     def load(cls, path: Path) -> "LinearModel":
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LinearModel":
         return cls(tuple(data["features"]), np.array(data["mean"], dtype=np.float64),
                    np.array(data["scale"], dtype=np.float64), np.array(data["weights"], dtype=np.float64),
                    float(data["bias"]), float(data.get("threshold", 0.5)),
@@ -49,9 +53,68 @@ class LinearModel:
     def probability(self, rows: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.logits(rows)))
 
+    def highest(self, rows: np.ndarray, free: list[int]) -> np.ndarray:
+        """Per row, the highest probability with the `free` columns anywhere between 0 and 1."""
+        out = rows.copy()
+        out[..., free] = (self.weights[free] > 0).astype(np.float64)
+        return self.probability(out)
+
+
+@dataclass(frozen=True)
+class NeuralModel:
+    """A small neural network over named features, standardised with the training set's means and
+    scales: one hidden layer of rectified units, then a logistic output."""
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    hidden: np.ndarray  # [features, units]
+    hidden_bias: np.ndarray  # [units]
+    weights: np.ndarray  # [units]
+    bias: float
+    threshold: float = 0.5
+    caution: float = 0.5
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "NeuralModel":
+        def array(key):
+            return np.array(data[key], dtype=np.float64)
+        found = cls(tuple(data["features"]), array("mean"), array("scale"), array("hidden"), array("hidden_bias"),
+                    array("weights"), float(data["bias"]), float(data.get("threshold", 0.5)),
+                    float(data.get("caution", data.get("threshold", 0.5))))
+        units = len(found.weights)
+        if found.hidden.shape != (len(found.features), units) or found.hidden_bias.shape != (units,):
+            raise ValueError("the hidden layer's shape does not fit its features")
+        return found
+
+    def logits(self, rows: np.ndarray) -> np.ndarray:
+        return np.maximum(((rows - self.mean) / self.scale) @ self.hidden + self.hidden_bias, 0.0) @ self.weights + self.bias
+
+    def probability(self, rows: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logits(rows)))
+
+    def highest(self, rows: np.ndarray, free: list[int]) -> np.ndarray:
+        """Per row, a bound on the probability with the `free` columns anywhere between 0 and 1: each
+        hidden unit's lowest and highest input over that box, then each output weight's worst case."""
+        fixed = rows.copy()
+        fixed[..., free] = 0.0
+        base = ((fixed - self.mean) / self.scale) @ self.hidden + self.hidden_bias  # free columns at 0
+        base = base - ((0.0 - self.mean[free]) / self.scale[free]) @ self.hidden[free]  # their terms taken out
+        at_zero = ((0.0 - self.mean[free]) / self.scale[free])[:, None] * self.hidden[free]
+        at_one = ((1.0 - self.mean[free]) / self.scale[free])[:, None] * self.hidden[free]
+        low = base + np.minimum(at_zero, at_one).sum(axis=0)
+        high = base + np.maximum(at_zero, at_one).sum(axis=0)
+        units = np.where(self.weights > 0, np.maximum(high, 0.0), np.maximum(low, 0.0))
+        return 1.0 / (1.0 + np.exp(-(units @ self.weights + self.bias)))
+
+
+def load_model(path: Path) -> LinearModel | NeuralModel:
+    """A model file: a neural network where it has a hidden layer, else a logistic regression."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return (NeuralModel if "hidden" in data else LinearModel).from_dict(data)
+
 
 @lru_cache(maxsize=16)
-def model(path: str, features: tuple[str, ...]) -> LinearModel | None:
+def model(path: str, features: tuple[str, ...]) -> LinearModel | NeuralModel | None:
     """A shipped model by file path, for these features; None (said once in the log) when it is not
     there, unreadable, or fitted on other features: the step then decides without it."""
     from .embedding import say_once
@@ -60,7 +123,7 @@ def model(path: str, features: tuple[str, ...]) -> LinearModel | None:
     if not p.is_file():
         return None
     try:
-        found = LinearModel.load(p)
+        found = load_model(p)
     except (OSError, ValueError, KeyError, TypeError) as e:
         say_once(f"the model {p.name} is unreadable ({e}): run `make fit`")
         return None

@@ -118,13 +118,9 @@ _CONTEXT_READ = ("pattern", "term", "term_present", "negated", "hypothetical", "
 
 
 def most_alarming(model, inputs: np.ndarray) -> np.ndarray:
-    """The inputs with what ConText would read set to the values that raise the probability most: a
-    bound on the probability that needs no medspaCy."""
-    out = inputs.copy()
-    for name in _CONTEXT_READ:
-        j = model.features.index(f"most_{name}")
-        out[..., j] = 1.0 if model.weights[j] > 0 else 0.0
-    return out
+    """Per part, a bound on the probability with what ConText would read anywhere between 0 and 1:
+    whether the caution tier is within reach without medspaCy."""
+    return model.highest(inputs, [model.features.index(f"most_{name}") for name in _CONTEXT_READ])
 
 
 @dataclass(frozen=True)
@@ -336,9 +332,9 @@ class Triage:
         if model is None:
             return Reading(tuple(self.detect(text, also)), ())
         rows, inputs = self.features(text, also, context=False)
-        # medspaCy reads the context only when it could matter: when a part of the message would reach
-        # the caution tier if its context were as alarming as it can be (the model is linear).
-        if not len(inputs) or model.probability(most_alarming(model, inputs)).max() < model.caution:
+        # medspaCy reads the context only when it could matter: when a part of the message could reach
+        # the caution tier if its context were as alarming as it can be.
+        if not len(inputs) or most_alarming(model, inputs).max() < model.caution:
             return Reading()
         rows, inputs = self.features(text, also)
         each = model.probability(inputs)

@@ -125,3 +125,27 @@ def test_skipping_medspacy_never_changes_a_reading(bot):
                 else "caution" if p >= model.caution else "calm")
         got = "urgent" if reading.urgent else "caution" if reading.cautions else "calm"
         assert got == full, text
+
+
+def test_a_networks_bound_holds_whatever_the_context_reads():
+    """medspaCy is skipped on the strength of NeuralModel.highest: no values of the free columns
+    between 0 and 1 may give a higher probability than the bound."""
+    import numpy as np
+
+    from bot.ranking import NeuralModel
+
+    rng = np.random.default_rng(7)
+    n, units = 6, 5
+    net = NeuralModel(tuple("abcdef"), rng.normal(size=n), rng.uniform(0.5, 2, size=n),
+                      rng.normal(size=(n, units)) * 2, rng.normal(size=units), rng.normal(size=units) * 2, 0.1)
+    rows = rng.normal(size=(40, n))
+    free = [1, 3, 4]
+    bound = net.highest(rows, free)
+    for _ in range(200):
+        tried = rows.copy()
+        tried[:, free] = rng.uniform(0, 1, size=(len(rows), len(free)))
+        assert (net.probability(tried) <= bound + 1e-12).all()
+    corners = rows.copy()
+    corners[:, free] = 1.0
+    assert (net.probability(corners) <= bound + 1e-12).all()
+    assert np.allclose(net.highest(rows, []), net.probability(rows))  # nothing free: the probability itself
