@@ -69,6 +69,11 @@ def parts(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     return found or ([(whole, whole)] if text.strip() else [])
 
 
+def says_something(text: str, span: tuple[int, int]) -> bool:
+    """A part with a word besides stopwords: "what do I do" alone tells nothing about a symptom."""
+    return any(w not in lexical.STOPWORDS for w in lexical.words(text[span[0]:span[1]]))
+
+
 def _sentence_parts(text: str) -> tuple[list[tuple[tuple[int, int], tuple[int, int]]], int]:
     """Each sentence as (itself, itself), then each of its clauses as (clause, sentence); and how
     many sentences there are."""
@@ -331,12 +336,14 @@ class Triage:
         model = self.model()
         if model is None:
             return Reading(tuple(self.detect(text, also)), ())
-        rows, inputs = self.features(text, also, context=False)
+        # Parts of stopwords alone ("what do I do", a cut "How can I") are not scored: they tell
+        # nothing, and the network was never asked to tell such words apart.
+        rows, inputs = self.features(text, also, context=False, telling=True)
         # medspaCy reads the context only when it could matter: when a part of the message could reach
         # the caution tier if its context were as alarming as it can be.
         if not len(inputs) or most_alarming(model, inputs).max() < model.caution:
             return Reading()
-        rows, inputs = self.features(text, also)
+        rows, inputs = self.features(text, also, telling=True)
         each = model.probability(inputs)
         best = int(np.argmax(each))
         p = float(each[best])
@@ -364,7 +371,8 @@ class Triage:
         fits = rows[:, :, col("pattern")].max(axis=0) > 0
         return tuple(f.name for i, f in enumerate(self.flags) if i == closest or fits[i] or reported[i])
 
-    def features(self, text: str, also: tuple[str, ...] = (), context: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def features(self, text: str, also: tuple[str, ...] = (), context: bool = True,
+                 telling: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Per part of the message (`parts`: a clause in its sentence), one row per red flag: how close
         the clause comes to the flag's urgent phrasings and past its calm ones and the build's
         threshold; whether a precise pattern fits in its sentence and the flag's words are there, and
@@ -372,10 +380,13 @@ class Triage:
         past, someone else's), whether someone else has them now anywhere in the message, a look-alike
         ("hay fever") and whether the clause asks rather than tells. Returns the rows [parts, flags,
         FEATURES] and the model's inputs (`part_inputs`). Without `context`, medspaCy is not run: what
-        it reads is left at zero, and a flag's words are found by their spelling alone."""
+        it reads is left at zero, and a flag's words are found by their spelling alone. With `telling`,
+        only the parts that say something (`says_something`); the model is fitted on them all."""
         text = self.mend(text)
         lowered = text.lower()
         found = parts(text)
+        if telling:
+            found = [pt for pt in found if says_something(text, pt[0])]
         n, dims = len(self.flags), len(self._flag_vectors[0])
         if not found:
             return np.zeros((0, n, len(FEATURES))), np.zeros((0, 2 * dims + len(FEATURES)))

@@ -118,7 +118,7 @@ def test_skipping_medspacy_never_changes_a_reading(bot):
         "How can I stop slouching at my desk?", "hi there", "what stretches help a stiff back in the morning?"]
     for text in messages_:
         reading = triage.read(text)
-        rows, inputs = triage.features(text)
+        rows, inputs = triage.features(text, telling=True)
         p = float(model.probability(inputs).max()) if len(inputs) else 0.0
         pattern = p >= bot.settings.triage.pattern_urgent and reported_in_its_words(rows)
         full = ("urgent" if (p >= model.threshold or pattern) and not only_not_now(rows)
@@ -149,3 +149,16 @@ def test_a_networks_bound_holds_whatever_the_context_reads():
     corners[:, free] = 1.0
     assert (net.probability(corners) <= bound + 1e-12).all()
     assert np.allclose(net.highest(rows, []), net.probability(rows))  # nothing free: the probability itself
+
+
+@pytest.mark.parametrize("text", ["what do I do", "How can I", "what should I do", "how do I", "is it"])
+def test_a_message_of_stopwords_alone_raises_no_red_flag(bot, text):
+    """A follow-up such as "what do I do" tells nothing about a symptom: no part of it is scored, so
+    the network is never asked about words it was not fitted to tell apart."""
+    answer = bot.ask(text)
+    assert not answer.urgent and not answer.cautions, answer.text
+
+
+def test_a_stopword_clause_does_not_hide_the_emergency_beside_it(bot):
+    answer = bot.ask("what do I do? I wet myself and can't feel my bum")
+    assert answer.urgent
