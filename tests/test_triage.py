@@ -21,7 +21,7 @@ def test_own_triage_set_is_large_and_covers_every_red_flag():
 
 
 # Our own triage set was written before the red-flag model and is not in its bank (data/triage_bank.jsonl):
-# held out, it measures urgent 77%, either tier 94% (42 of 45), calm 100%. These floors hold where it stands.
+# held out, it measures urgent 85%, either tier 98% (44 of 45), calm 98%. These floors hold where it stands.
 def test_own_triage_set_reaches_a_tier_and_rarely_alarms_the_calm(bot):
     result = evaluate(bot, load_rows(TRIAGE))
     print(summary(result))
@@ -29,7 +29,7 @@ def test_own_triage_set_reaches_a_tier_and_rarely_alarms_the_calm(bot):
 
 
 # Written blind after the model was built and never fitted on (241 messages, every red flag and kind of
-# calm): measured urgent 78%, either tier 98%, calm without the urgent reply 99%.
+# calm): measured urgent 84%, either tier 100%, calm without the urgent reply 98%.
 def test_blind_holdout_reaches_a_tier_and_rarely_alarms_the_calm(bot):
     rows = load_rows(HOLDOUT)
     assert len({r["flag"] for r in rows if r["kind"] == "urgent"}) == len(bot.index.triage.flags)
