@@ -51,7 +51,7 @@ class LinearModel:
         return ((rows - self.mean) / self.scale) @ self.weights + self.bias
 
     def probability(self, rows: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logits(rows)))
+        return _logistic(self.logits(rows))
 
     def highest(self, rows: np.ndarray, free: list[int]) -> np.ndarray:
         """Per row, the highest probability with the `free` columns anywhere between 0 and 1."""
@@ -90,21 +90,24 @@ class NeuralModel:
         return np.maximum(((rows - self.mean) / self.scale) @ self.hidden + self.hidden_bias, 0.0) @ self.weights + self.bias
 
     def probability(self, rows: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logits(rows)))
+        return _logistic(self.logits(rows))
 
     def highest(self, rows: np.ndarray, free: list[int]) -> np.ndarray:
         """Per row, a bound on the probability with the `free` columns anywhere between 0 and 1: each
         hidden unit's lowest and highest input over that box, then each output weight's worst case."""
-        fixed = rows.copy()
-        fixed[..., free] = 0.0
-        base = ((fixed - self.mean) / self.scale) @ self.hidden + self.hidden_bias  # free columns at 0
-        base = base - ((0.0 - self.mean[free]) / self.scale[free]) @ self.hidden[free]  # their terms taken out
+        standard = (rows - self.mean) / self.scale
+        standard[..., free] = 0.0
+        base = standard @ self.hidden + self.hidden_bias  # without the free columns
         at_zero = ((0.0 - self.mean[free]) / self.scale[free])[:, None] * self.hidden[free]
         at_one = ((1.0 - self.mean[free]) / self.scale[free])[:, None] * self.hidden[free]
         low = base + np.minimum(at_zero, at_one).sum(axis=0)
         high = base + np.maximum(at_zero, at_one).sum(axis=0)
         units = np.where(self.weights > 0, np.maximum(high, 0.0), np.maximum(low, 0.0))
-        return 1.0 / (1.0 + np.exp(-(units @ self.weights + self.bias)))
+        return _logistic(units @ self.weights + self.bias)
+
+
+def _logistic(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 def load_model(path: Path) -> LinearModel | NeuralModel:

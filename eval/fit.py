@@ -108,8 +108,7 @@ def ranking_scores(model: dict | None, groups: list[dict]) -> tuple[float, float
 
     lm = None
     if model is not None:
-        lm = LinearModel(tuple(model["features"]), np.array(model["mean"]), np.array(model["scale"]),
-                         np.array(model["weights"]), model["bias"])
+        lm = LinearModel.from_dict(model)
     h1 = h3 = 0
     for g in groups:
         x, y = np.array(g["x"]), g["y"]
@@ -256,8 +255,9 @@ def pct(count: int, rows: list) -> str:
 
 
 def probabilities(model: dict, x: np.ndarray) -> np.ndarray:
-    z = ((x - np.array(model["mean"])) / np.array(model["scale"])) @ np.array(model["weights"]) + model["bias"]
-    return 1.0 / (1.0 + np.exp(-z))
+    from bot.ranking import LinearModel
+
+    return LinearModel.from_dict(model).probability(x)
 
 
 def write(path: Path, data: dict) -> None:

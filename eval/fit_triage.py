@@ -88,10 +88,6 @@ def _rounded(values) -> list[float]:
     return [float(f"{v:.6g}") for v in np.asarray(values).tolist()]
 
 
-def probabilities(model, x: np.ndarray) -> np.ndarray:
-    return model.probability(x)
-
-
 def fit_parts(inputs: list[np.ndarray], urgent: np.ndarray, names, dimensions: int):
     """A message is labelled, not its parts: an emergency needs one alarming part, a calm message has
     none. Every part of a calm message is a negative; an emergency's positive is its most alarming
@@ -106,13 +102,13 @@ def fit_parts(inputs: list[np.ndarray], urgent: np.ndarray, names, dimensions: i
     best = {m: int(np.argmax(inputs[m][:, dimensions + urgent_col])) for m in np.flatnonzero(urgent)}
     model = fit(*stack(calm + list(best.items())), names)
     for _ in range(MIL_ROUNDS):
-        best = {m: int(np.argmax(probabilities(model, inputs[m]))) for m in best}
+        best = {m: int(np.argmax(model.probability(inputs[m]))) for m in best}
         model = fit(*stack(calm + list(best.items())), names)
     return model
 
 
 def message_probability(model: dict, inputs: np.ndarray) -> float:
-    return float(probabilities(model, inputs).max()) if len(inputs) else 0.0
+    return float(model.probability(inputs).max()) if len(inputs) else 0.0
 
 
 def held_out(rows: list[dict], inputs: list[np.ndarray], names, dimensions: int) -> np.ndarray:
@@ -175,7 +171,7 @@ def fit_triage() -> None:
     alarm, caution = thresholds(rows, p)
     urgent = np.array([r["label"] != CALM for r in rows])
     model = fit_parts(inputs, urgent, names, 2 * dimensions)
-    named = [triage.named(flag_rows, int(np.argmax(probabilities(model, x)))) for flag_rows, x in read]
+    named = [triage.named(flag_rows, int(np.argmax(model.probability(x)))) for flag_rows, x in read]
     report(rows, p, named, alarm, caution)
     data = as_data(model)
     data.update(threshold=alarm, caution=caution,
