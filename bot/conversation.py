@@ -1,6 +1,7 @@
 """Chat turns → what to search for: input clean-up, history checks, follow-up context."""
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,9 @@ _FOLLOWUP = re.compile(
 # A return to an earlier topic ("going back to the cream"): it leans on the earlier question that
 # shares its words, not on the latest one.
 _RETURN = re.compile(r"\b(back to|going back to|you said|you mentioned)\b")
+# A quoted sentence of an earlier reply runs up to its citation marker ("… a day. [1]").
+_QUOTED = re.compile(r"(.*?)\s*\[(\d{1,2})\]")
+_ESCAPE = re.compile(r"\\(?=[^\w\s])")
 # "him" or "her" in a message that names no person: who it is about was said earlier in the chat.
 _PERSON_PRONOUNS = frozenset(("he", "him", "his", "she", "her", "hers"))
 
@@ -115,3 +119,21 @@ def context_questions(history: list[dict], weight: float, max_back: int, max_cha
             break
         w *= weight
     return out
+
+
+def quoted_sentences(history: list[dict]) -> list[tuple[int, str]]:
+    """The sentences the latest earlier reply that quoted any quoted, with their citation numbers:
+    (1, "Repeat 10 times, 3 times a day."). A follow-up most often asks about what was just cited."""
+    for turn in reversed(history):
+        if turn["role"] != "assistant":
+            continue
+        found = []
+        for line in turn["content"].splitlines():
+            for m in _QUOTED.finditer(line):
+                text = html.unescape(_ESCAPE.sub("", m.group(1))).strip()
+                text = re.sub(r"^[-*]\s+", "", text)
+                if text:
+                    found.append((int(m.group(2)), text))
+        if found:
+            return found
+    return []

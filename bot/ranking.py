@@ -139,14 +139,26 @@ def model(path: str, features: tuple[str, ...]) -> LinearModel | NeuralModel | N
 # ---- the re-ranker's features ----------------------------------------------------------------------
 
 PASSAGE_FEATURES = ("dense", "dense_gap", "second", "lexical", "fused_gap", "coverage", "heading", "dense_rank",
-                    "lexical_rank", "amount_match", "length", "fused_rank")
+                    "lexical_rank", "amount_match", "length", "fused_rank", "earlier_document",
+                    "earlier_document_followup", "earlier_passage")
 
 
-def passage_features(question_terms: set[str], asks_amount: bool, hits: list) -> np.ndarray:
+@dataclass(frozen=True)
+class Earlier:
+    """What the chat's latest answer cited: its first citation's document and every passage it quoted,
+    and whether the message leans on the chat. A conversation mostly stays where it was."""
+    document: str = ""
+    passages: frozenset[str] = frozenset()
+    followup: bool = False
+
+
+def passage_features(question_terms: set[str], asks_amount: bool, hits: list,
+                     earlier: Earlier = Earlier()) -> np.ndarray:
     """One row per candidate passage (given in fused order), relative to the others where that carries
     across libraries: its closest sentence (and the gap to the best candidate's), its second-closest,
     BM25 against the best, how much of the question its words and its headings cover, its ranks, and
-    whether it has a number or a time word when the question asks how long, how often or how many."""
+    whether it has a number or a time word when the question asks how long, how often or how many,
+    and whether the chat's latest answer cited its document (or the passage itself)."""
     if not hits:
         return np.zeros((0, len(PASSAGE_FEATURES)))
     dense = np.array([h.dense for h in hits])
@@ -168,19 +180,28 @@ def passage_features(question_terms: set[str], asks_amount: bool, hits: list) ->
             1.0 / (1 + dense_order[i]), (1.0 / (1 + lex_order[i])) if h.lexical > 0 else 0.0,
             float(asks_amount and bool(_NUMBER.search(h.chunk.text))), math.log1p(len(h.chunk.text)),
             1.0 / (1 + i),
+            *_where_earlier(h.chunk, earlier),
         ))
     return np.array(rows, dtype=np.float64)
+
+
+def _where_earlier(chunk, earlier: Earlier) -> tuple[float, float, float]:
+    """The passage's document is the one the latest answer cited first (for any message of the chat,
+    and again for one that leans on it), and the passage is one it quoted."""
+    same = float(bool(earlier.document) and chunk.doc_id == earlier.document)
+    return same, same * earlier.followup, float(chunk.chunk_id in earlier.passages)
 
 
 def asks_amount(text: str) -> bool:
     return bool(_AMOUNT.search(text))
 
 
-def rerank(hits: list, question_terms: set[str], question: str, ranker: LinearModel | None) -> list:
+def rerank(hits: list, question_terms: set[str], question: str, ranker: LinearModel | None,
+           earlier: Earlier = Earlier()) -> list:
     """The candidates in the ranker's order (the fused order where no ranker is shipped)."""
     if ranker is None or len(hits) < 2:
         return hits
-    scores = ranker.logits(passage_features(question_terms, asks_amount(question), hits))
+    scores = ranker.logits(passage_features(question_terms, asks_amount(question), hits, earlier))
     order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))
     return [hits[i] for i in order]
 

@@ -2,7 +2,7 @@
 leans on), and dense search over passage sentences fused with BM25 over passages."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,7 @@ class Query:
     vector: np.ndarray
     terms: tuple[tuple[tuple[str, ...], float], ...]
     text: str = ""  # what was asked, for the re-ranker's question type
+    earlier: ranking.Earlier = ranking.Earlier()  # where the chat's latest answer was, for the re-ranker
 
     def own_terms(self) -> set[str]:
         """The typed terms of the question and of what it leans on (not the guessed standard words)."""
@@ -81,8 +82,15 @@ def query(text: str, context: tuple[tuple[str, float], ...], index: "Index") -> 
 
 
 def query_for(message: "Message", index: "Index") -> Query:
-    """The query for what a message asks, with the earlier questions it leans on."""
-    return query(message.asked, message.context, index)
+    """The query for what a message asks, with the earlier questions it leans on and where the
+    chat's latest answer was."""
+    found = query(message.asked, message.context, index)
+    if not message.earlier:
+        return found
+    chunks = index.passages.chunks
+    rows = [chunks.row_of(c) for c in message.earlier]
+    first = chunks.columns["doc_id"][rows[0]] if rows[0] is not None else ""
+    return replace(found, earlier=ranking.Earlier(first, frozenset(message.earlier), bool(message.context)))
 
 
 # ---- the search -----------------------------------------------------------------------------------
@@ -141,7 +149,7 @@ class PassageSearch:
     def search(self, query: Query, k: int | None = None) -> list[Hit]:
         """Passages best first: the fused candidates, re-ranked by the learned ranker."""
         hits = self.candidates(query, k)
-        return ranking.rerank(hits, query.own_terms(), query.text, self.ranker)[: self.settings.max_hits]
+        return ranking.rerank(hits, query.own_terms(), query.text, self.ranker, query.earlier)[: self.settings.max_hits]
 
     def candidates(self, query: Query, k: int | None = None) -> list[Hit]:
         """The candidates in fused order. Fusion adds BM25, scaled to the best passage's, to the cosine

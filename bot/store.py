@@ -119,12 +119,31 @@ class ChunkTable:
     def __len__(self) -> int:
         return len(self.sentence_counts)
 
-    @cached_property
-    def _ids(self) -> frozenset:
-        return frozenset(self.columns["chunk_id"])
-
     def has(self, chunk_id: str) -> bool:
-        return chunk_id in self._ids
+        return chunk_id in self._rows
+
+    @cached_property
+    def _sentence_owners(self) -> dict[str, int]:
+        """A sentence's words → the first chunk that has it (built on first use)."""
+        from .lexical import words
+
+        owners: dict[str, int] = {}
+        for o, sentence in zip(self.owner.tolist(), self.sentence_texts()):
+            owners.setdefault(" ".join(words(sentence)), o)
+        return owners
+
+    @cached_property
+    def _rows(self) -> dict[str, int]:
+        return {c: i for i, c in enumerate(self.columns["chunk_id"])}
+
+    def row_of(self, chunk_id: str) -> int | None:
+        return self._rows.get(chunk_id)
+
+    def quoting(self, sentence: str) -> int | None:
+        """The chunk a quoted sentence comes from (the first of those that have it), or None."""
+        from .lexical import words
+
+        return self._sentence_owners.get(" ".join(words(sentence)))
 
     def __getitem__(self, i: int):
         from .chunking import Chunk

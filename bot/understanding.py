@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from . import lexical, messages, safety, scope
 from . import intents
 from .chunking import message_sentence_spans
-from .conversation import check_history, clean_question, context_questions, leans_on_history
+from .conversation import check_history, clean_question, context_questions, leans_on_history, quoted_sentences
 from .vocabulary import Vocabulary, WordCheck
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ class Message:
     # Declined unless the content answers it surely (intents.DECLINED): "service" asks for what no page
     # gives (a brand, a price, a booking); "animal" asks about an animal's health. "" for neither.
     request: str = ""
+    earlier: tuple[str, ...] = ()  # the passages the chat's latest answer quoted (chunk ids), its first citation's first
 
 
 def understand(question: object, history: object, index: "Index") -> Message:
@@ -69,6 +70,7 @@ def understand(question: object, history: object, index: "Index") -> Message:
     return Message(
         mended, notice, red_flags=flags, cautions=cautions, acute=safety.describes_acute_pain(mended),
         asked=asked, search_text=search_text, context=context, words=words, request=request,
+        earlier=_earlier_passages(turns, index),
     )
 
 
@@ -95,6 +97,17 @@ def _context(turns: list[dict], asked: str, index: "Index") -> tuple[tuple[str, 
                                    lambda turn: _intent(turn, index) not in intents.ASKS,
                                    asked, leans=lambda text: _is_follow_up(text, index.vocabulary),
                                    mend=index.vocabulary.mend))
+
+
+def _earlier_passages(turns: list[dict], index: "Index") -> tuple[str, ...]:
+    """The passages the chat's latest answer quoted, found by its quoted sentences: its first
+    citation's first. A reply that quotes nothing of this build's content gives none."""
+    chunks, cited = index.passages.chunks, {}
+    for number, sentence in quoted_sentences(turns):
+        row = chunks.quoting(sentence)
+        if row is not None:
+            cited.setdefault(number, chunks.columns["chunk_id"][row])
+    return tuple(dict.fromkeys(cited[n] for n in sorted(cited)))
 
 
 def _intent(text: str, index: "Index") -> str:

@@ -61,17 +61,37 @@ def questions(lib: dict) -> list[tuple[str, list[str], list[str]]]:
 
 def asked(lib: dict, items: list[tuple], **changes):
     """Each (question, earlier user turns, label) read by the library's index as in a chat: yields
-    (question, label, message, index) for those that ask the content something."""
+    (question, label, message, index) for those that ask the content something. The earlier turns
+    are answered as a chat would have answered them (`Replies`), so the chat's latest answer is there."""
     from bot import BackCareBot
     from bot.understanding import understand
 
     docs = (HERE / lib["docs"]).resolve() if lib["docs"] else None
-    index = BackCareBot.load(settings=library_index(lib["name"], docs).but(gap_log=False, **changes)).index
+    settings = library_index(lib["name"], docs).but(gap_log=False, **changes)
+    index = BackCareBot.load(settings=settings).index
+    replies = Replies(BackCareBot.load(settings=settings.but(ranker="", answerability="")))
     for question, earlier, label in items:
-        history = [t for q in earlier for t in ({"role": "user", "content": q}, {"role": "assistant", "content": ""})]
-        message = understand(question, history, index)
+        message = understand(question, replies.history(earlier), index)
         if not message.reply and not message.red_flags:
             yield question, label, message, index
+
+
+class Replies:
+    """The earlier turns of a chat with the replies a bot gave them, each asked once. The bot answers
+    in the fused order with the build's calibrated thresholds, so what the fitted models learn from
+    the replies does not depend on the models they replace."""
+
+    def __init__(self, bot):
+        self.bot, self.said = bot, {}
+
+    def history(self, earlier: list[str]) -> list[dict]:
+        turns: list[dict] = []
+        for k, question in enumerate(earlier):
+            key = tuple(earlier[:k + 1])
+            if key not in self.said:
+                self.said[key] = self.bot.ask(question, history=list(turns)).text
+            turns += [{"role": "user", "content": question}, {"role": "assistant", "content": self.said[key]}]
+        return turns
 
 
 def ranker_rows(lib: dict) -> list[dict]:
@@ -86,7 +106,7 @@ def ranker_rows(lib: dict) -> list[dict]:
         labels = [any(p in norm(h.chunk.text) for p in wanted) for h in hits]
         if not any(labels):
             continue  # the answer is not among the candidates: nothing to learn about their order
-        features = ranking.passage_features(query.own_terms(), ranking.asks_amount(query.text), hits)
+        features = ranking.passage_features(query.own_terms(), ranking.asks_amount(query.text), hits, query.earlier)
         rows.append({"library": lib["name"], "question": question, "x": features.tolist(), "y": labels})
     return rows
 

@@ -216,3 +216,44 @@ def test_a_request_after_answered_questions_is_still_declined(hospital, question
     assert hospital.ask(questions[-1], history=_chat(*questions[:-1])).in_scope  # the chat is on a covered topic
     answer = hospital.ask(request_, history=history)
     assert answer.kind == "refusal" and not answer.in_scope and not answer.citations, answer.text
+
+
+def test_a_follow_up_knows_which_passages_the_last_answer_quoted(sectioned):
+    """The chat's latest answer is read back from its quoted sentences, even when the history keeps
+    only its first characters; a reply that quotes nothing of the content gives nothing."""
+    from bot.understanding import understand
+
+    first = sectioned.ask("what are the symptoms of a cold?")
+    assert first.in_scope and first.citations[0].source.startswith("Common cold")
+    history = [{"role": "user", "content": "what are the symptoms of a cold?"},
+               {"role": "assistant", "content": first.text}]
+    earlier = understand("and how long does it last?", history, sectioned.index).earlier
+    assert earlier and earlier[0] == first.citations[0].chunk_id
+    cut = [history[0], {"role": "assistant", "content": first.text[:200]}]
+    assert understand("and how long does it last?", cut, sectioned.index).earlier[:1] == earlier[:1]
+    made_up = [history[0], {"role": "assistant", "content": "Colds are caused by viruses. [1] Drink water. [2]"}]
+    assert understand("and how long does it last?", made_up, sectioned.index).earlier == ()
+    follow = sectioned.ask("and how long does it last?", history=history)
+    assert follow.in_scope and follow.citations[0].source == "Common cold \u203a How long it lasts", follow.text
+
+
+def test_the_ranker_weighs_where_the_chat_was(sectioned):
+    """The same candidates, ordered with and without the chat's latest answer: its document can only
+    rise (the shipped ranker learned that a chat mostly stays where it was)."""
+    from bot import ranking, retrieval
+    from bot.understanding import understand
+
+    first = sectioned.ask("what are the symptoms of a cold?")
+    history = [{"role": "user", "content": "what are the symptoms of a cold?"},
+               {"role": "assistant", "content": first.text}]
+    message = understand("what should I do for the first two days?", history, sectioned.index)
+    query = retrieval.query_for(message, sectioned.index)
+    assert query.earlier.document == first.citations[0].doc_id
+    ranker = sectioned.index.passages.ranker
+    hits = sectioned.index.passages.candidates(query)
+    plain = ranker.logits(ranking.passage_features(query.own_terms(), False, hits))
+    chat = ranker.logits(ranking.passage_features(query.own_terms(), False, hits, query.earlier))
+    same = [i for i, h in enumerate(hits) if h.chunk.doc_id == query.earlier.document]
+    other = [i for i, h in enumerate(hits) if h.chunk.doc_id != query.earlier.document]
+    assert same and other
+    assert all(chat[i] > plain[i] for i in same) and all(abs(chat[i] - plain[i]) < 1e-9 for i in other)
