@@ -153,3 +153,19 @@ def test_one_question_at_a_time_even_with_a_double_send(bot):
     # Enter pressed again before the reply: the chat is left as it is (every output skipped).
     assert all(v == gr.skip() for v in show("How can I prevent slouching?", asked[1]))
     assert all(v == gr.skip() for v in show("   ", []))  # and an empty send does nothing
+
+
+def test_a_reply_on_the_page_still_tells_the_bot_what_it_quoted(bot):
+    """The page keeps replies as HTML; the history it sends back is their text, so a follow-up knows
+    which passages the last reply quoted, as through the Python API."""
+    from bot.understanding import understand
+    from ui.app import history_for_bot
+    from ui.render import reply_html
+
+    answer = bot.ask("How can I prevent slouching?")
+    chat = [{"role": "user", "content": "How can I prevent slouching?"},
+            {"role": "assistant", "content": reply_html(answer)}]
+    history = history_for_bot(chat)
+    assert "<" not in history[1]["content"].split("[1]")[0]
+    earlier = understand("and how often should I do that?", history, bot.index).earlier
+    assert earlier and earlier[0] == answer.citations[0].chunk_id

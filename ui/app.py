@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import re
 import threading
 import time
 
@@ -319,13 +320,20 @@ def _settled(chat) -> list[dict]:
     return [m for m in (chat if isinstance(chat, list) else []) if isinstance(m, dict) and _text(m) != TYPING]
 
 
+_BLOCK = re.compile(r"<(?:/?(?:p|li|ul|ol|div|section|details|summary|h[1-6])|br)\b[^<>]*>", re.IGNORECASE)
+_TAG = re.compile(r"<[^<>]*>")
+
+
 def history_for_bot(chat: list[dict]) -> list[dict]:
-    """The page's messages back to plain text turns (the page shows user text escaped)."""
+    """The page's messages back to plain text turns: user text unescaped, a reply's HTML as the
+    text it shows, a line per block (so the bot can tell which sentences it quoted)."""
     turns = []
     for m in chat or []:
         content = _text(m)
         if isinstance(m, dict) and m.get("role") in ("user", "assistant") and content is not None and content != TYPING:
-            turns.append({"role": m["role"], "content": html.unescape(content) if m["role"] == "user" else content})
+            if m["role"] == "assistant":
+                content = _TAG.sub("", _BLOCK.sub("\n", content))
+            turns.append({"role": m["role"], "content": html.unescape(content)})
     return turns
 
 
