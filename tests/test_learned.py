@@ -35,6 +35,17 @@ def test_small_talk_is_recognised_from_its_meaning(bot, message):
     assert answer.kind == "small_talk" and not answer.citations and not answer.urgent, answer.text
 
 
+@pytest.mark.parametrize("message", [
+    "my knee has been clicking whenever I straighten it after a run",
+    "since starting the new pills my lower back aches by lunchtime",
+    "grandpa is getting more and more stooped when he walks, he used to stand so straight",
+])
+def test_a_problem_told_without_a_question_is_not_small_talk(bot, message):
+    """A worry told as a statement, without a question mark, asks for an answer: it is never read as
+    a filler such as "ok" (the small-talk model learned it from examples)."""
+    assert bot.index.intent_of(message) in intents.ASKS and bot.ask(message).kind != "small_talk"
+
+
 @pytest.mark.parametrize("message", ["ok thanks! bye", "what can you do?", "haha fair enough"])
 def test_small_talk_in_any_form_is_small_talk(bot, message):
     answer = bot.ask(message)
