@@ -24,7 +24,7 @@ _FOLLOWUP = re.compile(
 # shares its words, not on the latest one.
 _RETURN = re.compile(r"\b(back to|going back to|you said|you mentioned)\b")
 # A quoted sentence of an earlier reply runs up to its citation marker ("… a day. [1]").
-_QUOTED = re.compile(r"(.*?)\s*\[(\d{1,2})\]")
+_MARKER = re.compile(r"\s*\[(\d{1,2})\]")
 _ESCAPE = re.compile(r"\\(?=[^\w\s])")
 # "him" or "her" in a message that names no person: who it is about was said earlier in the chat.
 _PERSON_PRONOUNS = frozenset(("he", "him", "his", "she", "her", "hers"))
@@ -129,11 +129,11 @@ def quoted_sentences(history: list[dict]) -> list[tuple[int, str]]:
             continue
         found = []
         for line in turn["content"].splitlines():
-            for m in _QUOTED.finditer(line):
-                text = html.unescape(_ESCAPE.sub("", m.group(1))).strip()
-                text = re.sub(r"^[-*]\s+", "", text)
+            parts = _MARKER.split(line)  # text, number, text, number, …, what follows the last marker
+            for text, number in zip(parts[0:-1:2], parts[1::2]):
+                text = re.sub(r"^[-*]\s+", "", html.unescape(_ESCAPE.sub("", text)).strip())
                 if text:
-                    found.append((int(m.group(2)), text))
+                    found.append((int(number), text))
         if found:
             return found
     return []
