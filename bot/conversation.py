@@ -24,7 +24,7 @@ _FOLLOWUP = re.compile(
 # shares its words, not on the latest one.
 _RETURN = re.compile(r"\b(back to|going back to|you said|you mentioned)\b")
 # A quoted sentence of an earlier reply runs up to its citation marker ("… a day. [1]").
-_MARKER = re.compile(r"\s*\[(\d{1,2})\]")
+_MARKER = re.compile(r"\[(\d{1,2})\]")
 _ESCAPE = re.compile(r"\\(?=[^\w\s])")
 # "him" or "her" in a message that names no person: who it is about was said earlier in the chat.
 _PERSON_PRONOUNS = frozenset(("he", "him", "his", "she", "her", "hers"))
@@ -121,19 +121,21 @@ def context_questions(history: list[dict], weight: float, max_back: int, max_cha
     return out
 
 
-def quoted_sentences(history: list[dict]) -> list[tuple[int, str]]:
-    """The sentences the latest earlier reply that quoted any quoted, with their citation numbers:
-    (1, "Repeat 10 times, 3 times a day."). A follow-up most often asks about what was just cited."""
+def quoted_sentences(history: list[dict], limit: int) -> list[tuple[int, str]]:
+    """The sentences the latest earlier reply that quoted any quoted (read in its first `limit`
+    characters), with their citation numbers: (1, "Repeat 10 times, 3 times a day."). A follow-up
+    most often asks about what was just cited. A quoted sentence runs back from its marker to the
+    one before, a blank line or a list item's start, so a sentence that spans lines is read whole."""
     for turn in reversed(history):
         if turn["role"] != "assistant":
             continue
+        parts = _MARKER.split(turn["content"][:limit])  # text, number, text, number, …, what follows the last
         found = []
-        for line in turn["content"].splitlines():
-            parts = _MARKER.split(line)  # text, number, text, number, …, what follows the last marker
-            for text, number in zip(parts[0:-1:2], parts[1::2]):
-                text = re.sub(r"^[-*]\s+", "", html.unescape(_ESCAPE.sub("", text)).strip())
-                if text:
-                    found.append((int(number), text))
+        for text, number in zip(parts[0:-1:2], parts[1::2]):
+            text = html.unescape(_ESCAPE.sub("", text)).split("\n\n")[-1]
+            text = re.split(r"\n\s*[-*]\s+", "\n" + text)[-1].strip()
+            if text:
+                found.append((int(number), text))
         if found:
             return found
     return []

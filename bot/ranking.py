@@ -145,8 +145,8 @@ PASSAGE_FEATURES = ("dense", "dense_gap", "second", "lexical", "fused_gap", "cov
 
 @dataclass(frozen=True)
 class Earlier:
-    """What the chat's latest answer cited: its first citation's document and every passage it quoted,
-    and whether the message leans on the chat. A conversation mostly stays where it was."""
+    """What the chat's latest answer cited: the document of its first citation read back, every
+    passage it quoted, and whether the message leans on the chat. A conversation mostly stays where it was."""
     document: str = ""
     passages: frozenset[str] = frozenset()
     followup: bool = False

@@ -152,7 +152,7 @@ def judge(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
     if message.request and verdict.in_scope and message.context:
         # A request must be met by its own words: the conversation it follows ("can I book the op at
         # your hospital?" after questions the pages answer) makes the content look surer than it is.
-        alone = replace(message, context=())
+        alone = replace(message, context=(), earlier=())
         alone_verdict = _answerable(alone, index.search(retrieval.query_for(alone, index)), index)
         verdict = min(verdict, alone_verdict, key=lambda v: (v.in_scope, v.confidence or 0.0))
     if message.request and (not verdict.in_scope or (verdict.confidence or 0.0) < index.settings.scope.request_answered):

@@ -123,14 +123,16 @@ class ChunkTable:
         return chunk_id in self._rows
 
     @cached_property
-    def _sentence_owners(self) -> dict[str, int]:
-        """A sentence's words → the first chunk that has it (built on first use)."""
+    def _sentence_owners(self) -> dict[str, tuple[int, ...]]:
+        """A sentence's words → the chunks that have it, in index order (built on first use)."""
         from .lexical import words
 
-        owners: dict[str, int] = {}
+        owners: dict[str, list[int]] = {}
         for o, sentence in zip(self.owner.tolist(), self.sentence_texts()):
-            owners.setdefault(" ".join(words(sentence)), o)
-        return owners
+            key = " ".join(words(sentence))
+            if key and o not in owners.get(key, ()):
+                owners.setdefault(key, []).append(o)
+        return {key: tuple(rows) for key, rows in owners.items()}
 
     @cached_property
     def _rows(self) -> dict[str, int]:
@@ -139,11 +141,12 @@ class ChunkTable:
     def row_of(self, chunk_id: str) -> int | None:
         return self._rows.get(chunk_id)
 
-    def quoting(self, sentence: str) -> int | None:
-        """The chunk a quoted sentence comes from (the first of those that have it), or None."""
+    def quoting(self, sentence: str) -> tuple[int, ...]:
+        """The chunks that have a quoted sentence ("Symptoms include:" may stand in many), or none."""
         from .lexical import words
 
-        return self._sentence_owners.get(" ".join(words(sentence)))
+        key = " ".join(words(sentence))
+        return self._sentence_owners.get(key, ()) if key else ()
 
     def __getitem__(self, i: int):
         from .chunking import Chunk

@@ -33,13 +33,14 @@ class Message:
     # Declined unless the content answers it surely (intents.DECLINED): "service" asks for what no page
     # gives (a brand, a price, a booking); "animal" asks about an animal's health. "" for neither.
     request: str = ""
-    earlier: tuple[str, ...] = ()  # the passages the chat's latest answer quoted (chunk ids), its first citation's first
+    earlier: tuple[str, ...] = ()  # the passages the chat's latest answer quoted (chunk ids), in citation order
 
 
 def understand(question: object, history: object, index: "Index") -> Message:
     serving, vocabulary, triage = index.settings.serving, index.vocabulary, index.triage
     clean = clean_question(question, serving.max_question_chars)
-    turns = _turns(history, index)
+    checked = check_history(history, serving.history_turns)
+    turns = _turns(checked, index)
     notice = messages.TOO_LONG.format(limit=serving.max_question_chars) if clean.truncated else ""
     text = clean.text
     if not text or not _LETTER.search(text):  # nothing sent, or nothing left to read ("<b></b>", "???")
@@ -70,18 +71,18 @@ def understand(question: object, history: object, index: "Index") -> Message:
     return Message(
         mended, notice, red_flags=flags, cautions=cautions, acute=safety.describes_acute_pain(mended),
         asked=asked, search_text=search_text, context=context, words=words, request=request,
-        earlier=_earlier_passages(turns, index),
+        earlier=_earlier_passages(checked, index),
     )
 
 
-def _turns(history: object, index: "Index") -> list[dict]:
-    """The conversation's last turns (history_turns), checked, newest first within a budget of
-    history_chars characters, each cut at history_turn_chars. Nothing here reads them: a user turn
-    is mended and read only when a follow-up leans on it (`_context`), so a long made-up history
-    costs no more than a short one."""
+def _turns(checked: list[dict], index: "Index") -> list[dict]:
+    """The conversation's last turns (checked: history_turns of them), newest first within a budget
+    of history_chars characters, each cut at history_turn_chars. A user turn is mended and read only
+    when a follow-up leans on it (`_context`), and only the latest reply is read back (for what it
+    quoted, `_earlier_passages`), so a long made-up history costs no more than a short one."""
     serving = index.settings.serving
     kept, budget = [], serving.history_chars
-    for turn in reversed(check_history(history, serving.history_turns)):
+    for turn in reversed(checked):
         if budget <= 0:
             break
         content = turn["content"][: min(serving.history_turn_chars, budget)]
@@ -99,15 +100,20 @@ def _context(turns: list[dict], asked: str, index: "Index") -> tuple[tuple[str, 
                                    mend=index.vocabulary.mend))
 
 
-def _earlier_passages(turns: list[dict], index: "Index") -> tuple[str, ...]:
-    """The passages the chat's latest answer quoted, found by its quoted sentences: its first
-    citation's first. A reply that quotes nothing of this build's content gives none."""
-    chunks, cited = index.passages.chunks, {}
-    for number, sentence in quoted_sentences(turns):
-        row = chunks.quoting(sentence)
-        if row is not None:
-            cited.setdefault(number, chunks.columns["chunk_id"][row])
-    return tuple(dict.fromkeys(cited[n] for n in sorted(cited)))
+def _earlier_passages(history: list[dict], index: "Index") -> tuple[str, ...]:
+    """The passages the chat's latest answer quoted, found by its quoted sentences, in citation
+    order: for each citation, the passage that has most of the sentences quoted under its number (a
+    lead-in such as "Symptoms include:" stands in many). A reply that quotes nothing of this build's
+    content gives none. The reply is read in its first history_chars characters, not only in what
+    the history keeps of it for follow-ups: a reply to a fresh injury puts its safety notes first."""
+    chunks, votes = index.passages.chunks, {}
+    for number, sentence in quoted_sentences(history, index.settings.serving.history_chars):
+        for row in chunks.quoting(sentence):
+            count = votes.setdefault(number, {})
+            count[row] = count.get(row, 0) + 1
+    ids = chunks.columns["chunk_id"]
+    # The most votes wins, the first passage in the index breaking a tie.
+    return tuple(dict.fromkeys(ids[max(votes[n], key=lambda r: (votes[n][r], -r))] for n in sorted(votes)))
 
 
 def _intent(text: str, index: "Index") -> str:

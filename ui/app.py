@@ -325,14 +325,14 @@ _TAG = re.compile(r"<[^<>]*>")
 
 
 def history_for_bot(chat: list[dict]) -> list[dict]:
-    """The page's messages back to plain text turns: user text unescaped, a reply's HTML as the
-    text it shows, a line per block (so the bot can tell which sentences it quoted)."""
+    """The page's messages back to plain text turns: user text unescaped, a reply's HTML as its
+    text, a paragraph per block (so the bot can tell which sentences it quoted)."""
     turns = []
     for m in chat or []:
         content = _text(m)
         if isinstance(m, dict) and m.get("role") in ("user", "assistant") and content is not None and content != TYPING:
             if m["role"] == "assistant":
-                content = _TAG.sub("", _BLOCK.sub("\n", content))
+                content = _TAG.sub("", _BLOCK.sub("\n\n", content))
             turns.append({"role": m["role"], "content": html.unescape(content)})
     return turns
 
