@@ -242,12 +242,6 @@ def test_a_follow_up_knows_which_passages_the_last_answer_quoted(sectioned):
     assert earlier and earlier[0] == first.citations[0].chunk_id
     cut = [history[0], {"role": "assistant", "content": first.text[:200]}]
     assert understand("and how long does it last?", cut, sectioned.index).earlier[:1] == earlier[:1]
-    # A reply to a fresh injury puts its safety notes before what it quotes.
-    injury = "I sprained my ankle last night playing football, what should I do?"
-    acute = sectioned.ask(injury)
-    assert acute.acute and acute.text.index("[1]") > 400
-    acute_chat = history + [{"role": "user", "content": injury}, {"role": "assistant", "content": acute.text}]
-    assert understand("how long for?", acute_chat, sectioned.index).earlier[0] == acute.citations[0].chunk_id
     made_up = [history[0], {"role": "assistant", "content": "Colds are caused by viruses. [1] Drink water. [2]"}]
     assert understand("and how long does it last?", made_up, sectioned.index).earlier == ()
     follow = sectioned.ask("and how long does it last?", history=history)
