@@ -88,9 +88,9 @@ def query_for(message: "Message", index: "Index") -> Query:
     if not message.earlier:
         return found
     chunks = index.passages.chunks
-    rows = [chunks.row_of(c) for c in message.earlier]
-    first = chunks.columns["doc_id"][rows[0]] if rows[0] is not None else ""
-    return replace(found, earlier=ranking.Earlier(first, frozenset(message.earlier), bool(message.context)))
+    first = chunks.row_of(message.earlier[0])  # the ids came from this build's chunks
+    document = chunks.columns["doc_id"][first] if first is not None else ""
+    return replace(found, earlier=ranking.Earlier(document, frozenset(message.earlier), bool(message.context)))
 
 
 # ---- the search -----------------------------------------------------------------------------------
