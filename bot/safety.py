@@ -32,14 +32,38 @@ def describes_acute_pain(question: str) -> bool:
 _CLAUSE = re.compile(r"[^,.;:!?\n]+[,.;:!?\n]*")
 _DENIAL_START = re.compile(r"^\W*(\w+\W+){0,2}?" + messages.NEGATION)
 _ASKS = re.compile(r"\b(what|why|how|when|which|who|where|should|can|could|does|do|is|are|will|would|help)\b")
+# A correction says what was meant and what was not ("sorry, meant rheumatoid not gout"): it keeps
+# what was meant and drops what follows the "not".
+_CORRECTION = re.compile(r"\b(meant|i mean|rather|instead|oops|sorry|typo|correction)\b")
+_NOT = re.compile(messages.NEGATION)
+
+
+def not_meant(question: str) -> str:
+    """What a correction says was not meant ("an ankle sprain" in "oops, meant a cold not an ankle
+    sprain"), or "": the chat it leans on is read without it."""
+    parts = []
+    for c in _CLAUSE.findall(question):
+        denial = _NOT.search(normalise(c))
+        if denial and _CORRECTION.search(normalise(c)[:denial.start()]):
+            parts.append(c[denial.end():].strip(" ,.;:!?\n"))
+    return " ".join(p for p in parts if p)
 
 
 def without_denials(question: str) -> str:
     """The question minus clauses that only deny symptoms ("No fever, no numbness, ..."), which
-    would otherwise pull the search towards the passages about those symptoms."""
-    clauses = _CLAUSE.findall(question)
-    kept = [c for c in clauses if not (_DENIAL_START.search(normalise(c)) and not _ASKS.search(normalise(c)))]
-    return "".join(kept).strip() if kept and len(kept) < len(clauses) else question
+    would otherwise pull the search towards the passages about those symptoms, and minus what a
+    correction says was not meant."""
+    clauses, kept = _CLAUSE.findall(question), []
+    for c in clauses:
+        lowered = normalise(c)
+        denial = _NOT.search(lowered)
+        if denial and _CORRECTION.search(lowered[:denial.start()]):
+            kept.append(c[:denial.start()])
+        elif not (_DENIAL_START.search(lowered) and not _ASKS.search(lowered)):
+            kept.append(c)
+    left = "".join(kept).strip()
+    # Unchanged, or a message of denials alone ("No fever, no numbness."): it stays as it was.
+    return left if left != question.strip() and left.strip(" ,.;:!?") else question
 
 
 def urgent_message(advice: list[tuple[str, str]], emergency_number: str) -> str:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .index import Index
 
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_WORD = re.compile(r"[\w'-]+")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def understand(question: object, history: object, index: "Index") -> Message:
         request = intent if intent in intents.DECLINED else ""
     context = ()
     if turns and _is_follow_up(asked, vocabulary, words):
-        context = _context(turns, asked, index)
+        context = _context(turns, mended, asked, index)
         if request == intents.ANIMAL and context and all(_intent(text, index) != intents.ANIMAL for text, _ in context):
             request = ""  # "would a gel be better for him?" after a question about someone's father
     return Message(
@@ -91,13 +92,21 @@ def _turns(checked: list[dict], index: "Index") -> list[dict]:
     return kept[::-1]
 
 
-def _context(turns: list[dict], asked: str, index: "Index") -> tuple[tuple[str, float], ...]:
+def _context(turns: list[dict], text: str, asked: str, index: "Index") -> tuple[tuple[str, float], ...]:
+    """The earlier questions a follow-up leans on, without the words a correction says were not
+    meant ("meant a cold not an ankle sprain" leans on "what should I do for a sprained ankle?" as
+    "what should I do for a ?")."""
     follow = index.settings.retrieval
-    return tuple(context_questions(turns, follow.followup_weight, follow.followup_depth,
-                                   index.settings.serving.max_question_chars,
-                                   lambda turn: _intent(turn, index) not in intents.ASKS,
-                                   asked, leans=lambda text: _is_follow_up(text, index.vocabulary),
-                                   mend=index.vocabulary.mend))
+    found = context_questions(turns, follow.followup_weight, follow.followup_depth,
+                              index.settings.serving.max_question_chars,
+                              lambda turn: _intent(turn, index) not in intents.ASKS,
+                              asked, leans=lambda earlier: _is_follow_up(earlier, index.vocabulary),
+                              mend=index.vocabulary.mend)
+    dropped = {lexical.stem(w) for w in lexical.terms(safety.not_meant(text))}
+    if dropped:
+        found = [(_WORD.sub(lambda m: " " if lexical.stem(m.group().lower()) in dropped else m.group(), earlier), w)
+                 for earlier, w in found]
+    return tuple(found)
 
 
 def _earlier_passages(history: list[dict], index: "Index") -> tuple[str, ...]:

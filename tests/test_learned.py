@@ -268,3 +268,26 @@ def test_the_ranker_weighs_where_the_chat_was(sectioned):
     other = [i for i, h in enumerate(hits) if h.chunk.doc_id != query.earlier.document]
     assert same and other
     assert all(chat[i] > plain[i] for i in same) and all(abs(chat[i] - plain[i]) < 1e-9 for i in other)
+
+
+@pytest.mark.parametrize("message,asked", [
+    ("oops sorry, meant rheumatoid not gout", "oops sorry, meant rheumatoid"),
+    ("sorry I meant the neck, not the back", "sorry I meant the neck,"),
+    ("No fever, no numbness, what stretches help?", "what stretches help?"),  # denials alone still go
+    ("I have no fever but my back hurts", "I have no fever but my back hurts"),
+])
+def test_a_correction_keeps_what_was_meant_and_drops_what_was_not(message, asked):
+    from bot import safety
+
+    assert safety.without_denials(message) == asked
+
+
+def test_a_correction_reads_on_from_the_chat_with_what_was_meant(sectioned):
+    from bot.understanding import understand
+
+    history = _chat("what should I do for a sprained ankle?")
+    correction = "oops, meant a cold not an ankle sprain. how long will it last?"
+    message = understand(correction, history, sectioned.index)
+    assert "sprain" not in message.asked and "cold" in message.asked
+    answer = sectioned.ask(correction, history=history)
+    assert answer.in_scope and answer.citations[0].source == "Common cold \u203a How long it lasts", answer.text
