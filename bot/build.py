@@ -82,6 +82,8 @@ def check_freshness(settings: Settings) -> Freshness:
         return Freshness(None, hashes, str(e), corrupt=True)
     if not same_model(manifest.get("model"), current_model(settings)):
         return Freshness(manifest, hashes, "the index was built with another model", other_model=True)
+    if manifest.get("format") != store.FORMAT_VERSION:
+        return Freshness(manifest, hashes, "the index was built by an older version of the bot")
     if manifest.get("chunker") != settings.build.chunker_config():
         return Freshness(manifest, hashes, "the index was built with other chunk settings")
     if manifest.get("rules") != data_fingerprint():
@@ -184,6 +186,7 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     store.write_chunks(folder, chunks)
     store.write_vocabulary(folder, texts.word_counts)
     store.write_text_vectors(folder, texts.keys, embedded.text_vectors)
+    store.write_passage_vectors(folder, embedded.passage_vectors)
     store.write_word_vectors(folder, texts.content_words, embedded.part(texts, "words"))
     calibration = _calibrate(settings, texts, embedded, dense_index)
     old_files = {} if force else (freshness.manifest or {}).get("files", {})
@@ -323,6 +326,7 @@ class Embedded:
     count: int  # texts embedded now (the rest came from the previous build or a checkpoint)
     chunks_embedded: int  # chunks with at least one new sentence
     seconds: float  # model load and encoding, the part plain model.encode also pays
+    passage_vectors: np.ndarray  # each passage read whole, in chunk order
 
     def part(self, texts: StoredTexts, name: str) -> np.ndarray:
         return self.text_vectors[texts.rows(name)]
@@ -338,13 +342,14 @@ def _embed(settings: Settings, chunks: list, texts: StoredTexts, force: bool, pr
     model = current_model(settings)
     cache = {} if force else store.previous_vectors(settings.index_dir, model)
     sentences = [s for c in chunks for s in c.embedded_texts()]
-    keys, text_keys = [text_hash(s) for s in sentences], texts.keys
-    missing = list(dict.fromkeys(k for k in keys + text_keys if k not in cache))
+    passages = [c.passage_text() for c in chunks]  # each passage read whole, for the re-ranker
+    keys, text_keys, passage_keys = [text_hash(s) for s in sentences], texts.keys, [text_hash(p) for p in passages]
+    missing = list(dict.fromkeys(k for k in keys + text_keys + passage_keys if k not in cache))
     t_embed = time.perf_counter()
     if missing:
         from .embedding import shared_embedder
 
-        by_key = dict(zip(keys + text_keys, sentences + texts.all))
+        by_key = dict(zip(keys + text_keys + passage_keys, sentences + texts.all + passages))
         if not force:  # an interrupted build's finished slices
             cache.update(store.read_checkpoints(settings.index_dir, model))
             missing = [k for k in missing if k not in cache]
@@ -362,7 +367,8 @@ def _embed(settings: Settings, chunks: list, texts: StoredTexts, force: bool, pr
         row += len(c.sentences)
     return Embedded(model, np.vstack([cache[k] for k in keys]).astype(np.float32),
                     np.vstack([cache[k] for k in text_keys]).astype(np.float32),
-                    len(missing), chunks_embedded, seconds)
+                    len(missing), chunks_embedded, seconds,
+                    np.vstack([cache[k] for k in passage_keys]).astype(np.float32))
 
 
 def _calibrate(settings: Settings, texts: StoredTexts, embedded: Embedded, dense_index) -> dict:

@@ -48,9 +48,18 @@ class Chunk:
         """What the model reads for each sentence: the sentence where it stands (see `in_context`)."""
         return [in_context(self.title, self.section, s) for s in self.sentence_texts()]
 
+    def passage_text(self) -> str:
+        """What the model reads for the passage whole (for the re-ranker): where it stands, then its text."""
+        return passage_text(self.title, self.section, self.text)
+
     def is_list_item(self, i: int) -> bool:
         """Sentence i begins an item of a markdown list ("- ...", "2. ...")."""
         return is_list_item(self.text, self.sentences[i][0])
+
+
+def passage_text(title: str, section: str, text: str) -> str:
+    """A passage read whole, under its title and headings ("Cold › Symptoms: A cold comes on…")."""
+    return f"{title} \u203a {section}: {text}" if section else f"{title}: {text}"
 
 
 def in_context(title: str, section: str, sentence: str) -> str:

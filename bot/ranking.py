@@ -140,7 +140,7 @@ def model(path: str, features: tuple[str, ...]) -> LinearModel | NeuralModel | N
 
 PASSAGE_FEATURES = ("dense", "dense_gap", "second", "lexical", "fused_gap", "coverage", "heading", "dense_rank",
                     "lexical_rank", "amount_match", "length", "fused_rank", "earlier_document",
-                    "earlier_document_followup", "earlier_passage")
+                    "earlier_document_followup", "earlier_passage", "passage")
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,8 @@ def passage_features(question_terms: set[str], asks_amount: bool, hits: list,
     across libraries: its closest sentence (and the gap to the best candidate's), its second-closest,
     BM25 against the best, how much of the question its words and its headings cover, its ranks, and
     whether it has a number or a time word when the question asks how long, how often or how many,
-    and whether the chat's latest answer cited its document (or the passage itself)."""
+    whether the chat's latest answer cited its document (or the passage itself), and how close the
+    passage read whole (under its headings) comes to the question."""
     if not hits:
         return np.zeros((0, len(PASSAGE_FEATURES)))
     dense = np.array([h.dense for h in hits])
@@ -181,6 +182,7 @@ def passage_features(question_terms: set[str], asks_amount: bool, hits: list,
             float(asks_amount and bool(_NUMBER.search(h.chunk.text))), math.log1p(len(h.chunk.text)),
             1.0 / (1 + i),
             *_where_earlier(h.chunk, earlier),
+            h.passage,
         ))
     return np.array(rows, dtype=np.float64)
 

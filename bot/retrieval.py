@@ -25,6 +25,7 @@ class Hit:
     dense: float  # cosine similarity of the question and the passage's closest sentence
     lexical: float  # BM25 score of the passage
     sentence_scores: tuple[float, ...] = ()  # cosine similarity per sentence of the passage
+    passage: float = 0.0  # cosine similarity of the question and the passage read whole (its headings first)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,9 @@ class PassageSearch:
         self.chunks = store.read_chunks(folder)
         self.dense = store.read_dense(folder)
         self.owner = self.chunks.owner  # sentence row → chunk
+        # Each passage read whole: a build made before they were kept has none, and its closest
+        # sentence stands in (rebuilding makes them).
+        self.passage_vectors = store.read_passage_vectors(folder, len(self.chunks))
         try:
             self.lexical = bm25s.BM25.load(str(Path(folder) / store.LEXICAL), mmap=False, load_vocab=True,
                                            show_progress=False, verbosity=0)
@@ -171,8 +175,10 @@ class PassageSearch:
         lexical_norm = lexical_all / max(top_lexical, s.lexical_floor) if top_lexical > 0 else lexical_all
         fused = {i: dense[i] + s.lexical_weight * float(lexical_norm[i]) for i in candidates}
         order = sorted(fused, key=lambda i: (-fused[i], -dense[i]))[: s.rerank_candidates]
+        whole = self.passage_vectors[order] @ query.vector if self.passage_vectors is not None and order else None
         return [
             Hit(self.chunks[i], fused[i], dense[i], float(lexical_all[i]),
-                tuple(float(x) for x in self.sentence_similarities(i, query.vector)))
-            for i in order
+                tuple(float(x) for x in self.sentence_similarities(i, query.vector)),
+                float(whole[j]) if whole is not None else dense[i])
+            for j, i in enumerate(order)
         ]

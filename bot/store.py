@@ -14,8 +14,10 @@ import numpy as np
 
 from .errors import IndexCorruptError, IndexMissingError
 
-FORMAT_VERSION = 7
-READABLE_FORMATS = (6, 7)  # format 6 had no page column: its passages are on no page
+FORMAT_VERSION = 8
+# Format 6 had no page column: its passages are on no page. Formats before 8 have no passage
+# vectors: the re-ranker reads a passage's closest sentence for them, until the build is made again.
+READABLE_FORMATS = (6, 7, 8)
 POINTER = "CURRENT"
 BUILDS = "builds"
 LOCK = ".build.lock"
@@ -29,6 +31,7 @@ VOCABULARY = "vocabulary.json"  # the content's words with their counts: scope a
 # The build's stored texts: every text besides the passages that it embedded once (the off-topic
 # bank, the example questions, the content's words and the red-flag phrasings), by text hash.
 TEXT_VECTORS = "texts.npy"
+PASSAGE_VECTORS = "passages.npy"  # one vector per chunk, of the passage read whole (format 8 on)
 TEXT_KEYS = "texts.json"
 WORD_VECTORS = "words.npy"  # vectors of the content's words, in the order of WORD_LIST
 WORD_LIST = "words.json"
@@ -163,6 +166,13 @@ class ChunkTable:
         texts = self.columns["text"]
         return [texts[o][a:b] for o, (a, b) in zip(self.owner.tolist(), self.spans.tolist())]
 
+    def passage_texts(self) -> list[str]:
+        """What the model read for each passage whole (Chunk.passage_text)."""
+        from .chunking import passage_text
+
+        c = self.columns
+        return [passage_text(t, s, x) for t, s, x in zip(c["title"], c["section"], c["text"])]
+
     def embedded_texts(self) -> list[str]:
         """What the model read for each row of the dense index (Chunk.embedded_texts)."""
         from .chunking import in_context
@@ -204,6 +214,24 @@ def read_vocabulary(folder: Path) -> dict[str, int]:
 def write_text_vectors(folder: Path, keys: list[str], vectors: np.ndarray) -> None:
     np.save(Path(folder) / TEXT_VECTORS, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
     (Path(folder) / TEXT_KEYS).write_text(json.dumps(keys), encoding="utf-8")
+
+
+def write_passage_vectors(folder: Path, vectors: np.ndarray) -> None:
+    np.save(Path(folder) / PASSAGE_VECTORS, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+
+
+def read_passage_vectors(folder: Path, chunks: int) -> np.ndarray | None:
+    """One vector per chunk of the passage read whole, or None for a build made before they were kept."""
+    path = Path(folder) / PASSAGE_VECTORS
+    if not path.exists():
+        return None
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except (ValueError, OSError):
+        raise IndexCorruptError(f"passage vectors in {folder} are unreadable: {REBUILD_HINT}") from None
+    if vectors.ndim != 2 or len(vectors) != chunks:
+        raise IndexCorruptError(f"passage vectors in {folder} do not match its chunk list: {REBUILD_HINT}")
+    return vectors
 
 
 def read_text_vectors(folder: Path) -> dict[str, np.ndarray]:
@@ -271,6 +299,10 @@ def previous_vectors(index_dir: Path, model: dict) -> dict[str, np.ndarray]:
         vectors = index.reconstruct_n(0, index.ntotal)
         cache = dict(zip(keys, vectors))
         cache.update(read_text_vectors(folder))
+        chunks = read_chunks(folder)
+        passages = read_passage_vectors(folder, len(chunks))
+        if passages is not None:
+            cache.update(zip((text_hash(t) for t in chunks.passage_texts()), passages))
     except Exception:  # noqa: BLE001 - any unreadable old build just means no cache
         return {}
     return cache

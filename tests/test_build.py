@@ -120,3 +120,46 @@ def test_index_type_switches_from_exact_to_hnsw_at_the_threshold(small_corpus):
     assert hasattr(bot.index.passages.dense, "hnsw")
     answer = bot.ask("How can I stop slouching?")
     assert any("prevent slouching" in c.text for c in answer.citations[:3])
+
+
+def test_each_passage_is_also_read_whole_for_the_re_ranker(small_corpus):
+    """The build keeps one vector per passage, the model's reading of it whole under its title and
+    headings; each candidate of a search carries how close that reading comes to the question."""
+    import numpy as np
+
+    from bot import retrieval
+
+    build_index(small_corpus, **QUIET)
+    bot = BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir)
+    search = bot.index.passages
+    assert search.passage_vectors.shape == (len(search.chunks), 384)
+    texts = search.chunks.passage_texts()
+    assert any(t.startswith("Walking for a healthy back: Start with ten minutes") for t in texts)
+    fresh = bot.index.embedder.encode_queries(texts)
+    assert np.allclose(np.sum(fresh * search.passage_vectors, axis=1), 1.0, atol=1e-3)
+    query = retrieval.query("how many minutes should I walk a day?", (), bot.index)
+    hits = search.candidates(query)
+    rows = [search.chunks.row_of(h.chunk.chunk_id) for h in hits]
+    assert hits and np.allclose([h.passage for h in hits], search.passage_vectors[rows] @ query.vector, atol=1e-5)
+    assert max(hits, key=lambda h: h.passage).chunk.text.startswith("Start with ten minutes")
+
+
+def test_a_build_made_before_passages_were_read_whole_still_answers_then_is_rebuilt(small_corpus):
+    import numpy as np
+
+    build_index(small_corpus, **QUIET)
+    folder = store.current_build(small_corpus.index_dir)
+    (folder / store.PASSAGE_VECTORS).unlink()  # as the previous format wrote it
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest.update(format=7, index_files=store.file_checksums(folder))
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    old = BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir)
+    assert old.index.passages.passage_vectors is None
+    answer = old.ask("how many minutes should I walk a day?")
+    assert answer.in_scope and "ten minutes" in answer.citations[0].text
+    with pytest.raises(IndexStaleError, match="older version"):
+        fresh_bot(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir)
+    report = build_index(small_corpus, **QUIET)
+    assert not report.up_to_date and report.embedded == 0  # its sentences' vectors are reused
+    new = BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir)
+    assert new.index.passages.passage_vectors is not None and np.isfinite(new.index.passages.passage_vectors).all()
