@@ -225,8 +225,8 @@ def read_passage_vectors(folder: Path, chunks: int) -> np.ndarray | None:
     path = Path(folder) / PASSAGE_VECTORS
     if not path.exists():
         return None
-    try:
-        vectors = np.load(path, allow_pickle=False)
+    try:  # memory-mapped: a question reads only its candidates' rows
+        vectors = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError):
         raise IndexCorruptError(f"passage vectors in {folder} are unreadable: {REBUILD_HINT}") from None
     if vectors.ndim != 2 or len(vectors) != chunks:
