@@ -525,7 +525,7 @@ def table(rows: list[dict], load: dict | None, machine: str, page: dict | None =
              "| measure | " + " | ".join(r["size"] for r in rows) + " |",
              "|---|" + "---|" * len(rows)]
     spec = [
-        ("chunks (sentence vectors)", lambda r: f"{r['chunks']} ({r['sentences']})"),
+        ("chunks (texts embedded: sentences, passages)", lambda r: f"{r['chunks']} ({r['sentences']})"),
         ("index type", lambda r: r["index_type"]),
         ("cold `python -m bot` s: ONNX / torch", lambda r: f"{f(r['cold_onnx_s'], '.2f')} / {f(r['cold_torch_s'], '.2f')}"),
         ("cold floor s: ONNX / torch (ONNX cold vs torch floor)",
