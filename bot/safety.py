@@ -38,14 +38,17 @@ _CORRECTION = re.compile(r"\b(meant|i mean|rather|instead|oops|sorry|typo|correc
 _NOT = re.compile(messages.NEGATION)
 
 
+def _corrected(clause: str) -> re.Match | None:
+    """The "not" of a clause that corrects what was said ("meant rheumatoid not gout"), or None."""
+    lowered = normalise(clause)
+    denial = _NOT.search(lowered)
+    return denial if denial and _CORRECTION.search(lowered[:denial.start()]) else None
+
+
 def not_meant(question: str) -> str:
     """What a correction says was not meant ("an ankle sprain" in "oops, meant a cold not an ankle
     sprain"), or "": the chat it leans on is read without it."""
-    parts = []
-    for c in _CLAUSE.findall(question):
-        denial = _NOT.search(normalise(c))
-        if denial and _CORRECTION.search(normalise(c)[:denial.start()]):
-            parts.append(c[denial.end():].strip(" ,.;:!?\n"))
+    parts = [c[m.end():].strip(" ,.;:!?\n") for c in _CLAUSE.findall(question) if (m := _corrected(c))]
     return " ".join(p for p in parts if p)
 
 
@@ -55,10 +58,9 @@ def without_denials(question: str) -> str:
     correction says was not meant."""
     clauses, kept = _CLAUSE.findall(question), []
     for c in clauses:
-        lowered = normalise(c)
-        denial = _NOT.search(lowered)
-        if denial and _CORRECTION.search(lowered[:denial.start()]):
-            kept.append(c[:denial.start()])
+        lowered, correction = normalise(c), _corrected(c)
+        if correction:
+            kept.append(c[:correction.start()])
         elif not (_DENIAL_START.search(lowered) and not _ASKS.search(lowered)):
             kept.append(c)
     left = "".join(kept).strip()

@@ -292,14 +292,14 @@ def previous_vectors(index_dir: Path, model: dict) -> dict[str, np.ndarray]:
             return {}
         from .chunking import text_hash
 
-        keys = [text_hash(s) for s in read_chunks(folder).embedded_texts()]
+        chunks = read_chunks(folder)
+        keys = [text_hash(s) for s in chunks.embedded_texts()]
         index = read_dense(folder, mmap=False)
         if index.ntotal != len(keys):
             return {}
         vectors = index.reconstruct_n(0, index.ntotal)
         cache = dict(zip(keys, vectors))
         cache.update(read_text_vectors(folder))
-        chunks = read_chunks(folder)
         passages = read_passage_vectors(folder, len(chunks))
         if passages is not None:
             cache.update(zip((text_hash(t) for t in chunks.passage_texts()), passages))
