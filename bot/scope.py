@@ -166,16 +166,17 @@ def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> Verdic
         if index.settings.scope.answerability else None
     if model is None:
         return decide(near, words, index.calibration, index.settings.scope.shared_words)
-    refused = by_rule(words, subjects=False)
-    if refused is not None:
-        return refused
+    # No rule before the model: a body part the content never names weighs in as one of its features
+    # ("can I take co-codamol for my tooth?" is answered by a page on co-codamol).
     features = ranking.question_features(near, words, message, hits, index.calibration,
                                          index.settings.retrieval.top_passages)
     p = float(model.probability(features)[0])
     if p >= model.threshold:
         return Verdict(True, confidence=p)
-    # The refusal names what is not covered: the unknown subject first ("glaucoma"), else the details.
-    return Verdict(False, tuple(dict.fromkeys(words.unknown_subjects + words.unknown)), confidence=p)
+    # The refusal names what is not covered: the unknown subject first ("glaucoma"), then a body part
+    # the content never names ("ankle"), then the details.
+    named = words.unknown_subjects + words.unknown_body_parts + words.unknown
+    return Verdict(False, tuple(dict.fromkeys(named)), confidence=p)
 
 
 def by_rule(words: WordCheck, subjects: bool = True) -> Verdict | None:

@@ -201,7 +201,7 @@ def answerability_rows(lib: dict) -> list[dict]:
         words, near = scope.evidence(message, hits, index)
         calibrated = scope.decide(near, words, index.calibration, index.settings.scope.shared_words).in_scope
         rows.append({"library": lib["name"], "question": question, "y": answerable, "calibrated": calibrated,
-                     "rule": scope.by_rule(words, subjects=False) is not None,
+                     "rule": False,  # the learned model decides alone (scope._answerable)
                      "x": ranking.question_features(near, words, message, hits, index.calibration,
                                                     index.settings.retrieval.top_passages)[0].tolist()})
     return rows

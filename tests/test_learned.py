@@ -187,6 +187,14 @@ def test_the_acute_back_note_leads_only_where_the_search_found_it(sectioned):
     assert "Exercise is not recommended for acute low back pain" in back.citations[0].text
 
 
+def test_a_body_part_the_pages_never_name_does_not_decline_what_they_do_answer(sectioned):
+    # The pages never name the ears, but they do say how long a cold lasts.
+    answer = sectioned.ask("my ears are blocked, how long does a cold usually last?")
+    assert answer.in_scope and answer.citations[0].source == "Common cold \u203a How long it lasts", answer.text
+    declined = sectioned.ask("what stretches help a sore wrist?")  # only a body part the pages never name
+    assert not declined.in_scope and "don't cover wrist" in declined.text, declined.text
+
+
 def _chat(*questions: str) -> list[dict]:
     return [t for q in questions for t in ({"role": "user", "content": q}, {"role": "assistant", "content": "..."})]
 
