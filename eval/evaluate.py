@@ -155,9 +155,12 @@ LIBRARIES = [
     # The libraries written for the project, each laid out the same way (eval/libraries/NAME/ and
     # eval/sets/NAME.jsonl, NAME_conversations.jsonl). "blind" sets are scored, never fitted on:
     # NAME_more.jsonl holds 25 more answerable questions and 25 near misses the pages do not answer,
-    # written after the models were fitted by someone who had not seen the bot.
+    # written after the models were fitted by someone who had not seen the bot. NAME_nearmiss.jsonl
+    # holds 30 questions that sound like the library's topics but that its pages do not answer (a
+    # treatment, dose, cost or condition they never name) and 20 they do, written the same way.
     *({"name": name, "origin": "own", "docs": f"libraries/{name}",
-       "sets": [f"sets/{name}.jsonl", f"sets/{name}_conversations.jsonl"], "blind": [f"sets/{name}_more.jsonl"]}
+       "sets": [f"sets/{name}.jsonl", f"sets/{name}_conversations.jsonl"],
+       "blind": [f"sets/{name}_more.jsonl", f"sets/{name}_nearmiss.jsonl"]}
       for name in ("clinic", "family", "textbook", "hospital", "pharmacy", "blog")),
     {"name": "shared-seed", "origin": "shared", "docs": None,
      "sets": ["eval/dev.jsonl", "eval/conversations_dev.jsonl", "eval/triage_dev.jsonl", "eval/triage_big.jsonl"]},
