@@ -23,6 +23,14 @@ _FOLLOWUP = re.compile(
 # A return to an earlier topic ("going back to the cream"): it leans on the earlier question that
 # shares its words, not on the latest one.
 _RETURN = re.compile(r"\b(back to|going back to|you said|you mentioned)\b")
+# Words that say the message leaves the chat's topic ("different thing, my neck…", "while I have
+# you", "my husband has something else going on"): it stands on its own, whatever pronouns it uses.
+_SHIFT = re.compile(
+    r"\b(different|another|other|separate|new|diff|unrelated|random)\s+(thing|question|q|topic|issue|subject|problem|"
+    r"matter|note)\b|\b(unrelated|totally different|changing the subject|change of subject|on another note|"
+    r"while i have you|while i'm here|while im here|something else|something different|by the way|btw|"
+    r"nothing to do with)\b"
+)
 # A quoted sentence of an earlier reply runs up to its citation marker ("… a day. [1]").
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 _ESCAPE = re.compile(r"\\(?=[^\w\s])")
@@ -90,26 +98,43 @@ def _names_someone_unsaid(lowered: str) -> bool:
     return any(w in _PERSON_PRONOUNS for w in words) and not any(w in PEOPLE for w in words)
 
 
+def changes_topic(text: str) -> bool:
+    """Whether a message says it leaves the chat's topic ("different thing, …", "unrelated but …")."""
+    return bool(_SHIFT.search(text.lower().replace("\u2019", "'")))
+
+
+def returned_to(history: list[dict], text: str, max_chars: int, asks_nothing,
+                mend=lambda text: text) -> int | None:
+    """Where in the history is the user turn a return leans on ("going back to the cream"): the
+    earlier question that shares most of its words, the latest on a tie; None for no return."""
+    if not _RETURN.search(text.lower()):
+        return None
+    own = lexical.term_set(text)
+    best, found = 0, None
+    for i, turn in enumerate(history):
+        earlier = clean_question(turn["content"], max_chars).text if turn["role"] == "user" else ""
+        count = len(own & lexical.term_set(earlier)) if earlier else 0
+        if count and count >= best and not asks_nothing(mend(earlier)):
+            best, found = count, i
+    return found
+
+
 def context_questions(history: list[dict], weight: float, max_back: int, max_chars: int,
-                      asks_nothing, returning_to: str = "", leans=leans_on_history,
+                      asks_nothing, returned: int | None = None, leans=leans_on_history,
                       mend=lambda text: text) -> list[tuple[str, float]]:
     """Earlier user questions a follow-up leans on, newest first, each weighted less than the last.
 
     A chain of follow-ups ("And them?" after "What about my hips?") reaches back to the question
     that started the topic; small talk ("thanks!", `asks_nothing`) is passed over. A message that
-    returns to an earlier topic (`returning_to`: "going back to the cream") leans on the earlier
-    question sharing most of its words. `leans`: whether an earlier question was a follow-up itself.
+    returns to an earlier topic ("going back to the cream") leans on the earlier question sharing
+    most of its words (`returned`: where it is in the history, by `returned_to`). `leans`: whether an earlier question was a follow-up itself.
     `mend`: the typing mended, for the earlier questions read (only as far back as needed).
     """
     out: list[tuple[str, float]] = []
     w = weight
+    if returned is not None:
+        return [(mend(clean_question(history[returned]["content"], max_chars).text), weight)]
     earlier = [clean_question(t["content"], max_chars).text for t in history if t["role"] == "user"]
-    if returning_to and _RETURN.search(returning_to.lower()):
-        own = lexical.term_set(returning_to)
-        shared = [(len(own & lexical.term_set(text)), -i, text) for i, text in enumerate(reversed(earlier)) if text]
-        for count, _, text in sorted(shared, reverse=True):
-            if count and not asks_nothing(mend(text)):
-                return [(mend(text), weight)]
     for text in reversed(earlier):
         text = mend(text) if text else text
         if not text or asks_nothing(text):  # read only as far back as needed

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from . import lexical, messages, safety, scope
 from . import intents
 from .chunking import message_sentence_spans
-from .conversation import check_history, clean_question, context_questions, leans_on_history, quoted_sentences
+from .conversation import (changes_topic, check_history, clean_question, context_questions, leans_on_history,
+                           quoted_sentences, returned_to)
 from .vocabulary import Vocabulary, WordCheck
 
 if TYPE_CHECKING:
@@ -64,15 +66,23 @@ def understand(question: object, history: object, index: "Index") -> Message:
         if intent not in intents.ASKS:
             return Message(mended, notice, reply=intent, cautions=cautions)
         request = intent if intent in intents.DECLINED else ""
-    context = ()
-    if turns and _is_follow_up(asked, vocabulary, words):
-        context = _context(turns, mended, asked, index)
-        if request == intents.ANIMAL and context and all(_intent(text, index) != intents.ANIMAL for text, _ in context):
-            request = ""  # "would a gel be better for him?" after a question about someone's father
+    context, earlier = (), ()
+    # A message that says it leaves the topic ("different thing, …") stands alone: no earlier
+    # question, and no pull towards the document the chat was in.
+    if turns and not changes_topic(asked):
+        back = returned_to(turns, asked, serving.max_question_chars, partial(_asks_nothing, index=index),
+                           vocabulary.mend)
+        if _is_follow_up(asked, vocabulary, words):
+            context = _context(turns, mended, back, index)
+            if request == intents.ANIMAL and context and all(_intent(t, index) != intents.ANIMAL for t, _ in context):
+                request = ""  # "would a gel be better for him?" after a question about someone's father
+        # Where the chat was: for a return ("back to my ankle"), where the answer to the question it
+        # returns to was, not the latest answer's (the topic it leaves).
+        earlier = _earlier_passages(turns[: back + 2] if back is not None else checked, index)
     return Message(
         mended, notice, red_flags=flags, cautions=cautions, acute=safety.describes_acute_pain(mended),
         asked=asked, search_text=search_text, context=context, words=words, request=request,
-        earlier=_earlier_passages(checked, index),
+        earlier=earlier,
     )
 
 
@@ -92,15 +102,20 @@ def _turns(checked: list[dict], index: "Index") -> list[dict]:
     return kept[::-1]
 
 
-def _context(turns: list[dict], text: str, asked: str, index: "Index") -> tuple[tuple[str, float], ...]:
+def _asks_nothing(text: str, index: "Index") -> bool:
+    """Small talk, which a follow-up passes over to reach the question it leans on."""
+    return _intent(text, index) not in intents.ASKS
+
+
+def _context(turns: list[dict], text: str, back: int | None, index: "Index") -> tuple[tuple[str, float], ...]:
     """The earlier questions a follow-up leans on, without the words a correction says were not
     meant ("meant a cold not an ankle sprain" leans on "what should I do for a sprained ankle?" as
-    "what should I do for a ?")."""
+    "what should I do for a ?"). `back`: the turn a return leans on (`returned_to`), if any."""
     follow = index.settings.retrieval
     found = context_questions(turns, follow.followup_weight, follow.followup_depth,
                               index.settings.serving.max_question_chars,
-                              lambda turn: _intent(turn, index) not in intents.ASKS,
-                              asked, leans=lambda earlier: _is_follow_up(earlier, index.vocabulary),
+                              partial(_asks_nothing, index=index),
+                              back, leans=lambda earlier: _is_follow_up(earlier, index.vocabulary),
                               mend=index.vocabulary.mend)
     dropped = {lexical.stem(w) for w in lexical.terms(safety.not_meant(text))}
     if dropped:

@@ -158,9 +158,11 @@ LIBRARIES = [
     # written after the models were fitted by someone who had not seen the bot. NAME_nearmiss.jsonl
     # holds 30 questions that sound like the library's topics but that its pages do not answer (a
     # treatment, dose, cost or condition they never name) and 20 they do, written the same way.
+    # NAME_switches.jsonl: 12 conversations that move between the library's pages and come back
+    # ("different thing, …", "back to my ankle, …"), with near misses and small talk between.
     *({"name": name, "origin": "own", "docs": f"libraries/{name}",
        "sets": [f"sets/{name}.jsonl", f"sets/{name}_conversations.jsonl"],
-       "blind": [f"sets/{name}_more.jsonl", f"sets/{name}_nearmiss.jsonl"]}
+       "blind": [f"sets/{name}_more.jsonl", f"sets/{name}_nearmiss.jsonl", f"sets/{name}_switches.jsonl"]}
       for name in ("clinic", "family", "textbook", "hospital", "pharmacy", "blog")),
     {"name": "shared-seed", "origin": "shared", "docs": None,
      "sets": ["eval/dev.jsonl", "eval/conversations_dev.jsonl", "eval/triage_dev.jsonl", "eval/triage_big.jsonl"]},

@@ -299,3 +299,37 @@ def test_a_correction_reads_on_from_the_chat_with_what_was_meant(sectioned):
     assert "sprain" not in message.asked and "cold" in message.asked
     answer = sectioned.ask(correction, history=history)
     assert answer.in_scope and answer.citations[0].source == "Common cold \u203a How long it lasts", answer.text
+
+
+def _asked(bot, *questions: str) -> list[dict]:
+    """A chat with the bot's own replies, so what each reply quoted is there to be read."""
+    history: list[dict] = []
+    for q in questions:
+        history += [{"role": "user", "content": q}, {"role": "assistant", "content": bot.ask(q, history=history).text}]
+    return history
+
+
+def test_a_message_that_says_it_changes_topic_stands_alone(sectioned):
+    from bot.understanding import understand
+
+    history = _asked(sectioned, "how long does a cold usually last?")
+    follow = understand("and what are its symptoms?", history, sectioned.index)
+    assert follow.context and follow.earlier  # leans on the cold, and the chat was in its page
+    shift = understand("different thing, my husband twisted his ankle, what should he do for it?", history,
+                       sectioned.index)
+    assert not shift.context and not shift.earlier  # "his", "it": but it said it leaves the topic
+    answer = sectioned.ask("different thing, my husband twisted his ankle, what should he do for it?", history=history)
+    assert answer.in_scope and answer.citations[0].source.startswith("Sprained ankle"), answer.text
+
+
+def test_a_return_to_an_earlier_topic_reads_where_that_answer_was(sectioned):
+    from bot.understanding import understand
+
+    history = _asked(sectioned, "what are the symptoms of a cold?", "I sprained my ankle playing football, what should I do?")
+    latest = understand("and for how long?", history, sectioned.index)
+    back = understand("going back to the cold, how long will it last?", history, sectioned.index)
+    assert back.context and "cold" in back.context[0][0]
+    chunks = sectioned.index.passages.chunks
+    titles = lambda ids: {chunks[chunks.row_of(i)].title for i in ids}  # noqa: E731
+    assert titles(latest.earlier) == {"Sprained ankle"}
+    assert titles(back.earlier) == {"Common cold"}  # not the ankle page the chat just left
