@@ -127,8 +127,9 @@ def context_questions(history: list[dict], weight: float, max_back: int, max_cha
     A chain of follow-ups ("And them?" after "What about my hips?") reaches back to the question
     that started the topic; small talk ("thanks!", `asks_nothing`) is passed over. A message that
     returns to an earlier topic ("going back to the cream") leans on the earlier question sharing
-    most of its words (`returned`: where it is in the history, by `returned_to`). `leans`: whether an earlier question was a follow-up itself.
-    `mend`: the typing mended, for the earlier questions read (only as far back as needed).
+    most of its words (`returned`: where it is in the history, by `returned_to`). `leans`: whether
+    an earlier question was a follow-up itself. `mend`: the typing mended, for the earlier
+    questions read (only as far back as needed).
     """
     out: list[tuple[str, float]] = []
     w = weight
