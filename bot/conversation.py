@@ -25,11 +25,16 @@ _FOLLOWUP = re.compile(
 _RETURN = re.compile(r"\b(back to|going back to|you said|you mentioned)\b")
 # Words that say the message leaves the chat's topic ("different thing, my neck…", "while I have
 # you", "my husband has something else going on"): it stands on its own, whatever pronouns it uses.
+# Most count only where the message opens with them (after "ok", "also"…): "could it be a
+# different problem?", "is there something else I can take?" or "another question: can I take it
+# with food?" lean on the chat.
 _SHIFT = re.compile(
-    r"\b(different|another|other|separate|new|diff|unrelated|random)\s+(thing|question|q|topic|issue|subject|problem|"
-    r"matter|note)\b|\b(unrelated|totally different|changing the subject|change of subject|on another note|"
-    r"while i have you|while i'm here|while im here|something else|something different|by the way|btw|"
-    r"nothing to do with)\b"
+    r"^\W*(?:(?:ok|okay|so|also|and|but|right|oh|hey|hi|cool|thanks|thx|fair enough|great|sorry)\W+)*"
+    r"(?:totally |completely )?(?:(?:different|separate|diff|unrelated|random|new|one other)\s+"
+    r"(?:thing|question|q|topic|issue|subject|problem|matter|note)|another (?:topic|subject|issue|problem|matter)|"
+    r"unrelated|different|changing the subject|"
+    r"change of subject|on another note|on a different note)\b"
+    r"|\b(?:while i have you|while i'm here|while im here|something else going on|unrelated but)\b"
 )
 # A quoted sentence of an earlier reply runs up to its citation marker ("… a day. [1]").
 _MARKER = re.compile(r"\[(\d{1,2})\]")
@@ -110,13 +115,14 @@ def returned_to(history: list[dict], text: str, max_chars: int, asks_nothing,
     if not _RETURN.search(text.lower()):
         return None
     own = lexical.term_set(text)
-    best, found = 0, None
+    shared = []
     for i, turn in enumerate(history):
         earlier = clean_question(turn["content"], max_chars).text if turn["role"] == "user" else ""
         count = len(own & lexical.term_set(earlier)) if earlier else 0
-        if count and count >= best and not asks_nothing(mend(earlier)):
-            best, found = count, i
-    return found
+        if count:
+            shared.append((count, i, earlier))
+    # Most shared words first, the latest on a tie; small talk is passed over (read only as needed).
+    return next((i for _, i, earlier in sorted(shared, reverse=True) if not asks_nothing(mend(earlier))), None)
 
 
 def context_questions(history: list[dict], weight: float, max_back: int, max_chars: int,

@@ -78,7 +78,7 @@ def understand(question: object, history: object, index: "Index") -> Message:
                 request = ""  # "would a gel be better for him?" after a question about someone's father
         # Where the chat was: for a return ("back to my ankle"), where the answer to the question it
         # returns to was, not the latest answer's (the topic it leaves).
-        earlier = _earlier_passages(turns[: back + 2] if back is not None else checked, index)
+        earlier = _earlier_passages(turns[back: back + 2] if back is not None else checked, index)
     return Message(
         mended, notice, red_flags=flags, cautions=cautions, acute=safety.describes_acute_pain(mended),
         asked=asked, search_text=search_text, context=context, words=words, request=request,

@@ -315,6 +315,7 @@ def test_a_message_that_says_it_changes_topic_stands_alone(sectioned):
     history = _asked(sectioned, "how long does a cold usually last?")
     follow = understand("and what are its symptoms?", history, sectioned.index)
     assert follow.context and follow.earlier  # leans on the cold, and the chat was in its page
+    assert understand("is there something else I can take for it?", history, sectioned.index).context
     shift = understand("different thing, my husband twisted his ankle, what should he do for it?", history,
                        sectioned.index)
     assert not shift.context and not shift.earlier  # "his", "it": but it said it leaves the topic
@@ -333,3 +334,13 @@ def test_a_return_to_an_earlier_topic_reads_where_that_answer_was(sectioned):
     titles = lambda ids: {chunks[chunks.row_of(i)].title for i in ids}  # noqa: E731
     assert titles(latest.earlier) == {"Sprained ankle"}
     assert titles(back.earlier) == {"Common cold"}  # not the ankle page the chat just left
+
+
+def test_a_return_to_a_question_that_was_declined_reads_no_page(sectioned):
+    from bot.understanding import understand
+
+    history = _asked(sectioned, "how long does a cold usually last?", "what is the best treatment for glaucoma?",
+                     "I sprained my ankle playing football, what should I do?")
+    back = understand("going back to the glaucoma, is it serious?", history, sectioned.index)
+    assert back.context and "glaucoma" in back.context[0][0]
+    assert back.earlier == ()  # its reply quoted nothing: not the cold answer before it, nor the ankle after
