@@ -179,12 +179,12 @@ def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> Verdic
     return Verdict(False, tuple(dict.fromkeys(named)), confidence=p)
 
 
-def by_rule(words: WordCheck, subjects: bool = True) -> Verdict | None:
-    """What is declined whatever the match: a question that names only body parts the content never
-    mentions, or (with `subjects`) whose subject is a word the content does not know."""
+def by_rule(words: WordCheck) -> Verdict | None:
+    """What the calibrated thresholds decline whatever the match: a question that names only body
+    parts the content never mentions, or whose subject is a word the content does not know."""
     if words.only_uncovered_body_parts:
         return Verdict(False, words.unknown_body_parts)
-    if subjects and words.unknown_subjects:
+    if words.unknown_subjects:
         return Verdict(False, words.unknown_subjects)
     return None
 

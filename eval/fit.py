@@ -201,7 +201,6 @@ def answerability_rows(lib: dict) -> list[dict]:
         words, near = scope.evidence(message, hits, index)
         calibrated = scope.decide(near, words, index.calibration, index.settings.scope.shared_words).in_scope
         rows.append({"library": lib["name"], "question": question, "y": answerable, "calibrated": calibrated,
-                     "rule": False,  # the learned model decides alone (scope._answerable)
                      "x": ranking.question_features(near, words, message, hits, index.calibration,
                                                     index.settings.retrieval.top_passages)[0].tolist()})
     return rows
@@ -234,7 +233,7 @@ def fit_answerability(rows: list[dict]) -> None:
         pos = [r for r in test if r["y"]]
         neg = [r for r in test if not r["y"]]
         refused_before = sum(not r["calibrated"] for r in pos)
-        declined = [r["rule"] or p[i] < model["threshold"] for i, r in enumerate(test)]
+        declined = [p[i] < model["threshold"] for i in range(len(test))]
         refused_after = sum(declined[i] for i, r in enumerate(test) if r["y"])
         declined_before = sum(not r["calibrated"] for r in neg)
         declined_after = sum(declined[i] for i, r in enumerate(test) if not r["y"])
@@ -253,7 +252,7 @@ def answerable_threshold(scored: list[tuple[dict, float]]) -> float:
     answerable = [(r, p) for r, p in scored if r["y"]]
     best = THRESHOLDS[0]
     for t in THRESHOLDS:
-        refused = sum(r["rule"] or p < t for r, p in answerable) / max(1, len(answerable))
+        refused = sum(p < t for _, p in answerable) / max(1, len(answerable))
         if refused <= MAX_WRONGLY_REFUSED:
             best = t
     return best
