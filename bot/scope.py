@@ -148,35 +148,37 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
 def judge(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
     """Whether the content answers the message, from the passages found for it and its words: the
     learned answerability model where one is shipped, else the build's calibrated thresholds."""
-    verdict = _answerable(message, hits, index)
-    if message.request and verdict.in_scope and message.context:
-        # A request must be met by its own words: the conversation it follows ("can I book the op at
-        # your hospital?" after questions the pages answer) makes the content look surer than it is.
+    verdict, words = _answerable(message, hits, index)
+    if verdict.in_scope and message.context and (message.request or words.unknown_subjects):
+        # A request, or a message about a subject the content does not know ("what about painkillers?"),
+        # must be met by its own words: the conversation it follows ("can I book the op at your
+        # hospital?" after questions the pages answer) makes the content look surer than it is.
         alone = replace(message, context=(), earlier=())
-        alone_verdict = _answerable(alone, index.search(retrieval.query_for(alone, index)), index)
+        alone_verdict, _ = _answerable(alone, index.search(retrieval.query_for(alone, index)), index)
         verdict = min(verdict, alone_verdict, key=lambda v: (v.in_scope, v.confidence or 0.0))
     if message.request and (not verdict.in_scope or (verdict.confidence or 0.0) < index.settings.scope.request_answered):
         return Verdict(False, confidence=verdict.confidence, request=message.request)
     return verdict
 
 
-def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
+def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> tuple[Verdict, WordCheck]:
+    """The verdict, and what the content makes of the message's own words."""
     words, near = evidence(message, hits, index)
     model = ranking.model(str(ranking.MODELS / index.settings.scope.answerability), ranking.QUESTION_FEATURES) \
         if index.settings.scope.answerability else None
     if model is None:
-        return decide(near, words, index.calibration, index.settings.scope.shared_words)
+        return decide(near, words, index.calibration, index.settings.scope.shared_words), words
     # No rule before the model: a body part the content never names weighs in as one of its features
     # ("can I take co-codamol for my tooth?" is answered by a page on co-codamol).
     features = ranking.question_features(near, words, message, hits, index.calibration,
                                          index.settings.retrieval.top_passages)
     p = float(model.probability(features)[0])
     if p >= model.threshold:
-        return Verdict(True, confidence=p)
+        return Verdict(True, confidence=p), words
     # The refusal names what is not covered: the unknown subject first ("glaucoma"), then a body part
     # the content never names ("ankle"), then the details.
     named = words.unknown_subjects + words.unknown_body_parts + words.unknown
-    return Verdict(False, tuple(dict.fromkeys(named)), confidence=p)
+    return Verdict(False, tuple(dict.fromkeys(named)), confidence=p), words
 
 
 def by_rule(words: WordCheck) -> Verdict | None:

@@ -344,3 +344,15 @@ def test_a_return_to_a_question_that_was_declined_reads_no_page(sectioned):
     back = understand("going back to the glaucoma, is it serious?", history, sectioned.index)
     assert back.context and "glaucoma" in back.context[0][0]
     assert back.earlier == ()  # its reply quoted nothing: not the cold answer before it, nor the ankle after
+
+
+def test_a_follow_up_about_a_subject_the_pages_never_name_is_declined_by_name(bot):
+    # In a chat the pages answer, "would acupuncture help it?" leans on that chat; the pages say
+    # nothing on acupuncture, so the chat must not lend it an answer.
+    history = _asked(bot, "which exercises strengthen my core for a sore lower back?")
+    for question, subject in (("would acupuncture help it as well?", "acupuncture"),
+                              ("should i try yoga classes for it too?", "yoga")):
+        answer = bot.ask(question, history=history)
+        assert not answer.in_scope and not answer.citations and subject in answer.text, answer.text
+    answer = bot.ask("and how many times a week should I do them?", history=history)
+    assert answer.in_scope and answer.citations, answer.text
