@@ -78,15 +78,16 @@ def is_list_item(text: str, start: int) -> bool:
     return bool(mark) and mark.end() == start - line_start
 
 
-def paragraph_sentence_spans(text: str) -> list[tuple[int, int]]:
+def paragraph_sentence_spans(text: str, list_item_words: int = 0) -> list[tuple[int, int]]:
     """Sentences of a paragraph; each list item is read on its own, without its marker, so items
-    never run into each other or into the lead-in before them."""
+    never run into each other or into the lead-in before them (and so, with `list_item_words`, is
+    each item of a list run into a sentence with semicolons: `list_items`)."""
     spans, run_start, pos = [], None, 0
     lines = text.split("\n")
 
     def flush(end: int) -> None:
         if run_start is not None and end > run_start:
-            spans.extend((run_start + s, run_start + e) for s, e in sentence_spans(text[run_start:end]))
+            spans.extend((run_start + s, run_start + e) for s, e in sentence_spans(text[run_start:end], list_item_words))
 
     for line in lines:
         mark = LIST_MARK.match(line)
@@ -94,7 +95,7 @@ def paragraph_sentence_spans(text: str) -> list[tuple[int, int]]:
             flush(pos - 1 if pos else 0)
             run_start = None
             item = pos + mark.end()
-            spans.extend((item + s, item + e) for s, e in sentence_spans(text[item:pos + len(line)]))
+            spans.extend((item + s, item + e) for s, e in sentence_spans(text[item:pos + len(line)], list_item_words))
         elif run_start is None:
             run_start = pos
         pos += len(line) + 1
@@ -116,9 +117,43 @@ def sentence_tokenizer():
     return PunktSentenceTokenizer(params)
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentence spans of a text, trimmed of surrounding whitespace."""
-    return _trimmed(text, sentence_tokenizer().span_tokenize(text))
+def sentence_spans(text: str, list_item_words: int = 0) -> list[tuple[int, int]]:
+    """Sentence spans of a text, trimmed of surrounding whitespace; with `list_item_words`, a list
+    run into one sentence with semicolons is read item by item (`list_items`)."""
+    spans = _trimmed(text, sentence_tokenizer().span_tokenize(text))
+    if not list_item_words:
+        return spans
+    return [piece for span in spans for piece in list_items(text, *span, list_item_words)]
+
+
+def list_items(text: str, start: int, end: int, min_words: int) -> list[tuple[int, int]]:
+    """A list flattened into one sentence ("Examples include Adjusting your keyboard to …; Being sure
+    that your chair …; Learning the right way to lift …;"), item by item, each with its semicolon,
+    when it runs two semicolons or more and its items are phrases (their median, after the first,
+    which carries the lead-in, has `min_words` words or more): so an item is found, and quoted,
+    without the others. A list of names ("include Headache; Low back strain; Cancer;") stays one
+    sentence, and a short item stays with the one before it. Else the sentence."""
+    cuts = [m.end() for m in re.finditer(";", text[start:end])]
+    if len(cuts) < 2:
+        return [(start, end)]
+    pieces, begin = [], start
+    for cut in cuts + [end - start]:
+        if start + cut > begin:
+            pieces.append((begin, start + cut))
+            begin = start + cut
+    pieces = _trimmed(text, pieces)
+    lengths = sorted(len(text[a:b].split()) for a, b in pieces[1:])
+    if lengths[len(lengths) // 2] < min_words:
+        return [(start, end)]
+    kept: list[tuple[int, int]] = []
+    for a, b in pieces:
+        if kept and len(text[a:b].split()) < min_words:
+            kept[-1] = (kept[-1][0], b)
+        else:
+            kept.append((a, b))
+    if len(kept) > 1 and len(text[kept[0][0]:kept[0][1]].split()) < min_words:
+        kept[:2] = [(kept[0][0], kept[1][1])]
+    return kept
 
 
 def _trimmed(text: str, spans) -> list[tuple[int, int]]:
@@ -196,12 +231,12 @@ def pack(spans: list[tuple[int, int]], max_chars: int, max_sentences: int) -> li
         n_groups += 1
 
 
-def chunk_document(doc: Document, max_chars: int, max_sentences: int) -> list[Chunk]:
+def chunk_document(doc: Document, max_chars: int, max_sentences: int, list_item_words: int = 0) -> list[Chunk]:
     chunks = []
     for para in doc.paragraphs:
         ptext = doc.text[para.start:para.end]
         spans = []
-        for s, e in paragraph_sentence_spans(ptext):
+        for s, e in paragraph_sentence_spans(ptext, list_item_words):
             spans.extend(split_long(ptext, s, e, max_chars))
         for k, group in enumerate(pack(spans, max_chars, max_sentences)):
             cs, ce = group[0][0], group[-1][1]

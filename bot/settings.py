@@ -26,6 +26,9 @@ class BuildSettings:
     # Chunking: whole sentences inside one paragraph, packed up to this many characters and sentences.
     chunk_max_chars: int = 600
     chunk_max_sentences: int = 5
+    # A list run into one sentence with semicolons ("Examples include Adjusting your keyboard …; Being
+    # sure that your chair …;") is read item by item when its items run to this many words (0: never).
+    list_item_words: int = 4
     # Exact search up to this many sentence vectors (a few ms per query on two cores), HNSW beyond.
     exact_search_max_vectors: int = 50_000
     hnsw_m: int = 32  # graph degree: recall against memory
@@ -44,7 +47,8 @@ class BuildSettings:
     watch_debounce_ms: int = 1500
 
     def chunker_config(self) -> dict:
-        return {"max_chars": self.chunk_max_chars, "max_sentences": self.chunk_max_sentences}
+        return {"max_chars": self.chunk_max_chars, "max_sentences": self.chunk_max_sentences,
+                "list_item_words": self.list_item_words}
 
 
 @dataclass(frozen=True)

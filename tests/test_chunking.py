@@ -94,3 +94,18 @@ def test_chat_messages_split_into_the_sentences_punkt_finds():
     differ = [m for m in messages if message_sentence_spans(m) != sentence_spans(m)]
     assert differ == []
     assert len(message_sentence_spans("I lifted a box. Now my back hurts! Should I rest?")) == 3
+
+
+def test_a_list_run_into_one_sentence_is_read_item_by_item():
+    text = ("Desk work\n\nWays to protect your back at a desk include Raising your screen so that its top is at eye level; "
+            "Keeping both feet flat on the floor or on a footrest; Standing up and walking about for a few "
+            "minutes every half hour; Using a chair that supports the small of your back.\n\n"
+            "Common causes include Strain; Sprain; Poor posture; Arthritis.\n")
+    first, second = chunks_of(text)
+    assert first.sentence_texts() == [
+        "Ways to protect your back at a desk include Raising your screen so that its top is at eye level;",
+        "Keeping both feet flat on the floor or on a footrest;",
+        "Standing up and walking about for a few minutes every half hour;",
+        "Using a chair that supports the small of your back."]
+    assert second.sentence_texts() == ["Common causes include Strain; Sprain; Poor posture; Arthritis."]  # names
+    assert len(chunks_of(text, list_item_words=0)[0].sentence_texts()) == 1

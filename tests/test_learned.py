@@ -356,3 +356,19 @@ def test_a_follow_up_about_a_subject_the_pages_never_name_is_declined_by_name(bo
         assert not answer.in_scope and not answer.citations and subject in answer.text, answer.text
     answer = bot.ask("and how many times a week should I do them?", history=history)
     assert answer.in_scope and answer.citations, answer.text
+
+
+def test_an_item_of_a_list_run_into_one_sentence_is_found_and_quoted_alone(tmp_path):
+    # Read as one sentence, the list is too far from the question to answer it.
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    (tmp_path / "corpus" / "desk.md").write_text(
+        "---\ntitle: Working at a desk\n---\n# Working at a desk\n\n"
+        "Sitting for long spells strains the back. Changes that help include Raising your computer screen so "
+        "that its top is level with your eyes; Keeping both feet flat on the floor or on a footrest; Standing "
+        "up and walking about for a few minutes every half hour; Choosing a chair that supports the small "
+        "of your back;\n", encoding="utf-8")
+    s = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index").but(gap_log=False)
+    build_index(s, **QUIET)
+    answer = BackCareBot.load(settings=s).ask("how high should my monitor be at my desk?")
+    assert answer.in_scope and "Raising your computer screen" in answer.citations[0].text, answer.text
+    assert "Raising your computer screen" in answer.body and "walking about" not in answer.body, answer.body
