@@ -140,7 +140,7 @@ def model(path: str, features: tuple[str, ...]) -> LinearModel | NeuralModel | N
 
 PASSAGE_FEATURES = ("dense", "dense_gap", "second", "lexical", "fused_gap", "coverage", "heading", "dense_rank",
                     "lexical_rank", "amount_match", "length", "fused_rank", "earlier_document",
-                    "earlier_document_followup", "earlier_passage", "passage")
+                    "earlier_document_followup", "earlier_passage", "passage", "earlier_document_elsewhere")
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,7 @@ def passage_features(question_terms: set[str], asks_amount: bool, hits: list,
     dense_order = {i: r for r, i in enumerate(np.argsort(-dense, kind="stable"))}
     lex_order = {i: r for r, i in enumerate(np.argsort(-lex, kind="stable"))}
     n_terms = max(1, len(question_terms))
+    elsewhere = _elsewhere(hits, earlier)
     rows = []
     for i, h in enumerate(hits):
         scores = sorted(h.sentence_scores, reverse=True)
@@ -183,6 +184,7 @@ def passage_features(question_terms: set[str], asks_amount: bool, hits: list,
             1.0 / (1 + i),
             *_where_earlier(h.chunk, earlier),
             h.passage,
+            elsewhere if earlier.document and h.chunk.doc_id == earlier.document else 0.0,
         ))
     return np.array(rows, dtype=np.float64)
 
@@ -192,6 +194,18 @@ def _where_earlier(chunk, earlier: Earlier) -> tuple[float, float, float]:
     and again for one that leans on it), and the passage is one it quoted."""
     same = float(bool(earlier.document) and chunk.doc_id == earlier.document)
     return same, same * earlier.followup, float(chunk.chunk_id in earlier.passages)
+
+
+def _elsewhere(hits: list, earlier: Earlier) -> float:
+    """How much closer the message alone (without what it leans on) comes to a passage of another
+    document than to any of the chat's document, read whole: "my mate says the strongest painkillers
+    are best, what are they?" after an answer on exercise has moved on, pronoun or not. 0 when the
+    chat's document is as close, or is not among the candidates."""
+    if not earlier.document:
+        return 0.0
+    same = [h.alone for h in hits if h.chunk.doc_id == earlier.document]
+    other = [h.alone for h in hits if h.chunk.doc_id != earlier.document]
+    return max(0.0, max(other) - max(same)) if same and other else 0.0
 
 
 def asks_amount(text: str) -> bool:

@@ -26,6 +26,7 @@ class Hit:
     lexical: float  # BM25 score of the passage
     sentence_scores: tuple[float, ...] = ()  # cosine similarity per sentence of the passage
     passage: float = 0.0  # cosine similarity of the question and the passage read whole (its headings first)
+    alone: float = 0.0  # the same for the message alone, without what a follow-up leans on
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Query:
     terms: tuple[tuple[tuple[str, ...], float], ...]
     text: str = ""  # what was asked, for the re-ranker's question type
     earlier: ranking.Earlier = ranking.Earlier()  # where the chat's latest answer was, for the re-ranker
+    alone: np.ndarray | None = None  # a follow-up's own vector, without what it leans on
 
     def own_terms(self) -> set[str]:
         """The typed terms of the question and of what it leans on (not the guessed standard words)."""
@@ -65,7 +67,7 @@ def written_in(text: str, index: "Index") -> np.ndarray:
 def query(text: str, context: tuple[tuple[str, float], ...], index: "Index") -> Query:
     """One vector and weighted term lists; a follow-up adds what it leans on, weighted less."""
     s, vocabulary = index.settings.retrieval, index.vocabulary
-    vector = vector_of(text, index)
+    vector = alone = vector_of(text, index)
     terms = []
     if context and not lexical.terms(text):
         vector = s.contentless_weight * vector  # "And then what?": what it leans on carries the search
@@ -79,7 +81,7 @@ def query(text: str, context: tuple[tuple[str, float], ...], index: "Index") -> 
             vector = vector + weight * written_in(part, index)
     if context:
         vector = vector / (np.linalg.norm(vector) or 1.0)
-    return Query(vector=vector.astype(np.float32), terms=tuple(terms), text=text)
+    return Query(vector=vector.astype(np.float32), terms=tuple(terms), text=text, alone=alone if context else None)
 
 
 def query_for(message: "Message", index: "Index") -> Query:
@@ -176,9 +178,11 @@ class PassageSearch:
         fused = {i: dense[i] + s.lexical_weight * float(lexical_norm[i]) for i in candidates}
         order = sorted(fused, key=lambda i: (-fused[i], -dense[i]))[: s.rerank_candidates]
         whole = self.passage_vectors[order] @ query.vector if self.passage_vectors is not None and order else None
+        alone = self.passage_vectors[order] @ query.alone \
+            if query.alone is not None and self.passage_vectors is not None and order else whole
         return [
             Hit(self.chunks[i], fused[i], dense[i], float(lexical_all[i]),
                 tuple(float(x) for x in self.sentence_similarities(i, query.vector)),
-                float(whole[j]) if whole is not None else dense[i])
+                float(whole[j]) if whole is not None else dense[i], float(alone[j]) if alone is not None else dense[i])
             for j, i in enumerate(order)
         ]

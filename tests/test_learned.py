@@ -372,3 +372,31 @@ def test_an_item_of_a_list_run_into_one_sentence_is_found_and_quoted_alone(tmp_p
     answer = BackCareBot.load(settings=s).ask("how high should my monitor be at my desk?")
     assert answer.in_scope and "Raising your computer screen" in answer.citations[0].text, answer.text
     assert "Raising your computer screen" in answer.body and "walking about" not in answer.body, answer.body
+
+
+def test_where_the_chat_was_pulls_less_when_the_message_alone_reads_as_another_page(sectioned):
+    """After an answer on colds, "my friend swears by an ice pack when you twist your ankle, how long
+    should it stay on?" leans on the chat ("it") but alone is plainly about the ankle page: the shipped
+    ranker learned to weigh the cold page's pull down by how much closer another page comes."""
+    from dataclasses import replace
+
+    from bot import ranking, retrieval
+    from bot.understanding import understand
+
+    history = _asked(sectioned, "what are the symptoms of a cold?")
+    message = understand("my friend swears by an ice pack when you twist your ankle, how long should it stay on?",
+                         history, sectioned.index)
+    query = retrieval.query_for(message, sectioned.index)
+    hits = sectioned.index.passages.candidates(query)
+    assert query.earlier.document.startswith("cold") and ranking._elsewhere(hits, query.earlier) > 0.05
+    closest = [h for h in hits if h.chunk.doc_id != query.earlier.document and h.alone == max(x.alone for x in hits)]
+    assert closest and closest[0].chunk.doc_id.startswith("sprains")
+    # The same candidates with the chat's page as close to the message alone as any other.
+    level = [replace(h, alone=max(x.alone for x in hits)) for h in hits]
+    ranker = sectioned.index.passages.ranker
+    moved = ranker.logits(ranking.passage_features(query.own_terms(), False, hits, query.earlier))
+    stayed = ranker.logits(ranking.passage_features(query.own_terms(), False, level, query.earlier))
+    same = [i for i, h in enumerate(hits) if h.chunk.doc_id == query.earlier.document]
+    other = [i for i, h in enumerate(hits) if h.chunk.doc_id != query.earlier.document]
+    assert same and other
+    assert all(moved[i] < stayed[i] for i in same) and all(abs(moved[i] - stayed[i]) < 1e-9 for i in other)
