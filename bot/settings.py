@@ -129,6 +129,10 @@ class ScopeSettings:
     # this common in English is one too ("glaucoma" is 3.0).
     short_reply_words: int = 3
     english_zipf: float = 3.0
+    # ... and in a longer one, when this share of its words are that common ("right, that makes sense,
+    # cheers": the content may know none of them). Other languages' messages share a few common
+    # English spellings ("me", "a", "mal"), about two in three at most in French or Italian.
+    english_common_share: float = 0.8
 
 
 @dataclass(frozen=True)

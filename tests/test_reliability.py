@@ -66,6 +66,19 @@ def test_other_languages_get_an_english_only_reply(bot):
         assert answer.kind == "language" and "English" in answer.text and not answer.citations
 
 
+@pytest.mark.parametrize("text", ["right, that makes sense, cheers", "little finger going numb on long rides??",
+                                  "brilliant, that sorts it then"])
+def test_english_in_words_the_pages_never_use_is_read_as_english(bot, text):
+    assert bot.ask(text).kind != "language"
+
+
+@pytest.mark.parametrize("text", ["j'ai mal au dos depuis une semaine, quels exercices faire",
+                                  "ho mal di schiena da una settimana, cosa posso fare",
+                                  "ich habe seit einer Woche Rückenschmerzen, welche Übungen helfen"])
+def test_other_languages_that_share_some_english_spellings_still_get_the_english_only_reply(bot, text):
+    assert bot.ask(text).kind == "language"
+
+
 def test_prompt_injection_has_no_effect(bot):
     answer = bot.ask(HOSTILE["prompt injection"])
     assert "system prompt" not in answer.text.lower()
