@@ -129,11 +129,17 @@ def sentence_spans(text: str, list_item_words: int = 0) -> list[tuple[int, int]]
 def list_items(text: str, start: int, end: int, min_words: int) -> list[tuple[int, int]]:
     """A list flattened into one sentence ("Examples include Adjusting your keyboard to …; Being sure
     that your chair …; Learning the right way to lift …;"), item by item, each with its semicolon,
-    when it runs two semicolons or more and its items are phrases (their median, after the first,
-    which carries the lead-in, has `min_words` words or more): so an item is found, and quoted,
-    without the others. A list of names ("include Headache; Low back strain; Cancer;") stays one
-    sentence, and a short item stays with the one before it. Else the sentence."""
-    cuts = [m.end() for m in re.finditer(";", text[start:end])]
+    when it runs two semicolons or more (outside brackets) and its items are phrases: the lower
+    median of the items' lengths, after the first (which carries the lead-in) and without any words
+    after the last semicolon, is `min_words` or more. So an item is found, and quoted, without the
+    others. A list of names ("include Headache; Low back strain; Cancer;") or of short clauses ("Take
+    200 mg; 400 mg if severe; up to 1200 mg a day;") stays one sentence, and a short item stays with
+    the one before it. Else the sentence."""
+    cuts, depth = [], 0
+    for k, ch in enumerate(text[start:end]):
+        depth += (ch in "([{") - (ch in ")]}")
+        if ch == ";" and depth <= 0:
+            cuts.append(k + 1)
     if len(cuts) < 2:
         return [(start, end)]
     pieces, begin = [], start
@@ -142,8 +148,9 @@ def list_items(text: str, start: int, end: int, min_words: int) -> list[tuple[in
             pieces.append((begin, start + cut))
             begin = start + cut
     pieces = _trimmed(text, pieces)
-    lengths = sorted(len(text[a:b].split()) for a, b in pieces[1:])
-    if lengths[len(lengths) // 2] < min_words:
+    items = [(a, b) for a, b in pieces[1:] if text[b - 1] == ";"]
+    lengths = sorted(len(text[a:b].split()) for a, b in items)
+    if not lengths or lengths[(len(lengths) - 1) // 2] < min_words:
         return [(start, end)]
     kept: list[tuple[int, int]] = []
     for a, b in pieces:

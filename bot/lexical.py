@@ -62,6 +62,16 @@ def zipf(word: str) -> float:
 
 
 @lru_cache(maxsize=65536)
+def commoner_in_english(word: str, others: tuple[str, ...]) -> float:
+    """The word's Zipf frequency in English, or 0 when it is at least as common in one of the other
+    languages (wordfreq's small lists): "la", "mi" and "male" are Italian before they are English."""
+    from wordfreq import zipf_frequency
+
+    english = zipf(word)
+    return english if all(zipf_frequency(word, lang, wordlist="small") < english for lang in others) else 0.0
+
+
+@lru_cache(maxsize=65536)
 def zipf_rare(word: str) -> float:
     """The same from the large list, which still tells a rare word (Zipf 1 to 3) from a non-word."""
     from wordfreq import zipf_frequency

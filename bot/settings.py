@@ -28,7 +28,7 @@ class BuildSettings:
     chunk_max_sentences: int = 5
     # A list run into one sentence with semicolons ("Examples include Adjusting your keyboard …; Being
     # sure that your chair …;") is read item by item when its items run to this many words (0: never).
-    list_item_words: int = 4
+    list_item_words: int = 8
     # Exact search up to this many sentence vectors (a few ms per query on two cores), HNSW beyond.
     exact_search_max_vectors: int = 50_000
     hnsw_m: int = 32  # graph degree: recall against memory
@@ -130,9 +130,10 @@ class ScopeSettings:
     short_reply_words: int = 3
     english_zipf: float = 3.0
     # ... and in a longer one, when this share of its words are that common ("right, that makes sense,
-    # cheers": the content may know none of them). Other languages' messages share a few common
-    # English spellings ("me", "a", "mal"), about two in three at most in French or Italian.
+    # cheers": the content may know none of them), and more common in English than in any of these
+    # languages: "mi fa male la schiena" shares its spellings with English but is Italian.
     english_common_share: float = 0.8
+    other_languages: tuple[str, ...] = ("es", "fr", "it", "de", "pt")
 
 
 @dataclass(frozen=True)

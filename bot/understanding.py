@@ -178,12 +178,16 @@ def _unanchored(text: str, words: WordCheck, vocabulary: Vocabulary) -> bool:
 def looks_english(text: str, vocabulary: Vocabulary, settings) -> bool:
     """English words we know (stopwords or the content's vocabulary; in a reply of a word or two, any
     common English word: "always?"), or common English words nearly throughout ("right, that makes
-    sense, cheers"): otherwise say we answer in English. settings: ScopeSettings."""
+    sense, cheers"; a word at least as common in another language, "la" or "male", does not count):
+    otherwise say we answer in English. settings: ScopeSettings."""
     words = lexical.words(text)
     if not words:
         return False
     short = len(words) <= settings.short_reply_words
-    common = [w in lexical.STOPWORDS or lexical.zipf(w) >= settings.english_zipf for w in words]
-    known = sum(1 for w, c in zip(words, common) if w in lexical.STOPWORDS or vocabulary.knows(w) or (short and c))
-    return (known >= 1 and known >= settings.english_share * len(words)) \
-        or sum(common) >= settings.english_common_share * len(words)
+    known = sum(1 for w in words if w in lexical.STOPWORDS or vocabulary.knows(w)
+                or (short and lexical.zipf(w) >= settings.english_zipf))
+    if known >= 1 and known >= settings.english_share * len(words):
+        return True
+    common = sum(1 for w in words if w in lexical.STOPWORDS
+                 or lexical.commoner_in_english(w, settings.other_languages) >= settings.english_zipf)
+    return common >= settings.english_common_share * len(words)

@@ -108,4 +108,6 @@ def test_a_list_run_into_one_sentence_is_read_item_by_item():
         "Standing up and walking about for a few minutes every half hour;",
         "Using a chair that supports the small of your back."]
     assert second.sentence_texts() == ["Common causes include Strain; Sprain; Poor posture; Arthritis."]  # names
+    dose = "Doses\n\nTake one tablet; two if the pain is bad; no more than eight in a day; never more.\n"
+    assert len(chunks_of(dose)[0].sentence_texts()) == 1  # short clauses: "two if the pain is bad" means nothing alone
     assert len(chunks_of(text, list_item_words=0)[0].sentence_texts()) == 1

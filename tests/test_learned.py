@@ -372,6 +372,10 @@ def test_an_item_of_a_list_run_into_one_sentence_is_found_and_quoted_alone(tmp_p
     answer = BackCareBot.load(settings=s).ask("how high should my monitor be at my desk?")
     assert answer.in_scope and "Raising your computer screen" in answer.citations[0].text, answer.text
     assert "Raising your computer screen" in answer.body and "walking about" not in answer.body, answer.body
+    from ui.render import reply_html
+
+    page = reply_html(answer)  # the source shows which item was quoted, as for any sentence
+    assert "<mark>Sitting for long spells" not in page and "<mark>Changes that help include Raising" in page, page
 
 
 def test_where_the_chat_was_pulls_less_when_the_message_alone_reads_as_another_page(sectioned):

@@ -8,7 +8,8 @@ import re
 
 from bot import Answer, messages
 from bot.answer import arrange
-from bot.chunking import message_sentence_spans
+from bot.chunking import list_items, message_sentence_spans
+from bot.settings import BuildSettings
 from bot.safe_text import markdown_text, web_url
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -72,12 +73,16 @@ def _sources(answer: Answer) -> str:
 
 
 def _highlight(passage: str, body: str) -> str:
-    """The passage with each of its sentences that the reply quotes marked."""
+    """The passage with each of its sentences that the reply quotes marked (and each item of a list
+    run into one sentence, read as the build reads it: `chunking.list_items`)."""
     out, last = [], 0
-    for s, e in message_sentence_spans(passage):
+    words = BuildSettings().list_item_words
+    spans = [item for s, e in message_sentence_spans(passage)
+             for item in (list_items(passage, s, e, words) if words else [(s, e)])]
+    for s, e in spans:
         sentence = passage[s:e]
         out.append(html.escape(passage[last:s]))
-        quoted = len(sentence) > 12 and markdown_text(sentence.rstrip(".!?")) in body
+        quoted = len(sentence) > 12 and markdown_text(sentence.rstrip(".!?;")) in body
         out.append(f"<mark>{html.escape(sentence)}</mark>" if quoted else html.escape(sentence))
         last = e
     out.append(html.escape(passage[last:]))
