@@ -121,8 +121,6 @@ def sentence_spans(text: str, list_item_words: int = 0) -> list[tuple[int, int]]
     """Sentence spans of a text, trimmed of surrounding whitespace; with `list_item_words`, a list
     run into one sentence with semicolons is read item by item (`list_items`)."""
     spans = _trimmed(text, sentence_tokenizer().span_tokenize(text))
-    if not list_item_words:
-        return spans
     return [piece for span in spans for piece in list_items(text, *span, list_item_words)]
 
 
@@ -134,7 +132,9 @@ def list_items(text: str, start: int, end: int, min_words: int) -> list[tuple[in
     after the last semicolon, is `min_words` or more. So an item is found, and quoted, without the
     others. A list of names ("include Headache; Low back strain; Cancer;") or of short clauses ("Take
     200 mg; 400 mg if severe; up to 1200 mg a day;") stays one sentence, and a short item stays with
-    the one before it. Else the sentence."""
+    the one before it. Else, or with `min_words` 0, the sentence."""
+    if not min_words:
+        return [(start, end)]
     cuts, depth = [], 0
     for k, ch in enumerate(text[start:end]):
         depth += (ch in "([{") - (ch in ")]}")

@@ -77,9 +77,7 @@ def _highlight(passage: str, body: str) -> str:
     run into one sentence, read as the build reads it: `chunking.list_items`)."""
     out, last = [], 0
     words = BuildSettings().list_item_words
-    spans = [item for s, e in message_sentence_spans(passage)
-             for item in (list_items(passage, s, e, words) if words else [(s, e)])]
-    for s, e in spans:
+    for s, e in (item for span in message_sentence_spans(passage) for item in list_items(passage, *span, words)):
         sentence = passage[s:e]
         out.append(html.escape(passage[last:s]))
         quoted = len(sentence) > 12 and markdown_text(sentence.rstrip(".!?;")) in body
