@@ -374,8 +374,10 @@ def test_an_item_of_a_list_run_into_one_sentence_is_found_and_quoted_alone(tmp_p
     assert "Raising your computer screen" in answer.body and "walking about" not in answer.body, answer.body
     from ui.render import reply_html
 
-    page = reply_html(answer)  # the source shows which item was quoted, as for any sentence
+    # The source shows which item was quoted, as for any sentence, read with the build's own setting.
+    page = reply_html(answer, list_item_words=s.build.list_item_words)
     assert "<mark>Sitting for long spells" not in page and "<mark>Changes that help include Raising" in page, page
+    assert "<mark>" not in reply_html(answer, list_item_words=0)  # a build that never splits quotes no item
 
 
 def test_where_the_chat_was_pulls_less_when_the_message_alone_reads_as_another_page(sectioned):

@@ -417,7 +417,8 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
         try:
             answer = bot.ask(question, history=history_for_bot(earlier))
             shown = any(NOTES_IN_FULL in (_text(m) or "") for m in earlier if m.get("role") == "assistant")
-            reply = reply_html(answer, bot.examples, notes_in_full=not shown) + urgent_mark(answer)
+            reply = reply_html(answer, bot.examples, notes_in_full=not shown,
+                               list_item_words=bot.settings.build.list_item_words) + urgent_mark(answer)
         except InvalidHistoryError:
             reply = "Sorry, I lost track of this conversation. Please clear the chat and ask again."
         except Exception:  # noqa: BLE001 - the visitor gets a reply, never a typing indicator for good

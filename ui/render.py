@@ -28,11 +28,13 @@ NOTES_IN_FULL = 'class="caveats"'
 COPY = '<p class="reply-tools"><button type="button" class="copy-reply">Copy reply</button></p>'
 
 
-def reply_html(answer: Answer, examples: list[str] = (), notes_in_full: bool = True) -> str:
+def reply_html(answer: Answer, examples: list[str] = (), notes_in_full: bool = True,
+               list_item_words: int = BuildSettings().list_item_words) -> str:
     """The reply as the page shows it (markdown with a little HTML, sanitized by the page). The safety
     notes are shown in full once in a conversation (and with every reply to an acute message); later
     replies carry a one-line reminder that opens to the same notes. (An urgent reply has neither: it
-    cites nothing.)"""
+    cites nothing.) `list_item_words`: the build's setting, so a quoted list item is marked as the
+    build split it."""
     if not answer.citations:
         return _arrange(answer, answer.lead, _clickable_examples(answer.body, examples)) + "\n\n" + COPY
     numbers = {c.number for c in answer.citations}
@@ -44,7 +46,7 @@ def reply_html(answer: Answer, examples: list[str] = (), notes_in_full: bool = T
     else:
         caveat_block = (f'<details class="caveats-reminder"><summary>{messages.CAVEATS_REMINDER}</summary>'
                         f'<ul>{caveats}</ul></details>')
-    return _arrange(answer, answer.lead, body, caveat_block, _sources(answer)) + "\n\n" + COPY
+    return _arrange(answer, answer.lead, body, caveat_block, _sources(answer, list_item_words)) + "\n\n" + COPY
 
 
 def _arrange(answer: Answer, lead: str, body: str, caveat_block: str = "", sources: str = "") -> str:
@@ -59,25 +61,25 @@ def _cite_link(n: int) -> str:
     return f'<a href="#source-{n}" class="cite" title="Show source {n}">[{n}]</a>'
 
 
-def _sources(answer: Answer) -> str:
+def _sources(answer: Answer, list_item_words: int) -> str:
     rows = []
     for c in answer.citations:
         address = link(c.url)
         rows.append(
             f'<details class="source source-{c.number}" data-chunk="{html.escape(c.chunk_id)}">'
             f"<summary>[{c.number}] {html.escape(c.source)}, paragraph {c.paragraph}</summary>"
-            f'<p class="passage">{_highlight(c.text, answer.body)}</p></details>'
+            f'<p class="passage">{_highlight(c.text, answer.body, list_item_words)}</p></details>'
             + (f'<p class="source-link">{address}</p>' if address else "")
         )
     return f'<div class="sources"><p><strong>{messages.SOURCES_TITLE}</strong></p>' + "".join(rows) + "</div>"
 
 
-def _highlight(passage: str, body: str) -> str:
+def _highlight(passage: str, body: str, list_item_words: int) -> str:
     """The passage with each of its sentences that the reply quotes marked (and each item of a list
     run into one sentence, read as the build reads it: `chunking.list_items`)."""
     out, last = [], 0
-    words = BuildSettings().list_item_words
-    for s, e in (item for span in message_sentence_spans(passage) for item in list_items(passage, *span, words)):
+    for s, e in (item for span in message_sentence_spans(passage)
+                 for item in list_items(passage, *span, list_item_words)):
         sentence = passage[s:e]
         out.append(html.escape(passage[last:s]))
         quoted = len(sentence) > 12 and markdown_text(sentence.rstrip(".!?;")) in body
