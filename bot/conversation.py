@@ -110,19 +110,48 @@ def changes_topic(text: str) -> bool:
 
 def returned_to(history: list[dict], text: str, max_chars: int, asks_nothing,
                 mend=lambda text: text) -> int | None:
-    """Where in the history is the user turn a return leans on ("going back to the cream"): the
-    earlier question that shares most of its words, the latest on a tie; None for no return."""
-    if not _RETURN.search(text.lower()):
+    """Where in the history is the user turn a return leans on ("going back to the cream"). What it
+    goes back to (its words up to the first comma or sentence end: "the cream") is looked for first
+    in the earlier questions, then in the earlier replies ("going back to the antacids" after "what
+    can I take for heartburn?" was answered with antacids: that question); failing both, the earlier
+    question sharing most of the message's words. The latest on a tie; None for no return."""
+    found = _RETURN.search(text.lower())
+    if not found:
         return None
-    own = lexical.term_set(text)
+    named = lexical.term_set(re.split(r"[,.;:?!]", text[found.end():], maxsplit=1)[0])
+    rest = lexical.term_set(text[:found.start()] + " " + text[found.end():])  # not "back" of "going back to"
+    for words, replies in ((named, True), (rest, False)):
+        back = _question_sharing(history, words, max_chars, asks_nothing, mend)
+        if back is None and replies:
+            back = _asked_before_reply_naming(history, words, max_chars, asks_nothing, mend)
+        if back is not None:
+            return back
+    return None
+
+
+def _question_sharing(history: list[dict], words: frozenset, max_chars: int, asks_nothing, mend) -> int | None:
+    """The earlier question sharing most of these words, the latest on a tie; small talk is passed
+    over (read only as needed)."""
     shared = []
     for i, turn in enumerate(history):
         earlier = clean_question(turn["content"], max_chars).text if turn["role"] == "user" else ""
-        count = len(own & lexical.term_set(earlier)) if earlier else 0
+        count = len(words & lexical.term_set(earlier)) if earlier else 0
         if count:
             shared.append((count, i, earlier))
-    # Most shared words first, the latest on a tie; small talk is passed over (read only as needed).
     return next((i for _, i, earlier in sorted(shared, reverse=True) if not asks_nothing(mend(earlier))), None)
+
+
+def _asked_before_reply_naming(history: list[dict], words: frozenset, max_chars: int, asks_nothing,
+                               mend) -> int | None:
+    """The question whose reply names these words, the latest such reply."""
+    best = None
+    for i, turn in enumerate(history):
+        if turn["role"] != "assistant" or not words & lexical.term_set(turn["content"]):
+            continue
+        asked = next((j for j in range(i - 1, -1, -1) if history[j]["role"] == "user"), None)
+        if asked is not None and not asks_nothing(mend(clean_question(history[asked]["content"], max_chars).text)):
+            best = asked
+    return best
 
 
 def context_questions(history: list[dict], weight: float, max_back: int, max_chars: int,

@@ -309,6 +309,24 @@ def _asked(bot, *questions: str) -> list[dict]:
     return history
 
 
+def test_a_return_goes_back_to_what_it_names_in_a_question_or_in_a_reply(sectioned):
+    from bot.understanding import understand
+
+    chunks = sectioned.index.passages.chunks
+    titles = lambda ids: {chunks[chunks.row_of(i)].title for i in ids}  # noqa: E731
+    # "ice pack" was the reply's word, not the question's: the return leans on the question it answered.
+    history = _asked(sectioned, "I sprained my ankle playing football, what should I do?",
+                     "what are the symptoms of a cold?")
+    assert "ice pack" in history[1]["content"] and "ice" not in history[0]["content"]
+    back = understand("going back to the ice pack, how long should I keep it on?", history, sectioned.index)
+    assert back.context and "sprained my ankle" in back.context[0][0], back.context
+    assert titles(back.earlier) == {"Sprained ankle"}
+    # The "back" of "going back to" is not a word of the topic: the cold, not the question on backs.
+    history = _asked(sectioned, "what are the symptoms of a cold?", "how should I sleep with my lower back pain?")
+    back = understand("going back to the cold, how long will it last?", history, sectioned.index)
+    assert back.context and "cold" in back.context[0][0], back.context
+
+
 def test_a_message_that_says_it_changes_topic_stands_alone(sectioned):
     from bot.understanding import understand
 
