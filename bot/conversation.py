@@ -21,8 +21,13 @@ _FOLLOWUP = re.compile(
     r"more of|as well|i meant|i mean|meant|other one)\b"
 )
 # A return to an earlier topic ("going back to the cream"): it leans on the earlier question that
-# shares its words, not on the latest one.
-_RETURN = re.compile(r"\b(back to|going back to|you said|you mentioned)\b")
+# shares its words, not on the latest one. "Back to" opens the message or one of its sentences
+# ("lol ok. back to the gym thing, …"), after fillers: "when can I go back to work?" is no return.
+# "You said" and "you mentioned" count anywhere; what they go back to is in a reply.
+_RETURN = re.compile(
+    r"(?:^|[.!?]\s+)\W*(?:(?:ok|okay|so|and|but|right|lol|cool|fair|fine|anyway|sorry|also|yeah|yes|great|"
+    r"alright|hmm|thanks|just)\W+)*(?P<back>(?:going |coming |getting |go |get )?back to)\b"
+    r"|\b(?P<said>you said|you mentioned)\b", re.IGNORECASE)
 # Words that say the message leaves the chat's topic ("different thing, my neck…", "while I have
 # you", "my husband has something else going on"): it stands on its own, whatever pronouns it uses.
 # Most count only where the message opens with them (after "ok", "also"…): "could it be a
@@ -110,48 +115,50 @@ def changes_topic(text: str) -> bool:
 
 def returned_to(history: list[dict], text: str, max_chars: int, asks_nothing,
                 mend=lambda text: text) -> int | None:
-    """Where in the history is the user turn a return leans on ("going back to the cream"). What it
-    goes back to (its words up to the first comma or sentence end: "the cream") is looked for first
-    in the earlier questions, then in the earlier replies ("going back to the antacids" after "what
-    can I take for heartburn?" was answered with antacids: that question); failing both, the earlier
-    question sharing most of the message's words. The latest on a tie; None for no return."""
-    found = _RETURN.search(text.lower())
+    """Where in the history is the user turn a return leans on ("going back to the cream"): the
+    earlier question that names most of what it goes back to (the words after "back to", up to the
+    first comma or sentence end: "the cream"), or the question whose reply names more of them
+    ("going back to the antacids" after "what can I take for heartburn?" was answered with
+    antacids); a question wins a tie, the latest of either. "You said"/"you mentioned" go back to
+    a reply, by the words of their clause. Failing those, the earlier question sharing most of the
+    message's words (never the "back" of "going back to"). None for no return."""
+    found = _RETURN.search(text)
     if not found:
         return None
-    named = lexical.term_set(re.split(r"[,.;:?!]", text[found.end():], maxsplit=1)[0])
-    rest = lexical.term_set(text[:found.start()] + " " + text[found.end():])  # not "back" of "going back to"
-    for words, replies in ((named, True), (rest, False)):
-        back = _question_sharing(history, words, max_chars, asks_nothing, mend)
-        if back is None and replies:
-            back = _asked_before_reply_naming(history, words, max_chars, asks_nothing, mend)
-        if back is not None:
-            return back
-    return None
+    cue = "back" if found.group("back") else "said"
+    start, end = found.span(cue)
+    clause_start = max(text.rfind(c, 0, start) for c in ",.;:?!") + 1
+    before = text[clause_start:start] if cue == "said" else ""
+    after = re.split(r"[,.;:?!]", text[end:], maxsplit=1)[0]
+    named = lexical.term_set(_RETURN.sub(" ", before + " " + after))
+    questions = _sharing(history, "user", named, max_chars, asks_nothing, mend)
+    replies = _sharing(history, "assistant", named, max_chars, asks_nothing, mend)
+    if questions or replies:
+        # More words named first; then a question before a reply (what the visitor said), then the latest.
+        best = max(questions + replies, key=lambda c: (c[0], c in questions if cue == "back" else c in replies, c[1]))
+        return best[2]
+    rest = _sharing(history, "user", lexical.term_set(text[:start] + " " + text[end:]), max_chars, asks_nothing, mend)
+    return rest[0][2] if rest else None
 
 
-def _question_sharing(history: list[dict], words: frozenset, max_chars: int, asks_nothing, mend) -> int | None:
-    """The earlier question sharing most of these words, the latest on a tie; small talk is passed
-    over (read only as needed)."""
+def _sharing(history: list[dict], role: str, words: frozenset, max_chars: int, asks_nothing,
+             mend) -> list[tuple[int, int, int]]:
+    """The best turn of this role sharing these words, as [(words shared, its place, the question
+    it leads to)]: a question itself, or for a reply the question it answered; small talk is passed
+    over (read only as needed). Empty when none."""
     shared = []
     for i, turn in enumerate(history):
-        earlier = clean_question(turn["content"], max_chars).text if turn["role"] == "user" else ""
-        count = len(words & lexical.term_set(earlier)) if earlier else 0
-        if count:
-            shared.append((count, i, earlier))
-    return next((i for _, i, earlier in sorted(shared, reverse=True) if not asks_nothing(mend(earlier))), None)
-
-
-def _asked_before_reply_naming(history: list[dict], words: frozenset, max_chars: int, asks_nothing,
-                               mend) -> int | None:
-    """The question whose reply names these words, the latest such reply."""
-    best = None
-    for i, turn in enumerate(history):
-        if turn["role"] != "assistant" or not words & lexical.term_set(turn["content"]):
+        if turn["role"] != role:
             continue
-        asked = next((j for j in range(i - 1, -1, -1) if history[j]["role"] == "user"), None)
+        text = clean_question(turn["content"], max_chars).text if role == "user" else turn["content"]
+        count = len(words & lexical.term_set(text)) if words and text else 0
+        if count:
+            shared.append((count, i))
+    for count, i in sorted(shared, reverse=True):
+        asked = i if role == "user" else next((j for j in range(i - 1, -1, -1) if history[j]["role"] == "user"), None)
         if asked is not None and not asks_nothing(mend(clean_question(history[asked]["content"], max_chars).text)):
-            best = asked
-    return best
+            return [(count, i, asked)]
+    return []
 
 
 def context_questions(history: list[dict], weight: float, max_back: int, max_chars: int,

@@ -321,6 +321,12 @@ def test_a_return_goes_back_to_what_it_names_in_a_question_or_in_a_reply(section
     back = understand("going back to the ice pack, how long should I keep it on?", history, sectioned.index)
     assert back.context and "sprained my ankle" in back.context[0][0], back.context
     assert titles(back.earlier) == {"Sprained ankle"}
+    from bot.conversation import returned_to
+
+    never = lambda text: False  # noqa: E731 - no turn here is small talk
+    assert returned_to(history, "the ice pack you mentioned, how often?", 400, never) == 0  # the reply said it
+    assert returned_to(history, "lol ok. back to the cold, how long?", 400, never) == 2
+    assert returned_to(history, "when can I go back to football?", 400, never) is None  # no return
     # The "back" of "going back to" is not a word of the topic: the cold, not the question on backs.
     history = _asked(sectioned, "what are the symptoms of a cold?", "how should I sleep with my lower back pain?")
     back = understand("going back to the cold, how long will it last?", history, sectioned.index)

@@ -417,8 +417,9 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
         try:
             answer = bot.ask(question, history=history_for_bot(earlier))
             shown = any(NOTES_IN_FULL in (_text(m) or "") for m in earlier if m.get("role") == "assistant")
-            reply = reply_html(answer, bot.examples, notes_in_full=not shown,
-                               list_item_words=bot.settings.build.list_item_words) + urgent_mark(answer)
+            # Quoted list items are marked as the build being served split them (an older build may not have).
+            split = bot.index.manifest.get("chunker", {}).get("list_item_words", 0)
+            reply = reply_html(answer, bot.examples, notes_in_full=not shown, list_item_words=split) + urgent_mark(answer)
         except InvalidHistoryError:
             reply = "Sorry, I lost track of this conversation. Please clear the chat and ask again."
         except Exception:  # noqa: BLE001 - the visitor gets a reply, never a typing indicator for good
