@@ -36,6 +36,7 @@ class Answer:
     urgent: bool = False
     red_flags: list[str] = field(default_factory=list)
     cautions: list[str] = field(default_factory=list)  # red flags it comes near: named in a note first
+    crisis: bool = False  # it speaks of suicide or self-harm: the crisis note comes first (crisis.py)
     kind: str = "answer"  # answer | urgent | refusal | small_talk | empty | language
     # The pieces of `text`, for pages that lay them out themselves:
     lead: str = ""  # urgent-care message or input notice, shown first
@@ -83,6 +84,15 @@ def with_cautions(reply: Answer, cautions: tuple[str, ...] | list[str]) -> Answe
     note = messages.CAUTION.format(flags="; ".join(cautions))
     return replace(reply, text=f"{note}\n\n{reply.text}", lead=f"{note}\n\n{reply.lead}" if reply.lead else note,
                    cautions=list(cautions))
+
+
+def with_crisis(reply: Answer, crisis: bool, number: str) -> Answer:
+    """The reply with the crisis note first, for a message that speaks of suicide or self-harm."""
+    if not crisis:
+        return reply
+    note = messages.CRISIS.format(number=number)
+    return replace(reply, text=f"{note}\n\n{reply.text}", lead=f"{note}\n\n{reply.lead}" if reply.lead else note,
+                   crisis=True)
 
 
 def fixed_reply(template: str, kind: str, examples: list[str] | tuple[str, ...], notice: str = "") -> Answer:

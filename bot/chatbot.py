@@ -38,13 +38,16 @@ class BackCareBot:
         """understand → query → search → judge scope → reply → note gaps; one build serves it all."""
         index = self.index  # even if a reload happens meanwhile
         message = understand(question, history, index)
+        number = index.settings.triage.emergency_number
         if message.reply:
             template, kind = messages.FIXED_REPLIES[message.reply]
-            return answer.with_cautions(answer.fixed_reply(template, kind, index.examples, message.notice),
-                                        message.cautions)
+            reply = answer.with_cautions(answer.fixed_reply(template, kind, index.examples, message.notice),
+                                         message.cautions)
+            return answer.with_crisis(reply, message.crisis, number)
         hits = index.search(retrieval.query_for(message, index))
         verdict = scope.judge(message, hits, index)
-        reply = answer.with_cautions(answer.reply(message, hits, verdict, index), message.cautions)
+        reply = answer.with_crisis(answer.with_cautions(answer.reply(message, hits, verdict, index), message.cautions),
+                                   message.crisis, number)
         gaps.note(self.gaps, message, verdict, reply, index.vocabulary)
         return reply
 

@@ -30,6 +30,11 @@ URGENT_CLOSE = (
 # the ordinary reply. {flags}: the red flags' names.
 CAUTION = "**Get medical help now if you also have:** {flags}."
 
+# A message that speaks of suicide or self-harm (data/crisis.yaml): this note comes first, before
+# whatever else the reply says. {number}: TriageSettings.emergency_number.
+CRISIS = ("**If you are thinking about suicide or harming yourself, please get help now:** call {number}, "
+          "or talk to a doctor or someone you trust today. You do not have to cope with this alone.")
+
 # Red flags themselves are rows of data/red_flags.yaml (names, advice, phrasings, context).
 
 # Words that deny what follows in a clause (acute-pain cues, denied-symptom clauses left out of searches).

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
+from . import crisis as harm
 from . import lexical, messages, safety, scope
 from . import intents
 from .chunking import message_sentence_spans
@@ -37,6 +38,7 @@ class Message:
     # gives (a brand, a price, a booking); "animal" asks about an animal's health. "" for neither.
     request: str = ""
     earlier: tuple[str, ...] = ()  # the passages the chat's latest answer quoted (chunk ids), in citation order
+    crisis: bool = False  # speaks of suicide or self-harm (crisis.py): the crisis note comes first
 
 
 def understand(question: object, history: object, index: "Index") -> Message:
@@ -58,11 +60,17 @@ def understand(question: object, history: object, index: "Index") -> Message:
     # it that leave each one out.
     reading = triage.read(mended, also=(mended, asked, *scope.texts_to_encode(search_text, words)))
     flags, cautions = reading.urgent, reading.cautions
+    crisis = harm.speaks_of_harm(mended)
+    if crisis:
+        # The crisis note says to get help now, and the reply is the content's answer (which may be the
+        # help it offers) or refusal: not the back red flags' urgent reply, which such words set off
+        # ("thoughts of hurting myself" read as severe pain at rest).
+        flags, cautions = (), ()
     request = ""
     if not flags:
         if not looks_english(mended, vocabulary, index.settings.scope):
-            return Message(mended, notice, reply="language", cautions=cautions)
-        intent = _intent(mended, index)
+            return Message(mended, notice, reply="language", cautions=cautions, crisis=crisis)
+        intent = intents.QUESTION if crisis else _intent(mended, index)  # never small talk
         if intent not in intents.ASKS:
             return Message(mended, notice, reply=intent, cautions=cautions)
         request = intent if intent in intents.DECLINED else ""
@@ -82,7 +90,7 @@ def understand(question: object, history: object, index: "Index") -> Message:
     return Message(
         mended, notice, red_flags=flags, cautions=cautions, acute=safety.describes_acute_pain(mended),
         asked=asked, search_text=search_text, context=context, words=words, request=request,
-        earlier=earlier,
+        earlier=earlier, crisis=crisis,
     )
 
 

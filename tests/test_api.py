@@ -73,6 +73,15 @@ def test_a_caution_comes_back_beside_the_answer(page):
     assert a["text"].startswith("**Get medical help now if you also have:**")
 
 
+def test_the_crisis_note_comes_back_with_its_flag(page):
+    _, url, _ = page
+    status, a = call(url + "/api/ask", {"question": "some days i wish i wasn't here anymore"})
+    assert status == 200 and a["crisis"] and not a["urgent"]
+    assert a["text"].startswith("**If you are thinking about suicide or harming yourself")
+    _, calm = call(url + "/api/ask", {"question": "my back is killing me, what stretches help?"})
+    assert calm["crisis"] is False
+
+
 @pytest.mark.parametrize("body, field", [
     ({"question": 42}, "question"),
     ({"question": ["a"]}, "question"),

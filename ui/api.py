@@ -54,6 +54,8 @@ class AnswerOut(BaseModel):
     red_flags: list[str]
     cautions: list[str] = Field(default_factory=list,
                                 description="Red flags the message comes near: the reply starts with a note naming them.")
+    crisis: bool = Field(default=False, description="The message speaks of suicide or self-harm: the reply "
+                                                    "starts with a note to get help now.")
     kind: Literal["answer", "urgent", "refusal", "small_talk", "empty", "language"]
 
 
