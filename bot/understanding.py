@@ -76,8 +76,8 @@ def understand(question: object, history: object, index: "Index") -> Message:
         request = intent if intent in intents.DECLINED else ""
     context, earlier = (), ()
     # A message that says it leaves the topic ("different thing, …") stands alone: no earlier
-    # question, and no pull towards the document the chat was in.
-    if turns and not changes_topic(asked):
+    # question, and no pull towards the document the chat was in. So does one that speaks of self-harm.
+    if turns and not changes_topic(asked) and not crisis:
         back = returned_to(turns, asked, serving.max_question_chars, partial(_asks_nothing, index=index),
                            vocabulary.mend)
         if _is_follow_up(asked, vocabulary, words):

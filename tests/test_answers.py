@@ -74,6 +74,10 @@ def test_words_of_suicide_or_self_harm_get_the_crisis_note_first_and_are_never_s
     assert answer.crisis and answer.text.startswith("**If you are thinking about suicide or harming yourself")
     assert "your local emergency number" in answer.text and answer.kind in ("answer", "refusal")
     assert not answer.urgent and not answer.cautions  # not the back red flags' reply, which such words set off
+    history = [{"role": "user", "content": "which stretches help a stiff lower back?"},
+               {"role": "assistant", "content": bot.ask("which stretches help a stiff lower back?").text}]
+    in_chat = bot.ask(message, history=history)  # it stands alone: the chat's stretches are not its answer
+    assert in_chat.crisis and [c.chunk_id for c in in_chat.citations] == [c.chunk_id for c in answer.citations]
 
 
 @pytest.mark.parametrize("message", [
