@@ -92,6 +92,22 @@ def test_everyday_words_of_pain_and_injury_get_no_crisis_note(bot, message):
     assert not answer.crisis and "suicide" not in answer.text, answer.text
 
 
+def test_the_crisis_table_reads_its_own_expressions_and_not_everyday_idioms():
+    import yaml
+
+    from bot.crisis import speaks_of_harm
+    from bot.lexical import DATA
+    from conftest import PROJECT
+
+    table = yaml.safe_load((DATA / "crisis.yaml").read_text(encoding="utf-8"))
+    assert all(speaks_of_harm(f"lately i {e}") for e in table["expressions"])
+    assert not any(speaks_of_harm(e) for e in table["lookalikes"])
+    # Everyday phrases with the same words, written apart from the table (pain idioms, gym slang,
+    # titles, a relative's death, a medicine taken twice by mistake): none reads as self-harm.
+    idioms = (PROJECT / "tests" / "fixtures" / "crisis_lookalikes.txt").read_text(encoding="utf-8").split("\n")
+    assert len(idioms) > 50 and not [i for i in idioms if i and speaks_of_harm(i)]
+
+
 def test_terminal_prints_one_answer_and_runs_a_small_chat(settings):
     import subprocess
     import sys
