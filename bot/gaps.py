@@ -185,7 +185,10 @@ class GapLog:
 
 def note(log: GapLog, message: "Message", verdict: "Verdict", answer: "Answer", vocabulary: "Vocabulary") -> None:
     """Refusals and red-flag triggers go to the gap log (the question's text only). A question declined
-    for its kind (a request no page meets, a question about an animal) is not a gap in the content."""
+    for its kind (a request no page meets, a question about an animal) is not a gap in the content,
+    and a message that speaks of suicide or self-harm is not kept at all."""
+    if message.crisis:
+        return
     if answer.kind == "refusal" and not verdict.request:
         words = tuple(dict.fromkeys(verdict.uncovered + topic(message.asked or message.text, vocabulary)))
         log.record("refused", message.text, words)

@@ -60,19 +60,22 @@ def understand(question: object, history: object, index: "Index") -> Message:
     # it that leave each one out.
     reading = triage.read(mended, also=(mended, asked, *scope.texts_to_encode(search_text, words)))
     flags, cautions = reading.urgent, reading.cautions
-    crisis = harm.speaks_of_harm(mended)
-    if crisis:
-        # The crisis note says to get help now, and the reply is the content's answer (which may be the
-        # help it offers) or refusal: not the back red flags' urgent reply, which such words set off
-        # ("thoughts of hurting myself" read as severe pain at rest).
-        flags, cautions = (), ()
+    # Read as typed (mending could turn "unalive" into another word) and whole (a long message is cut).
+    crisis = harm.speaks_of_harm(question if isinstance(question, str) else text)
+    if crisis and (flags or cautions):
+        # Such words set off the back red flags ("thoughts of hurting myself" reads as severe pain at
+        # rest): the flags are those the rest of the message reports ("numb between my legs, I don't
+        # want to live like this" is still urgent, the crisis note first). No caution: the crisis
+        # note already says to get help now, and what is left ("i don't know who to talk to") is
+        # too little for the red-flag model to come near a flag by.
+        flags, cautions = triage.read(harm.without(mended)).urgent, ()
     request = ""
     if not flags:
         if not looks_english(mended, vocabulary, index.settings.scope):
             return Message(mended, notice, reply="language", cautions=cautions, crisis=crisis)
         intent = intents.QUESTION if crisis else _intent(mended, index)  # never small talk
         if intent not in intents.ASKS:
-            return Message(mended, notice, reply=intent, cautions=cautions)
+            return Message(mended, notice, reply=intent, cautions=cautions, crisis=crisis)
         request = intent if intent in intents.DECLINED else ""
     context, earlier = (), ()
     # A message that says it leaves the topic ("different thing, …") stands alone: no earlier

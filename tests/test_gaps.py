@@ -40,6 +40,16 @@ def test_refusals_urgent_triggers_and_dislikes_are_recorded_without_visitor_data
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_a_message_that_speaks_of_self_harm_is_not_kept(settings):
+    bot = BackCareBot.load(index_dir=settings.index_dir, corpus_dir=settings.corpus_dir)
+    bot.ask("What is a hard refusal word like zzqx?")  # makes sure the file exists
+    before = len(_events(settings.index_dir))
+    refused = bot.ask("some days i wish i wasn't here anymore, who can i talk to")
+    urgent = bot.ask("numb between my legs and peeing myself, I dont want to live like this")
+    assert refused.crisis and not refused.in_scope and urgent.crisis and urgent.urgent
+    assert len(_events(settings.index_dir)) == before
+
+
 def test_answers_are_not_recorded(settings):
     bot = BackCareBot.load(index_dir=settings.index_dir, corpus_dir=settings.corpus_dir)
     bot.ask("What is a hard refusal word like zzqx?")  # makes sure the file exists
