@@ -86,11 +86,12 @@ def with_cautions(reply: Answer, cautions: tuple[str, ...] | list[str]) -> Answe
                    cautions=list(cautions))
 
 
-def with_crisis(reply: Answer, crisis: bool, number: str) -> Answer:
-    """The reply with the crisis note first, for a message that speaks of suicide or self-harm."""
+def with_crisis(reply: Answer, crisis: bool, number: str, line: str = "") -> Answer:
+    """The reply with the crisis note first, for a message that speaks of suicide or self-harm
+    (`line`: a crisis line to name beside the emergency number)."""
     if not crisis:
         return reply
-    note = messages.CRISIS.format(number=number)
+    note = messages.CRISIS.format(number=number, line=messages.CRISIS_LINE.format(line=line) if line else "")
     return replace(reply, text=f"{note}\n\n{reply.text}", lead=f"{note}\n\n{reply.lead}" if reply.lead else note,
                    crisis=True)
 

@@ -38,16 +38,16 @@ class BackCareBot:
         """understand → query → search → judge scope → reply → note gaps; one build serves it all."""
         index = self.index  # even if a reload happens meanwhile
         message = understand(question, history, index)
-        number = index.settings.triage.emergency_number
+        number, line = index.settings.triage.emergency_number, index.settings.triage.crisis_line
         if message.reply:
             template, kind = messages.FIXED_REPLIES[message.reply]
             reply = answer.with_cautions(answer.fixed_reply(template, kind, index.examples, message.notice),
                                          message.cautions)
-            return answer.with_crisis(reply, message.crisis, number)
+            return answer.with_crisis(reply, message.crisis, number, line)
         hits = index.search(retrieval.query_for(message, index))
         verdict = scope.judge(message, hits, index)
         reply = answer.with_crisis(answer.with_cautions(answer.reply(message, hits, verdict, index), message.cautions),
-                                   message.crisis, number)
+                                   message.crisis, number, line)
         gaps.note(self.gaps, message, verdict, reply, index.vocabulary)
         return reply
 

@@ -31,9 +31,11 @@ URGENT_CLOSE = (
 CAUTION = "**Get medical help now if you also have:** {flags}."
 
 # A message that speaks of suicide or self-harm (data/crisis.yaml): this note comes first, before
-# whatever else the reply says. {number}: TriageSettings.emergency_number.
-CRISIS = ("**If you are thinking about suicide or harming yourself, please get help now:** call {number}, "
+# whatever else the reply says. {number}: TriageSettings.emergency_number, then CRISIS_LINE when
+# TriageSettings.crisis_line names one.
+CRISIS = ("**If you are thinking about suicide or harming yourself, please get help now:** call {number}{line}, "
           "or talk to a doctor or someone you trust today. You do not have to cope with this alone.")
+CRISIS_LINE = " or {line}"
 
 # Red flags themselves are rows of data/red_flags.yaml (names, advice, phrasings, context).
 

@@ -154,6 +154,9 @@ class TriageSettings:
     pattern_urgent: float = 0.5
     # What the urgent reply tells people to call ("999", "911", "112").
     emergency_number: str = "your local emergency number"
+    # A crisis line the crisis note names beside the emergency number ("Samaritans on 116 123",
+    # "988"), for a message that speaks of suicide or self-harm; "" names none.
+    crisis_line: str = ""
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,15 @@ def test_words_of_suicide_or_self_harm_get_the_crisis_note_first_and_are_never_s
     assert in_chat.crisis and [c.chunk_id for c in in_chat.citations] == [c.chunk_id for c in answer.citations]
 
 
+def test_the_crisis_note_names_the_crisis_line_an_owner_sets(bot):
+    from bot import BackCareBot
+
+    lined = BackCareBot.load(settings=bot.settings.but(crisis_line="Samaritans on 116 123", emergency_number="999"))
+    answer = lined.ask("i keep thinking about ending it all")
+    assert "call 999 or Samaritans on 116 123, or talk to a doctor" in answer.text, answer.text
+    assert "call your local emergency number, or talk" in bot.ask("i keep thinking about ending it all").text
+
+
 def test_words_of_self_harm_past_the_length_a_message_is_cut_at_still_get_the_crisis_note(bot):
     story = "My lower back has ached every day since I moved house and lifted all the boxes myself. " * 14
     answer = bot.ask(story + "Honestly some days I want to die.")
