@@ -81,9 +81,7 @@ def with_cautions(reply: Answer, cautions: tuple[str, ...] | list[str]) -> Answe
     also have them."""
     if not cautions or reply.urgent:
         return reply
-    note = messages.CAUTION.format(flags="; ".join(cautions))
-    return replace(reply, text=f"{note}\n\n{reply.text}", lead=f"{note}\n\n{reply.lead}" if reply.lead else note,
-                   cautions=list(cautions))
+    return _noted(reply, messages.CAUTION.format(flags="; ".join(cautions)), cautions=list(cautions))
 
 
 def with_crisis(reply: Answer, crisis: bool, number: str, line: str = "") -> Answer:
@@ -92,8 +90,13 @@ def with_crisis(reply: Answer, crisis: bool, number: str, line: str = "") -> Ans
     if not crisis:
         return reply
     note = messages.CRISIS.format(number=number, line=messages.CRISIS_LINE.format(line=line) if line else "")
+    return _noted(reply, note, crisis=True)
+
+
+def _noted(reply: Answer, note: str, **changes) -> Answer:
+    """The reply with a note first, in its text and its lead."""
     return replace(reply, text=f"{note}\n\n{reply.text}", lead=f"{note}\n\n{reply.lead}" if reply.lead else note,
-                   crisis=True)
+                   **changes)
 
 
 def fixed_reply(template: str, kind: str, examples: list[str] | tuple[str, ...], notice: str = "") -> Answer:

@@ -38,18 +38,17 @@ class BackCareBot:
         """understand → query → search → judge scope → reply → note gaps; one build serves it all."""
         index = self.index  # even if a reload happens meanwhile
         message = understand(question, history, index)
-        number, line = index.settings.triage.emergency_number, index.settings.triage.crisis_line
         if message.reply:
             template, kind = messages.FIXED_REPLIES[message.reply]
-            reply = answer.with_cautions(answer.fixed_reply(template, kind, index.examples, message.notice),
-                                         message.cautions)
-            return answer.with_crisis(reply, message.crisis, number, line)
-        hits = index.search(retrieval.query_for(message, index))
-        verdict = scope.judge(message, hits, index)
-        reply = answer.with_crisis(answer.with_cautions(answer.reply(message, hits, verdict, index), message.cautions),
-                                   message.crisis, number, line)
-        gaps.note(self.gaps, message, verdict, reply, index.vocabulary)
-        return reply
+            reply = answer.fixed_reply(template, kind, index.examples, message.notice)
+        else:
+            hits = index.search(retrieval.query_for(message, index))
+            verdict = scope.judge(message, hits, index)
+            reply = answer.reply(message, hits, verdict, index)
+            gaps.note(self.gaps, message, verdict, reply, index.vocabulary)
+        triage = index.settings.triage
+        return answer.with_crisis(answer.with_cautions(reply, message.cautions), message.crisis,
+                                  triage.emergency_number, triage.crisis_line)
 
     def feedback(self, question: str, helpful: bool, chunk_ids: list[str] | tuple[str, ...] = ()) -> bool:
         """A visitor's like or dislike of an answer (the passages it quoted: its citations' chunk ids),

@@ -131,21 +131,23 @@ def returned_to(history: list[dict], text: str, max_chars: int, asks_nothing,
     before = text[clause_start:start] if cue == "said" else ""
     after = re.split(r"[,.;:?!]", text[end:], maxsplit=1)[0]
     named = lexical.term_set(_RETURN.sub(" ", before + " " + after))
-    questions = _sharing(history, "user", named, max_chars, asks_nothing, mend)
-    replies = _sharing(history, "assistant", named, max_chars, asks_nothing, mend)
-    if questions or replies:
-        # More words named first; then a question before a reply (what the visitor said), then the latest.
-        best = max(questions + replies, key=lambda c: (c[0], c in questions if cue == "back" else c in replies, c[1]))
-        return best[2]
+    question = _sharing(history, "user", named, max_chars, asks_nothing, mend)
+    reply = _sharing(history, "assistant", named, max_chars, asks_nothing, mend)
+    found = [c for c in (question, reply) if c is not None]
+    if found:
+        # More words named first; then what the cue points at (a question for "back to", a reply for
+        # "you said"), then the latest.
+        preferred = question if cue == "back" else reply
+        return max(found, key=lambda c: (c[0], c is preferred, c[1]))[2]
     rest = _sharing(history, "user", lexical.term_set(text[:start] + " " + text[end:]), max_chars, asks_nothing, mend)
-    return rest[0][2] if rest else None
+    return rest[2] if rest else None
 
 
 def _sharing(history: list[dict], role: str, words: frozenset, max_chars: int, asks_nothing,
-             mend) -> list[tuple[int, int, int]]:
-    """The best turn of this role sharing these words, as [(words shared, its place, the question
-    it leads to)]: a question itself, or for a reply the question it answered; small talk is passed
-    over (read only as needed). Empty when none."""
+             mend) -> tuple[int, int, int] | None:
+    """The best turn of this role sharing these words, as (words shared, its place, the question it
+    leads to: a question itself, or for a reply the question it answered); small talk is passed
+    over (read only as needed). None when none."""
     shared = []
     for i, turn in enumerate(history):
         if turn["role"] != role:
@@ -157,8 +159,8 @@ def _sharing(history: list[dict], role: str, words: frozenset, max_chars: int, a
     for count, i in sorted(shared, reverse=True):
         asked = i if role == "user" else next((j for j in range(i - 1, -1, -1) if history[j]["role"] == "user"), None)
         if asked is not None and not asks_nothing(mend(clean_question(history[asked]["content"], max_chars).text)):
-            return [(count, i, asked)]
-    return []
+            return count, i, asked
+    return None
 
 
 def context_questions(history: list[dict], weight: float, max_back: int, max_chars: int,
