@@ -67,6 +67,7 @@ def open_tab(browser, url: str, width: str, theme: str = "light", **options):
     tab = context.new_page()
     tab.goto(url + "/")
     tab.wait_for_selector("#question textarea")
+    tab.wait_for_selector("html[data-restored]", state="attached")  # a kept conversation is back: asking is safe
     SHOTS.mkdir(exist_ok=True)
     tab.shot = lambda name: tab.screenshot(path=str(SHOTS / f"{name}-{width}{'-dark' if theme == 'dark' else ''}.png"))
     tab.size = VIEWPORTS[width]

@@ -517,8 +517,11 @@ def build_app(bot: BackCareBot) -> gr.Blocks:
                                  " const box = document.querySelector('#question textarea'); if (box) box.focus(); }")
         export_button.click(None, None, None, js="() => window.backcareExport && window.backcareExport()")
         print_button.click(None, None, None, js="() => window.backcarePrint && window.backcarePrint()")
-        demo.load(restore, [saved, cleared], [chatbot, banner, undo_clear_button, header], **quiet).then(
-            None, None, None, js="() => window.backcareShowUrgent && window.backcareShowUrgent()")
+        # Not queued: a restore waiting behind other visitors' answers would land after a first question
+        # and wipe it (and its reply) from the chat. The page marks itself restored for scripts and tests.
+        demo.load(restore, [saved, cleared], [chatbot, banner, undo_clear_button, header], queue=False, **quiet).then(
+            None, None, None, js="() => { document.documentElement.dataset.restored = 'true';"
+                                 " window.backcareShowUrgent && window.backcareShowUrgent(); }")
         gr.api(chat_api, api_name="chat")
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
     return demo
