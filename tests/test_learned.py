@@ -111,6 +111,15 @@ def test_a_follow_up_without_a_topic_reads_on_from_the_chat(bot):
     assert answer.in_scope and any("core" in c.text.lower() for c in answer.citations)
 
 
+@pytest.mark.parametrize("first, then", [("How can exercise help my lower back pain?", "what can i do in the meantime"),
+                                         ("Why do strong thighs help when lifting?", "what should I do meanwhile?")])
+def test_a_follow_up_that_only_says_when_reads_on_from_the_chat(bot, first, then):
+    # "meantime" and "meanwhile" say when, not what: they are no subject the pages fail to name.
+    a = bot.ask(first)
+    answer = bot.ask(then, history=[{"role": "user", "content": first}, {"role": "assistant", "content": a.text}])
+    assert answer.in_scope and answer.citations
+
+
 def test_a_return_to_an_earlier_topic_leans_on_that_topic(bot):
     history = []
     for q in ("How do I avoid slouching?", "Why do strong legs matter when lifting?"):
