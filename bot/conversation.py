@@ -191,6 +191,15 @@ def context_questions(history: list[dict], weight: float, max_back: int, max_cha
     return out
 
 
+def _without_notes(reply: str) -> str:
+    """A reply without the notes put before its quotes (a caution, the crisis note: a bold lead and
+    no citation), which would take the characters a follow-up reads."""
+    paragraphs = reply.split("\n\n")
+    while len(paragraphs) > 1 and paragraphs[0].lstrip().startswith("**") and not _MARKER.search(paragraphs[0]):
+        paragraphs.pop(0)
+    return "\n\n".join(paragraphs)
+
+
 def quoted_sentences(history: list[dict], limit: int) -> list[tuple[int, str]]:
     """The sentences the latest earlier reply that quoted any quoted (read in its first `limit`
     characters), with their citation numbers: (1, "Repeat 10 times, 3 times a day."). A follow-up
@@ -199,7 +208,7 @@ def quoted_sentences(history: list[dict], limit: int) -> list[tuple[int, str]]:
     for turn in reversed(history):
         if turn["role"] != "assistant":
             continue
-        parts = _MARKER.split(turn["content"][:limit])  # text, number, text, number, …, what follows the last
+        parts = _MARKER.split(_without_notes(turn["content"])[:limit])  # text, number, text, number, …, what follows the last
         found = []
         for text, number in zip(parts[0:-1:2], parts[1::2]):
             text = html.unescape(_ESCAPE.sub("", text)).split("\n\n")[-1]

@@ -101,6 +101,20 @@ def test_a_red_flag_beside_words_of_self_harm_keeps_the_urgent_reply_after_the_c
     assert answer.text.index("suicide or harming yourself") < answer.text.index("Please seek medical care now")
 
 
+@pytest.mark.parametrize("question", ["Which muscles support the spine?", "Why do strong thighs help when lifting?"])
+def test_a_follow_up_reads_the_quotes_of_a_reply_past_its_notes(bot, question):
+    # The crisis note and a caution come before the quotes; a follow-up reads the quotes all the same.
+    from bot.answer import with_cautions, with_crisis
+    from bot.conversation import quoted_sentences
+
+    answer = bot.ask(question)
+    noted = with_crisis(with_cautions(answer, ["severe pain at night or at rest"]), True, "999")
+    limit = bot.settings.serving.history_turn_chars
+    read = [quoted_sentences([{"role": "user", "content": question}, {"role": "assistant", "content": reply}], limit)
+            for reply in (answer.text, noted.text)]
+    assert len(read[0]) >= 2 and read[1] == read[0]
+
+
 @pytest.mark.parametrize("message", [
     "my back is killing me, what stretches help?",
     "Am I harming myself by sitting at a desk all day? my lower back aches",
