@@ -154,7 +154,9 @@ def sectioned(tmp_path_factory):
         "---\ntitle: Common cold\n---\n# Common cold\n\n## Symptoms\n\n"
         "A cold comes on gradually. The main symptoms include:\n\n"
         "- a blocked or runny nose\n- a sore throat\n- sneezing and a cough\n\n"
-        "## How long it lasts\n\nMost colds get better within 1 to 2 weeks.\n", encoding="utf-8")
+        "## How long it lasts\n\nMost colds get better within 1 to 2 weeks.\n\n"
+        "## Easing the aches\n\nIbuprofen and paracetamol ease aches and bring down a temperature. "
+        "Take ibuprofen with or just after food, not on an empty stomach.\n", encoding="utf-8")
     (root / "corpus" / "sleep.md").write_text(
         "---\ntitle: Sleeping well\n---\n# Sleeping well\n\n## Sleeping with back pain\n\n"
         "Many people sleep badly for a while after they hurt their back. Mattresses come in many kinds and "
@@ -167,6 +169,13 @@ def sectioned(tmp_path_factory):
     s = Settings(corpus_dir=root / "corpus", index_dir=root / "index").but(gap_log=False)
     build_index(s, **QUIET)
     return BackCareBot.load(settings=s)
+
+
+@pytest.mark.parametrize("question", ["can i take nurofen on an empty stomach?", "is calpol ok for a temperature"])
+def test_a_medicine_named_by_its_brand_is_found_by_its_generic_name(sectioned, question):
+    # The page names ibuprofen; people name the packet (data/synonyms.tsv).
+    answer = sectioned.ask(question)
+    assert answer.in_scope and "ibuprofen" in answer.citations[0].text.lower()
 
 
 def test_a_citation_names_the_section_it_stands_in(sectioned):
