@@ -156,7 +156,9 @@ def sectioned(tmp_path_factory):
         "- a blocked or runny nose\n- a sore throat\n- sneezing and a cough\n\n"
         "## How long it lasts\n\nMost colds get better within 1 to 2 weeks.\n\n"
         "## Easing the aches\n\nIbuprofen and paracetamol ease aches and bring down a temperature. "
-        "Take ibuprofen with or just after food, not on an empty stomach.\n", encoding="utf-8")
+        "Take ibuprofen with or just after food, not on an empty stomach.\n\n"
+        "## Vaccination\n\nNo vaccine prevents colds. The yearly vaccination against influenza does not protect "
+        "you from a cold.\n", encoding="utf-8")
     (root / "corpus" / "sleep.md").write_text(
         "---\ntitle: Sleeping well\n---\n# Sleeping well\n\n## Sleeping with back pain\n\n"
         "Many people sleep badly for a while after they hurt their back. Mattresses come in many kinds and "
@@ -176,6 +178,12 @@ def test_a_medicine_named_by_its_brand_is_found_by_its_generic_name(sectioned, q
     # The page names ibuprofen; people name the packet (data/synonyms.tsv).
     answer = sectioned.ask(question)
     assert answer.in_scope and "ibuprofen" in answer.citations[0].text.lower()
+
+
+def test_an_everyday_word_for_a_medical_one_is_found_by_it(sectioned):
+    # "jab": the page says vaccination (data/synonyms.tsv).
+    answer = sectioned.ask("will a jab stop me catching colds?")
+    assert answer.in_scope and "vaccin" in answer.citations[0].text.lower()
 
 
 def test_a_citation_names_the_section_it_stands_in(sectioned):
