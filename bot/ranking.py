@@ -228,7 +228,14 @@ _COMMON = 7.5  # the Zipf frequency of the commonest English words
 
 QUESTION_FEATURES = ("best", "best_all", "own", "leaned", "followup", "coverage", "heading", "shared",
                      "terms", "unknown", "unknown_subject", "shift", "foreign", "body_parts_only", "lexical",
-                     "sentence_coverage", "over_floor", "over_strong", "request", "unknown_rarity")
+                     "sentence_coverage", "over_floor", "over_strong", "request", "unknown_rarity", "price")
+PRICE_WORDS = frozenset(w.strip().lower() for w in lexical.read_lines("price_words.txt"))
+_CURRENCY = re.compile(r"[£$€]\s?\d")
+
+
+def names_a_price(text: str) -> bool:
+    """Whether a message speaks of money: a word of data/price_words.txt, or an amount in a currency."""
+    return bool(_CURRENCY.search(text)) or any(w in PRICE_WORDS for w in lexical.words(text))
 
 
 def question_features(near, words, message, hits: list, calibration, top_passages: int) -> np.ndarray:
@@ -258,5 +265,7 @@ def question_features(near, words, message, hits: list, calibration, top_passage
         float(bool(message.request)),
         # How rare in general English its rarest unknown word is: "varicocele" names a topic, "mattress" may not.
         max((1.0 - lexical.zipf(w) / _COMMON for w in words.unknown + words.unknown_subjects), default=0.0),
+        # Names a price, a cost or paying ("how much do stairlifts cost?"), which pages seldom give.
+        float(names_a_price(message.asked)),
     )
     return np.array([row], dtype=np.float64)

@@ -135,6 +135,14 @@ def test_what_the_pages_do_not_say_is_said_first(bot):
     assert answer.text.startswith("My pages don't say how often")
 
 
+@pytest.mark.parametrize("question", ["how much do back exercise classes cost?",
+                                      "are core exercises worth paying a trainer for?"])
+def test_a_question_of_what_something_costs_is_declined(bot, question):
+    # The pages speak of exercise, never of prices: the answerability model reads words of money.
+    assert ranking.names_a_price(question)
+    assert not bot.ask(question).in_scope
+
+
 def test_a_refusal_names_the_words_as_typed(bot):
     answer = bot.ask("What is the best treatment for Glaucoma?")
     assert not answer.in_scope and "Glaucoma" in answer.text
@@ -214,8 +222,8 @@ def test_the_acute_back_note_leads_only_where_the_search_found_it(sectioned):
 
 
 def test_a_body_part_the_pages_never_name_does_not_decline_what_they_do_answer(sectioned):
-    # The pages never name the ears, but they do say how long a cold lasts.
-    answer = sectioned.ask("my ears are blocked, how long does a cold usually last?")
+    # The pages never name the eyes, but they do say how long a cold lasts.
+    answer = sectioned.ask("my eyes are streaming, how long does a cold usually last?")
     assert answer.in_scope and answer.citations[0].source == "Common cold \u203a How long it lasts", answer.text
     declined = sectioned.ask("what stretches help a sore wrist?")  # only a body part the pages never name
     assert not declined.in_scope and "don't cover wrist" in declined.text, declined.text
