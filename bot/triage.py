@@ -258,6 +258,7 @@ class Triage:
         self._encode_many = encode_many
         self._model_name = settings.red_flag_model
         self._pattern_urgent = settings.pattern_urgent
+        self._urgent_needs_words = settings.urgent_needs_words
         self._slip_zipf = settings.slip_zipf
         self.flags = red_flags()
         rows = (calibration or {}).get("flags", {})
@@ -352,7 +353,19 @@ class Triage:
         named = self.named(rows, best)
         urgent = (p >= model.threshold or (p >= self._pattern_urgent and reported_in_its_words(rows))) \
             and not only_not_now(rows)
+        if urgent and self._urgent_needs_words:
+            # The urgent reply names what the message speaks of; a message that speaks of no red flag
+            # in its words gets the caution instead ("can't turn my head, it's stuck" is no night pain).
+            spoken = self.spoken_of(rows)
+            urgent, named = bool(spoken), (tuple(n for n in named if n in spoken) or spoken or named)
         return Reading(named, (), p) if urgent else Reading((), named, p)
+
+    def spoken_of(self, rows: np.ndarray) -> tuple[str, ...]:
+        """The red flags a message speaks of in their words, in any part: a flag's word reported now,
+        one of its lay expressions, or its precise pattern; in table order."""
+        col = FEATURES.index
+        said = rows[:, :, [col("term_present"), col("expression"), col("pattern")]].max(axis=(0, 2)) > 0
+        return tuple(f.name for i, f in enumerate(self.flags) if said[i])
 
     def model(self):
         from .ranking import MODELS, model

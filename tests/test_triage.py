@@ -8,7 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eval"))
 from evaluate import evaluate, load_rows, summary  # noqa: E402
 
-from bot import messages
+from bot import BackCareBot, messages
 
 TRIAGE = Path(__file__).resolve().parent.parent / "eval" / "triage.jsonl"
 HOLDOUT = TRIAGE.parent / "sets" / "triage_holdout.jsonl"
@@ -29,7 +29,8 @@ def test_own_triage_set_reaches_a_tier_and_rarely_alarms_the_calm(bot):
 
 
 # Written blind after the model was built and never fitted on (241 messages, every red flag and kind of
-# calm): measured urgent 84%, either tier 100%, calm without the urgent reply 98%.
+# calm): measured urgent 81%, either tier 100%, calm without the urgent reply 98% (urgent 84% before
+# the urgent reply needed the message to speak of a red flag in its words: TriageSettings.urgent_needs_words).
 def test_blind_holdout_reaches_a_tier_and_rarely_alarms_the_calm(bot):
     rows = load_rows(HOLDOUT)
     assert len({r["flag"] for r in rows if r["kind"] == "urgent"}) == len(bot.index.triage.flags)
@@ -89,6 +90,18 @@ def test_a_look_alike_is_not_the_red_flag(bot):
 def test_someone_else_with_an_emergency_now_gets_the_urgent_reply(bot):
     answer = bot.ask("my husband has crushing chest pain going into his back and he's sweating, he's on the sofa now")
     assert answer.urgent and "chest pain or trouble breathing" in answer.red_flags
+
+
+def test_the_urgent_reply_names_only_red_flags_the_message_speaks_of(bot):
+    # The network finds both alarming; one speaks of no red flag in its words (a caution, not the
+    # urgent reply), the other of cancer, though its clauses come closest to night pain.
+    stuck = "woke up this morning and literally cant turn my head to the left, its just stuck. how long is this gonna last??"
+    melanoma = "I was treated for a melanoma last year and I've developed back pain"
+    loose = BackCareBot.load(settings=bot.settings.but(urgent_needs_words=False))
+    assert loose.ask(stuck).urgent and "cancer, now or in the past" not in loose.ask(melanoma).red_flags
+    answer = bot.ask(stuck)
+    assert not answer.urgent and answer.cautions
+    assert bot.ask(melanoma).red_flags == ["cancer, now or in the past"]
 
 
 def test_a_message_near_a_red_flag_gets_a_caution_beside_its_answer(bot):
