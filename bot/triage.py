@@ -361,11 +361,17 @@ class Triage:
         return Reading(named, (), p) if urgent else Reading((), named, p)
 
     def spoken_of(self, rows: np.ndarray) -> tuple[str, ...]:
-        """The red flags a message speaks of in their words, in any part: a flag's word reported now,
-        one of its lay expressions, or its precise pattern; in table order."""
+        """The red flags a message speaks of in their words, in any part, as ConText reads them (not
+        denied or hypothetical): a flag's word reported now by the writer or someone with them (or
+        in the past, for a flag the past counts for), one of its lay expressions reported now, or
+        its precise pattern with its words so reported; in table order."""
         col = FEATURES.index
-        said = rows[:, :, [col("term_present"), col("expression"), col("pattern")]].max(axis=(0, 2)) > 0
-        return tuple(f.name for i, f in enumerate(self.flags) if said[i])
+        past = np.array([f.counts_when_past for f in self.flags])  # "had a melanoma" still counts
+        unsure = (rows[:, :, col("negated")] > 0) | (rows[:, :, col("hypothetical")] > 0)
+        now = ((rows[:, :, col("term_present")] > 0) | (rows[:, :, col("someone_else_now")] > 0)
+               | ((rows[:, :, col("term")] > 0) & past & ~unsure))
+        said = now | (rows[:, :, col("expression_present")] > 0) | ((rows[:, :, col("pattern")] > 0) & now)
+        return tuple(f.name for i, f in enumerate(self.flags) if said[:, i].any())
 
     def model(self):
         from .ranking import MODELS, model

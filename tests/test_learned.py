@@ -136,7 +136,7 @@ def test_what_the_pages_do_not_say_is_said_first(bot):
 
 
 @pytest.mark.parametrize("question", ["how much do back exercise classes cost?",
-                                      "are core exercises worth paying a trainer for?"])
+                                      "are stretching classes expensive?"])
 def test_a_question_of_what_something_costs_is_declined(bot, question):
     # The pages speak of exercise, never of prices: the answerability model reads words of money.
     assert ranking.names_a_price(question)
@@ -163,7 +163,7 @@ def sectioned(tmp_path_factory):
         "A cold comes on gradually. The main symptoms include:\n\n"
         "- a blocked or runny nose\n- a sore throat\n- sneezing and a cough\n\n"
         "## How long it lasts\n\nMost colds get better within 1 to 2 weeks.\n\n"
-        "## Easing the aches\n\nIbuprofen and paracetamol ease aches and bring down a temperature. "
+        "## Easing the aches\n\nParacetamol eases aches and brings down a temperature. "
         "Take ibuprofen with or just after food, not on an empty stomach.\n\n"
         "## Vaccination\n\nNo vaccine prevents colds. The yearly vaccination against influenza does not protect "
         "you from a cold.\n", encoding="utf-8")
@@ -181,17 +181,27 @@ def sectioned(tmp_path_factory):
     return BackCareBot.load(settings=s)
 
 
-@pytest.mark.parametrize("question", ["can i take nurofen on an empty stomach?", "is calpol ok for a temperature"])
-def test_a_medicine_named_by_its_brand_is_found_by_its_generic_name(sectioned, question):
-    # The page names ibuprofen; people name the packet (data/synonyms.tsv).
+@pytest.mark.parametrize("question, medicine", [("can i take nurofen on an empty stomach?", "ibuprofen"),
+                                                ("is calpol ok for a temperature", "paracetamol")])
+def test_a_medicine_named_by_its_brand_is_found_by_its_generic_name(sectioned, question, medicine):
+    # The page names the medicine; people name the packet (data/synonyms.tsv).
     answer = sectioned.ask(question)
-    assert answer.in_scope and "ibuprofen" in answer.citations[0].text.lower()
+    assert answer.in_scope and medicine in answer.citations[0].text.lower(), answer.text
 
 
 def test_an_everyday_word_for_a_medical_one_is_found_by_it(sectioned):
-    # "jab": the page says vaccination (data/synonyms.tsv).
-    answer = sectioned.ask("will a jab stop me catching colds?")
-    assert answer.in_scope and "vaccin" in answer.citations[0].text.lower()
+    # "flu": the page says influenza (data/synonyms.tsv).
+    answer = sectioned.ask("will my yearly flu vaccination stop colds?")
+    assert answer.in_scope and "influenza" in answer.citations[0].text.lower(), answer.text
+
+
+def test_a_word_that_only_shares_a_stem_with_a_table_word_gains_nothing():
+    # The table is read by stem, so words whose stem has an everyday sense stay out of it: "a sharp
+    # jabbing pain" and "a pile of books" keep theirs.
+    from bot import lexical
+
+    for word in ("jabbing", "pile", "piling", "tum"):
+        assert lexical.SYNONYMS.get(lexical.stem(word)) is None, word
 
 
 def test_a_citation_names_the_section_it_stands_in(sectioned):

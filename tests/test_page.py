@@ -249,8 +249,8 @@ def test_undo_dislike_history_and_clear_with_undo(screen, site):
     # the clear arrives. Reload after that, as a visitor would.
     screen.wait_for_function(f"localStorage.getItem('backcare-conversation') !== {json.dumps(stored)}", timeout=30_000)
     screen.reload()
-    screen.wait_for_selector("#question textarea")
-    screen.wait_for_timeout(1000)
+    screen.wait_for_selector("html[data-restored]", state="attached")  # what was kept is back by now
+    screen.wait_for_timeout(500)
     assert screen.locator("#chat .bot-row").count() == 0
 
 

@@ -29,7 +29,7 @@ def test_own_triage_set_reaches_a_tier_and_rarely_alarms_the_calm(bot):
 
 
 # Written blind after the model was built and never fitted on (241 messages, every red flag and kind of
-# calm): measured urgent 81%, either tier 100%, calm without the urgent reply 98% (urgent 84% before
+# calm): measured urgent 83%, either tier 100%, calm without the urgent reply 98% (urgent 84% before
 # the urgent reply needed the message to speak of a red flag in its words: TriageSettings.urgent_needs_words).
 def test_blind_holdout_reaches_a_tier_and_rarely_alarms_the_calm(bot):
     rows = load_rows(HOLDOUT)
@@ -134,7 +134,7 @@ def test_skipping_medspacy_never_changes_a_reading(bot):
         rows, inputs = triage.features(text, telling=True)
         p = float(model.probability(inputs).max()) if len(inputs) else 0.0
         pattern = p >= bot.settings.triage.pattern_urgent and reported_in_its_words(rows)
-        full = ("urgent" if (p >= model.threshold or pattern) and not only_not_now(rows)
+        full = ("urgent" if (p >= model.threshold or pattern) and not only_not_now(rows) and triage.spoken_of(rows)
                 else "caution" if p >= model.caution else "calm")
         got = "urgent" if reading.urgent else "caution" if reading.cautions else "calm"
         assert got == full, text
