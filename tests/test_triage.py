@@ -92,6 +92,16 @@ def test_someone_else_with_an_emergency_now_gets_the_urgent_reply(bot):
     assert answer.urgent and "chest pain or trouble breathing" in answer.red_flags
 
 
+@pytest.mark.parametrize("message, flag", [
+    ("my mum hasn't been able to feel her legs since this morning", "new or worsening weakness or numbness in the legs"),
+    ("I haven't been able to control my bladder since yesterday and my back is agony", "loss of bladder or bowel control"),
+])
+def test_not_being_able_is_the_symptom_not_its_denial(bot, message, flag):
+    # "hasn't been" denies ("hasn't been a problem"); "hasn't been able to" is the symptom itself.
+    answer = bot.ask(message)
+    assert answer.urgent and flag in answer.red_flags
+
+
 def test_the_urgent_reply_names_only_red_flags_the_message_speaks_of(bot):
     # The network finds both alarming; one speaks of no red flag in its words (a caution, not the
     # urgent reply), the other of cancer, though its clauses come closest to night pain.
