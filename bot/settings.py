@@ -152,8 +152,8 @@ class TriageSettings:
     # A flag's precise pattern read as the writer's own, now ("a fever and chills"), is urgent from
     # this probability of the model (below its urgent threshold; a caution from the caution one).
     pattern_urgent: float = 0.5
-    # The urgent reply only for a message that speaks of a red flag in its words (a flag's word
-    # reported now, a lay expression, a precise pattern), naming those; one the model finds alarming
+    # The urgent reply only for a message that speaks of a red flag in its words (a flag's word or
+    # lay expression reported now, as ConText reads it; cancer's in the past too), naming those; one the model finds alarming
     # without any gets the caution beside the answer. Precision first: a shooting pain down the leg
     # was named chest pain, a neck stuck since morning night pain.
     urgent_needs_words: bool = True

@@ -261,6 +261,7 @@ class Triage:
         self._urgent_needs_words = settings.urgent_needs_words
         self._slip_zipf = settings.slip_zipf
         self.flags = red_flags()
+        self._counts_when_past = np.array([f.counts_when_past for f in self.flags])
         rows = (calibration or {}).get("flags", {})
         self.thresholds = np.array([float(rows.get(f.name, {}).get("threshold", settings.threshold_max))
                                     for f in self.flags])
@@ -363,14 +364,13 @@ class Triage:
     def spoken_of(self, rows: np.ndarray) -> tuple[str, ...]:
         """The red flags a message speaks of in their words, in any part, as ConText reads them (not
         denied or hypothetical): a flag's word reported now by the writer or someone with them (or
-        in the past, for a flag the past counts for), one of its lay expressions reported now, or
-        its precise pattern with its words so reported; in table order."""
+        in the past, for a flag the past counts for: "had a melanoma"), or one of its lay
+        expressions reported now; in table order."""
         col = FEATURES.index
-        past = np.array([f.counts_when_past for f in self.flags])  # "had a melanoma" still counts
         unsure = (rows[:, :, col("negated")] > 0) | (rows[:, :, col("hypothetical")] > 0)
-        now = ((rows[:, :, col("term_present")] > 0) | (rows[:, :, col("someone_else_now")] > 0)
-               | ((rows[:, :, col("term")] > 0) & past & ~unsure))
-        said = now | (rows[:, :, col("expression_present")] > 0) | ((rows[:, :, col("pattern")] > 0) & now)
+        said = ((rows[:, :, col("term_present")] > 0) | (rows[:, :, col("someone_else_now")] > 0)
+                | ((rows[:, :, col("term")] > 0) & self._counts_when_past & ~unsure)
+                | (rows[:, :, col("expression_present")] > 0))
         return tuple(f.name for i, f in enumerate(self.flags) if said[:, i].any())
 
     def model(self):
