@@ -19,7 +19,7 @@ import re
 import sys
 import threading
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -172,7 +172,20 @@ def red_flags() -> tuple[RedFlag, ...]:
             urgent=tuple(r.get("urgent", ())), calm=tuple(r.get("calm", ())),
             lookalikes=tuple(t for t in lookalikes if t not in expressions), expressions=expressions,
         ))
-    return tuple(flags)
+    return tuple(_lookalikes_that_say_another(flags))
+
+
+def _lookalikes_that_say_another(flags: list[RedFlag]) -> list[RedFlag]:
+    """A look-alike of one flag that holds another flag's expression is that expression too: "had an
+    accident in my pants" is no injury, but it is a loss of bowel control. Matched longest-first, the
+    look-alike would otherwise hide the expression inside it."""
+    out = []
+    for flag in flags:
+        own = [f" {e} " for e in flag.expressions]
+        also = [t for other in flags if other is not flag for t in other.lookalikes
+                if t not in flag.expressions and any(e in f" {t} " for e in own)]
+        out.append(replace(flag, expressions=flag.expressions + tuple(dict.fromkeys(also))) if also else flag)
+    return out
 
 
 _PRONOUNS = {"my": ("his", "her", "their"), "myself": ("himself", "herself", "themselves")}

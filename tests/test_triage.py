@@ -87,6 +87,20 @@ def test_a_look_alike_is_not_the_red_flag(bot):
     assert not answer.urgent and "fever, chills or sweats" not in answer.cautions
 
 
+def test_a_look_alike_of_one_flag_can_be_another_flags_expression(bot):
+    # "had an accident in my pants" is no injury (a look-alike of it), but it is a loss of bowel
+    # control: the longer look-alike must not hide the expression inside it.
+    from bot.triage import FEATURES, expressed, red_flags
+
+    names = [f.name for f in red_flags()]
+    bowel, injury = names.index("loss of bladder or bowel control"), names.index("back pain after a fall, accident or other injury")
+    text = "i had an accident in my pants at work today"
+    assert expressed(text)[bowel] and not expressed(text)[injury]
+    rows, _ = bot.index.triage.features(text)
+    assert bot.index.triage.spoken_of(rows) == ("loss of bladder or bowel control",)
+    assert rows[:, injury, FEATURES.index("lookalike")].max() == 1
+
+
 def test_someone_else_with_an_emergency_now_gets_the_urgent_reply(bot):
     answer = bot.ask("my husband has crushing chest pain going into his back and he's sweating, he's on the sofa now")
     assert answer.urgent and "chest pain or trouble breathing" in answer.red_flags
@@ -103,12 +117,12 @@ def test_not_being_able_is_the_symptom_not_its_denial(bot, message, flag):
 
 
 def test_the_urgent_reply_names_only_red_flags_the_message_speaks_of(bot):
-    # The network finds both alarming; one speaks of no red flag in its words (a caution, not the
-    # urgent reply), the other of cancer, though its clauses come closest to night pain.
+    # The network finds both alarming; one speaks of no red flag in its words (a caution at most, not
+    # the urgent reply), the other of cancer, though its clauses come closest to night pain.
     stuck = "woke up this morning and literally cant turn my head to the left, its just stuck. how long is this gonna last??"
     melanoma = "I was treated for a melanoma last year and I've developed back pain"
     loose = BackCareBot.load(settings=bot.settings.but(urgent_needs_words=False))
-    assert loose.ask(stuck).urgent and "cancer, now or in the past" not in loose.ask(melanoma).red_flags
+    assert loose.ask(melanoma).urgent and "cancer, now or in the past" not in loose.ask(melanoma).red_flags
     answer = bot.ask(stuck)
     assert not answer.urgent and answer.cautions
     assert bot.ask(melanoma).red_flags == ["cancer, now or in the past"]
