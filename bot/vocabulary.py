@@ -93,9 +93,19 @@ class Vocabulary:
     def standard_words(self, word: str) -> list[str]:
         """The standard words for an everyday word that the content itself uses, as written there
         (matched as whole words, so "pain relievers" is not taken for the content's "relieve")."""
-        return [w for w in lexical.SYNONYMS.get(lexical.stem(word), ())
-                if zipf(w) < self.common_zipf  # "pain" alone does not make "painkillers" known
-                and (w in self.words or w + "s" in self.words or (w.endswith("s") and w[:-1] in self.words))]
+        found = []
+        for w in lexical.SYNONYMS.get(lexical.stem(word), ()):
+            if "+" in w:  # a phrase ("backache": back+pain) vouches when the content has all its words
+                parts = w.split("+")
+                if all(self._uses(p) for p in parts):
+                    found += [p for p in parts if p not in found]
+            elif zipf(w) < self.common_zipf and self._uses(w):  # "pain" alone does not make "painkillers" known
+                found.append(w)
+        return found
+
+    def _uses(self, word: str) -> bool:
+        """The content has this word as written, or in the singular or plural."""
+        return word in self.words or word + "s" in self.words or (word.endswith("s") and word[:-1] in self.words)
 
     def in_content_words(self, text: str) -> str:
         """The text with the content's standard words added after everyday words it does not use
@@ -217,5 +227,5 @@ def domain_words() -> tuple[str, ...]:
     words = set(CONTRACTIONS) | set(BODY_PARTS) | set(flag_words())
     for key, extras in lexical.SYNONYM_WORDS.items():
         words.add(key)
-        words.update(w for extra in extras for w in extra.split())
+        words.update(w for extra in extras for w in extra.replace("+", " ").split())
     return tuple(sorted(w for w in words if w.isalpha()))

@@ -195,6 +195,16 @@ def test_an_everyday_word_for_a_medical_one_is_found_by_it(sectioned):
     assert answer.in_scope and "influenza" in answer.citations[0].text.lower(), answer.text
 
 
+def test_a_lay_word_for_a_phrase_is_known_where_the_content_has_the_phrases_words(bot):
+    # "backache" is back pain (back+pain in data/synonyms.tsv): "back" and "pain" are too common to
+    # vouch for a lay word one by one, but together they do, where the content has both.
+    answer = bot.ask("my backache is worse in the morning, what stretches help?")
+    assert answer.in_scope and "back pain" in " ".join(c.text.lower() for c in answer.citations), answer.text
+    vocabulary = bot.index.vocabulary
+    assert vocabulary.standard_words("backache") == ["back", "pain"]
+    assert not vocabulary.standard_words("earache")  # the seed page says nothing of ears
+
+
 def test_a_word_that_only_shares_a_stem_with_a_table_word_gains_nothing():
     # The table is read by stem, so words whose stem has an everyday sense stay out of it: "a sharp
     # jabbing pain" and "a pile of books" keep theirs.
