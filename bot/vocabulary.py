@@ -22,7 +22,8 @@ from .lexical import zipf, zipf_rare
 if TYPE_CHECKING:
     from .settings import ScopeSettings
 
-_WORD_SPAN = re.compile(r"[A-Za-z]+(?:['\u2019][A-Za-z]+)*")
+# A word as typed; a hyphenated one ("co-codamol", "back-ache") is one word, as the content's words are.
+_WORD_SPAN = re.compile(r"[A-Za-z]+(?:['\u2019-][A-Za-z]+)*")
 
 
 def _pairs(name: str) -> list[tuple[str, str]]:
@@ -82,6 +83,7 @@ class Vocabulary:
         self.stems = frozenset(lexical.stem(w) for w in words)
         self._sorted_stems = sorted(self.stems)
         self._domain_words = domain_words
+        self._domain_set = frozenset(domain_words)
         self._speller = None
         self._speller_lock = threading.Lock()
 
@@ -179,6 +181,8 @@ class Vocabulary:
         return _WORD_SPAN.sub(lambda m: self._mend_word(m.group(0)), text)
 
     def _mend_word(self, typed: str) -> str:
+        if "-" in typed:
+            return self._mend_hyphenated(typed)
         word = typed.lower()
         if "'" in word or "\u2019" in word or word in lexical.STOPWORDS:
             return typed
@@ -196,6 +200,19 @@ class Vocabulary:
         if fixed is None:
             return typed
         return CONTRACTIONS.get(fixed, fixed)
+
+    def _mend_hyphenated(self, typed: str) -> str:
+        """A hyphenated word stays whole when the content or a word table knows it ("x-ray",
+        "co-codamol"), is joined when that is what is known ("back-ache" → "backache"), and else has
+        each part mended (a typo in one part is still mended; "co-codamol" is never "co-cocodamol")."""
+        word, joined = typed.lower(), typed.replace("-", "")
+        if self.knows(word) or word in self._domain_set:
+            return typed
+        if self.knows(joined.lower()):
+            return joined
+        if joined.lower() in self._domain_set:
+            return typed
+        return "-".join(self._mend_word(part) for part in typed.split("-"))
 
     def _correct(self, word: str) -> str | None:
         from symspellpy import Verbosity

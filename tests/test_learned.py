@@ -205,6 +205,19 @@ def test_a_lay_word_for_a_phrase_is_known_where_the_content_has_the_phrases_word
     assert not vocabulary.standard_words("earache")  # the seed page says nothing of ears
 
 
+def test_a_hyphenated_word_is_mended_whole(bot):
+    # A hyphenated word is one word, as in the content: known whole, or joined ("back-ache" is the
+    # table's "backache"); a table word the content lacks stays as typed, so the refusal names what
+    # was typed ("co-codamol", never the part-by-part "co-cocodamol"); a typo in one part is mended.
+    vocabulary = bot.index.vocabulary
+    assert vocabulary.mend("my back-ache is bad") == "my backache is bad"
+    assert vocabulary.mend("can i take co-codamol?") == "can i take co-codamol?"
+    assert vocabulary.mend("x-ray of my spine") == "x-ray of my spine"
+    assert vocabulary.mend("a back-strechting routine") == "a back-stretching routine"
+    answer = bot.ask("can i take co-codamol for it?")
+    assert not answer.in_scope and "co-codamol" in answer.text and "cocodamol" not in answer.text, answer.text
+
+
 def test_a_word_that_only_shares_a_stem_with_a_table_word_gains_nothing():
     # The table is read by stem, so words whose stem has an everyday sense stay out of it: "a sharp
     # jabbing pain" and "a pile of books" keep theirs.
