@@ -43,17 +43,17 @@ class IntentModel:
 
 
 def decide(labels: tuple[str, ...] | list[str], p: np.ndarray, min_probability: float) -> str:
-    """A question unless what is not a question is likely enough; then its likeliest kind, except
-    small talk that what asks (a question, a request, a question about an animal) together outweighs
-    (the likeliest of those then)."""
+    """A question unless what is not a question is likely enough. Then what asks (a question, a
+    request, a question about an animal) together against small talk of every kind together: the
+    likeliest kind of the side that weighs more ("ok thank you!!" is thanks even where a request is
+    its likeliest single kind, as thanks and a filler together outweigh it)."""
     q = labels.index(QUESTION)
     if 1.0 - p[q] < min_probability:
         return QUESTION
-    best = max((i for i in range(len(labels)) if i != q), key=lambda i: p[i])
     asks = [i for i, label in enumerate(labels) if label in ASKS]
-    if labels[best] in DECLINED or float(sum(p[i] for i in asks)) >= min_probability:
-        return labels[max(asks, key=lambda i: p[i])]  # a declined kind only when likelier than a question
-    return labels[best]
+    small = [i for i in range(len(labels)) if i not in asks]
+    side = asks if float(sum(p[i] for i in asks)) >= min_probability else small
+    return labels[max(side, key=lambda i: p[i])]
 
 
 @lru_cache(maxsize=4)

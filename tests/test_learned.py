@@ -2,6 +2,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from bot import BackCareBot, intents, ranking
@@ -46,10 +47,19 @@ def test_a_problem_told_without_a_question_is_not_small_talk(bot, message):
     assert bot.index.intent_of(message) in intents.ASKS and bot.ask(message).kind != "small_talk"
 
 
-@pytest.mark.parametrize("message", ["ok thanks! bye", "what can you do?", "haha fair enough"])
+@pytest.mark.parametrize("message", ["ok thanks! bye", "what can you do?", "haha fair enough", "ok thank you!!"])
 def test_small_talk_in_any_form_is_small_talk(bot, message):
     answer = bot.ask(message)
     assert answer.kind == "small_talk" and not answer.citations, answer.text
+
+
+def test_small_talk_of_several_kinds_together_outweighs_a_likelier_single_request():
+    labels = ["ack", "question", "service", "thanks"]
+    # a request is the likeliest single kind, but thanks and a filler together weigh more: thanks
+    assert intents.decide(labels, np.array([0.27, 0.06, 0.37, 0.30]), 0.5) == "thanks"
+    # what asks weighs more together: its likeliest kind
+    assert intents.decide(labels, np.array([0.20, 0.25, 0.30, 0.25]), 0.5) == "service"
+    assert intents.decide(labels, np.array([0.10, 0.60, 0.10, 0.20]), 0.5) == "question"
 
 
 @pytest.mark.parametrize("message", ["which brand of running shoes should I buy?",
