@@ -424,6 +424,23 @@ def test_a_message_that_says_it_changes_topic_stands_alone(sectioned):
     assert answer.in_scope and answer.citations[0].source.startswith("Sprained ankle"), answer.text
 
 
+def test_the_there_of_there_is_points_at_nothing_said_before(sectioned):
+    from bot.conversation import leans_on_history
+    from bot.understanding import understand
+
+    # "there" as a place leans on the chat; the "there" of "there's", "is there" does not.
+    assert leans_on_history("can i put ice there?")
+    assert not leans_on_history("my nan is 84 and there's a heatwave coming, what should i do for her?")
+    assert not leans_on_history("there are lots of people with knee pain, why")
+    history = _asked(sectioned, "how long does a cold usually last?")
+    shift = understand("ok. my son sprained his ankle and there's a lot of swelling, what should we do?",
+                       history, sectioned.index)
+    assert not shift.context, shift.context
+    answer = sectioned.ask("ok. my son sprained his ankle and there's a lot of swelling, what should we do?",
+                           history=history)
+    assert answer.in_scope and answer.citations[0].source.startswith("Sprained ankle"), answer.text
+
+
 def test_a_return_to_an_earlier_topic_reads_where_that_answer_was(sectioned):
     from bot.understanding import understand
 
