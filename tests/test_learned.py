@@ -228,6 +228,18 @@ def test_a_hyphenated_word_is_mended_whole(bot):
     assert not answer.in_scope and "co-codamol" in answer.text and "cocodamol" not in answer.text, answer.text
 
 
+def test_tests_and_drinks_by_the_names_people_use_are_the_contents_words():
+    # "do I need an MRI?" on a page that says "most people do not need a scan"; "a pint at the
+    # weekend" on a leaflet that says "do not drink alcohol" (data/synonyms.tsv).
+    from bot.settings import Settings
+    from bot.vocabulary import Vocabulary
+
+    content = Vocabulary({"most": 3, "people": 3, "need": 2, "scan": 1, "drink": 1, "alcohol": 1}, Settings().scope)
+    for word in ("mri", "xray", "x-ray", "pint", "beer"):
+        assert content.knows(word), word
+    assert not Vocabulary({"scan": 1}, Settings().scope).knows("pint")
+
+
 def test_a_word_that_only_shares_a_stem_with_a_table_word_gains_nothing():
     # The table is read by stem, so words whose stem has an everyday sense stay out of it: "a sharp
     # jabbing pain" and "a pile of books" keep theirs.
