@@ -19,10 +19,11 @@ _FOLLOWUP = re.compile(
     r"^\W*(and|but|also|so|or|what about|how about|and what|what else|anything else|then|same|sorry|no,)(\b|\s)"
     r"|\b(it|its|it's|they|them|their|theirs|those|these|that one|this one|ones|then|too|instead|either|else|"
     r"more of|as well|i meant|i mean|meant|other one)\b"
-    # "there" as a place ("can I put ice there?"), not the "there" of "there's a heatwave coming" or
-    # "is there a cream for it": that one points at nothing said before.
-    r"|(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bwere )(?<!\bany )\bthere\b(?!\s*(?:'s|'re|'ll|s\b|is|are|was|were|will|"
-    r"would|could|should|might|may|must|has|have|had|seems?|isn't|aren't|wasn't|weren't|won't|no\b|any))"
+    # "there" as a place ("can I put ice there?"), not the "there" of "there's a heatwave coming",
+    # "is there a cream", "will there be a scar" or "hi there": that one points at nothing said before.
+    r"|(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bwere )(?<!n't )(?<!\bhi )(?<!\bhey )(?<!\bhello )\bthere\b"
+    r"(?!\s*(?:'s|'re|'ll|'d|'ve|s|is|are|was|were|will|would|could|should|might|may|must|can|has|have|had|"
+    r"do|does|did|seems?|appears?|used|be|been|no|any|can't|won't|ain't)(?:n't)?\b)"
 )
 # A return to an earlier topic ("going back to the cream"): it leans on the earlier question that
 # shares its words, not on the latest one. "Back to" opens the message or one of its sentences

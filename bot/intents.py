@@ -38,7 +38,7 @@ class IntentModel:
         return p / p.sum()
 
     def intent(self, vector: np.ndarray) -> str:
-        """The likeliest kind of small talk when small talk as a whole is likely enough, else a question."""
+        """A question, the kind of small talk, or the declined kind (service, animal) the message is (`decide`)."""
         return decide(self.labels, self.probabilities(vector), self.min_probability)
 
 
@@ -52,7 +52,7 @@ def decide(labels: tuple[str, ...] | list[str], p: np.ndarray, min_probability: 
         return QUESTION
     asks = [i for i, label in enumerate(labels) if label in ASKS]
     small = [i for i in range(len(labels)) if i not in asks]
-    side = asks if float(sum(p[i] for i in asks)) >= min_probability else small
+    side = asks if float(sum(p[i] for i in asks)) >= float(sum(p[i] for i in small)) else small
     return labels[max(side, key=lambda i: p[i])]
 
 

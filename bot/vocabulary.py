@@ -83,7 +83,8 @@ class Vocabulary:
         self.stems = frozenset(lexical.stem(w) for w in words)
         self._sorted_stems = sorted(self.stems)
         self._domain_words = domain_words
-        self._domain_set = frozenset(domain_words)
+        # Hyphenated table words ("co-codamol") too, which the speller's list leaves out.
+        self._domain_set = frozenset(domain_words) | frozenset(w for w in lexical.SYNONYM_WORDS if "-" in w)
         self._speller = None
         self._speller_lock = threading.Lock()
 
@@ -125,7 +126,10 @@ class Vocabulary:
         word = typed.lower()
         if lexical.stem(word) in self.stems:
             return []
-        return [w for w in self.standard_words(word) if w != word]
+        found = [w for w in self.standard_words(word) if w != word]
+        if not found and "-" in word:  # "tummy-ache": the table knows its parts ("tummy" → abdomen)
+            found = list(dict.fromkeys(w for part in word.split("-") if part for w in self._standard_for(part)))
+        return found
 
     def relatives(self, root: str) -> list[str]:
         """The content's stems that extend this one ("treat" → "treatment"): derived forms Snowball
@@ -205,7 +209,7 @@ class Vocabulary:
         """A hyphenated word stays whole when the content or a word table knows it ("x-ray",
         "co-codamol"), is joined when that is what is known ("back-ache" → "backache"), and else has
         each part mended (a typo in one part is still mended; "co-codamol" is never "co-cocodamol")."""
-        word, joined = typed.lower(), typed.replace("-", "")
+        word, joined = typed.lower(), typed[0] + typed[1:].replace("-", "").lower()
         if self.knows(word) or word in self._domain_set:
             return typed
         if self.knows(joined.lower()):
