@@ -209,12 +209,13 @@ class Vocabulary:
         """A hyphenated word stays whole when the content or a word table knows it ("x-ray",
         "co-codamol"), is joined when that is what is known ("back-ache" → "backache"), and else has
         each part mended (a typo in one part is still mended; "co-codamol" is never "co-cocodamol")."""
-        word, joined = typed.lower(), typed[0] + typed[1:].replace("-", "").lower()
+        word = typed.lower()
+        key = word.replace("-", "")  # "backache"
         if self.knows(word) or word in self._domain_set:
             return typed
-        if self.knows(joined.lower()):
-            return joined
-        if joined.lower() in self._domain_set:
+        if self.knows(key):
+            return typed[0] + key[1:]  # joined, its first letter as typed
+        if key in self._domain_set:
             return typed
         return "-".join(self._mend_word(part) for part in typed.split("-"))
 
