@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from . import lexical, messages, safe_text, safety
@@ -195,25 +194,6 @@ def name_words(words: tuple[str, ...], typed: str = "") -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-@lru_cache(maxsize=1)
-def question_types() -> tuple[tuple[str, "re.Pattern", "re.Pattern"], ...]:
-    """(what is asked, how a question asks it, what a sentence saying it has): data/question_types.tsv."""
-    rows = []
-    for line in lexical.read_lines("question_types.tsv"):
-        parts = line.split("\t")
-        if len(parts) == 3:
-            rows.append((parts[0].strip(), re.compile(parts[1], re.I), re.compile(parts[2], re.I)))
-    return tuple(rows)
-
-
-def not_said(question: str, body: str) -> str:
-    """What the question asks for that the quoted sentences do not say ("how often"), or ""."""
-    for what, asks, says in question_types():
-        if asks.search(question) and not says.search(body):
-            return what
-    return ""
-
-
 def _same_text(text: str) -> str:
     return " ".join(lexical.words(text))
 
@@ -302,7 +282,7 @@ def compose(hits: list[Hit], query_terms: set[str], lead_sentences: int, term_bo
     caveats = [messages.ACUTE_CAVEAT, messages.GRADUAL_CAVEAT]
     caveat_block = messages.CAVEATS_HEADING + "\n" + "\n".join(f"- {c}" for c in caveats)
     body = _lay_out(quoted)
-    missing = not_said(asked, body) if asked else ""
+    missing = lexical.not_said(asked, body) if asked else ""
     lead = "\n\n".join(filter(None, [f"_{notice}_" if notice else "",
                                       messages.NOT_SAID.format(what=missing) if missing else ""]))
     sources = messages.SOURCES_HEADING + "\n" + "\n".join(

@@ -119,3 +119,22 @@ def passage_terms(heading: str, text: str) -> list[str]:
     section), since a passage often leaves its topic unsaid ("Treatments include exercise" on a page
     titled "Osteoarthritis", under "Treatment")."""
     return terms(heading) + terms(text)
+
+
+@lru_cache(maxsize=1)
+def question_types() -> tuple[tuple[str, "re.Pattern", "re.Pattern"], ...]:
+    """(what is asked, how a question asks it, what a sentence saying it has): data/question_types.tsv."""
+    rows = []
+    for line in read_lines("question_types.tsv"):
+        parts = line.split("\t")
+        if len(parts) == 3:
+            rows.append((parts[0].strip(), re.compile(parts[1], re.I), re.compile(parts[2], re.I)))
+    return tuple(rows)
+
+
+def not_said(question: str, body: str) -> str:
+    """What the question asks for that the quoted sentences do not say ("how often"), or ""."""
+    for what, asks, says in question_types():
+        if asks.search(question) and not says.search(body):
+            return what
+    return ""

@@ -228,7 +228,7 @@ _COMMON = 7.5  # the Zipf frequency of the commonest English words
 
 QUESTION_FEATURES = ("best", "best_all", "own", "leaned", "followup", "coverage", "heading", "shared",
                      "terms", "unknown", "unknown_subject", "shift", "foreign", "body_parts_only", "lexical",
-                     "sentence_coverage", "over_floor", "over_strong", "request", "unknown_rarity", "price")
+                     "sentence_coverage", "over_floor", "over_strong", "request", "unknown_rarity", "price", "pull", "unsaid")
 PRICE_WORDS = frozenset(w.strip().lower() for w in lexical.read_lines("price_words.txt"))
 _CURRENCY = re.compile(r"[£$€]\s?\d")
 
@@ -267,5 +267,9 @@ def question_features(near, words, message, hits: list, calibration, top_passage
         max((1.0 - lexical.zipf(w) / _COMMON for w in words.unknown + words.unknown_subjects), default=0.0),
         # Names a price, a cost or paying ("how much do stairlifts cost?"), which pages seldom give.
         float(names_a_price(message.asked)),
+        # How much closer the passages found come without one of its words the content never names.
+        words.pull,
+        # Asks how often, how long, how many or how much, and none of the top passages says it.
+        float(bool(lexical.not_said(message.asked, " ".join(h.chunk.text for h in top)))),
     )
     return np.array([row], dtype=np.float64)

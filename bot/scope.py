@@ -101,11 +101,19 @@ def _weighed_texts(text: str, others: list[str]) -> list[str]:
     return [text] + [_without(text, [w]) for w in others] + ([_without(text, others)] if len(others) > 1 else [])
 
 
+def _without_body_parts(text: str, words: WordCheck) -> list[str]:
+    """The question without each body part the content never names: how much closer the passages
+    found come without it ("does stretching help with a stiff jaw" on pages about the back)."""
+    return [_without(text, [w]) for w in words.unknown_body_parts]
+
+
 def texts_to_encode(text: str, words: WordCheck) -> list[str]:
     """What `known_by_meaning` and `weigh_unknown` will encode for this question (when no word turns
     out a synonym), so the message's one model pass can carry them."""
     candidates = _candidates(words)
-    return candidates + _weighed_texts(text, candidates) if candidates else []
+    if not candidates and not words.unknown_body_parts:
+        return []
+    return candidates + _weighed_texts(text, candidates) + _without_body_parts(text, words)
 
 
 def known_by_meaning(words: WordCheck, encode_many, word_vectors: np.ndarray, min_cosine: float) -> WordCheck:
@@ -120,18 +128,30 @@ def known_by_meaning(words: WordCheck, encode_many, word_vectors: np.ndarray, mi
     return replace(words, unknown=tuple(w for w in words.unknown if w not in known), foreign=False) if known else words
 
 
-def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSettings) -> WordCheck:
+def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSettings,
+                  found: np.ndarray | None = None) -> WordCheck:
     """How much the question rides on each unknown word: how far its vector moves without it.
 
     "Can I ramp up my workouts?" means nearly the same without "ramp" (incidental: ignored); "How
     should I lift a heavy suitcase?" keeps most of its sense (a detail: the match must be strong);
     "What is the best treatment for glaucoma?" is lost without "glaucoma" (the subject: declined).
-    The question and each version of it without a word (and without all of them) take one model pass."""
+    The question and each version of it without a word (and without all of them) take one model pass.
+    The same vectors tell how much closer the passages found (`found`, each read whole) come to the
+    question without a word: the pull of a word the content never names, incidental or not, and of
+    a body part it never names."""
     others = _candidates(words)
-    if not others:
+    if not others and not words.unknown_body_parts:
         return words
-    vectors = encode_many(_weighed_texts(text, others))
-    moved = [1.0 - float(vectors[0] @ v) for v in vectors[1:]]
+    texts = _weighed_texts(text, others)
+    vectors = encode_many(texts + _without_body_parts(text, words))
+    pull = 0.0
+    if found is not None and len(found):
+        with_all = float((found @ vectors[0]).max())
+        pull = max([0.0] + [float((found @ v).max()) - with_all for v in vectors[1:len(others) + 1]]
+                   + [float((found @ v).max()) - with_all for v in vectors[len(texts):]])
+    if not others:
+        return replace(words, pull=pull)
+    moved = [1.0 - float(vectors[0] @ v) for v in vectors[1:len(texts)]]
     details, subjects = [], []
     for word, shift in zip(others, moved):
         if shift >= settings.subject_word_shift:
@@ -142,7 +162,7 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
         subjects = others  # "heat or an ice pack": together they are the subject
     # An incidental word moves the question too little to count: its shift is read as none.
     shift = max(moved) if max(moved) >= settings.detail_word_shift else 0.0
-    return replace(words, unknown=tuple(details), unknown_subjects=tuple(subjects), shift=shift)
+    return replace(words, unknown=tuple(details), unknown_subjects=tuple(subjects), shift=shift, pull=pull)
 
 
 def judge(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
@@ -198,7 +218,8 @@ def evidence(message: "Message", hits: list["Hit"], index: "Index") -> tuple[Wor
     words = known_by_meaning(message.words, index.embedder.encode_queries, index.word_vectors, s.synonym_cosine)
     # How far an unknown word moves the question is measured on the text with the standard words
     # written in, as the scope thresholds were set.
-    words = weigh_unknown(message.search_text, words, index.embedder.encode_queries, s)
+    found = index.passages.whole_vectors(hits[:index.settings.retrieval.top_passages])
+    words = weigh_unknown(message.search_text, words, index.embedder.encode_queries, s, found)
     return words, closeness(message, hits, index)
 
 

@@ -66,6 +66,10 @@ class WordCheck:
     unknown_subjects: tuple[str, ...] = ()  # unknown words the question is about (set by scope.weigh_unknown)
     foreign: bool = False  # it has words of its own, none of which the content uses ("my car's engine")
     shift: float = 0.0  # how far the question's vector moves without its unknown words (set by scope.weigh_unknown)
+    # How much closer the passages found come to the question without one of its unknown words, incidental
+    # ones too (set by scope.weigh_unknown): "does clove oil work for toothache" is nearer a page on
+    # toothache without "clove", since the page never names it.
+    pull: float = 0.0
 
     @property
     def only_uncovered_body_parts(self) -> bool:
@@ -182,9 +186,9 @@ class Vocabulary:
     # ---- mending -------------------------------------------------------------------------
     def mend(self, text: str) -> str:
         """The text with contractions, spellings and typos mended towards the content's words."""
-        return _WORD_SPAN.sub(lambda m: self._mend_word(m.group(0)), text)
+        return _WORD_SPAN.sub(lambda m: self._mend_word(m.group(0), name=_a_name(m)), text)
 
-    def _mend_word(self, typed: str) -> str:
+    def _mend_word(self, typed: str, name: bool = False) -> str:
         if "-" in typed:
             return self._mend_hyphenated(typed)
         word = typed.lower()
@@ -200,7 +204,7 @@ class Vocabulary:
         # A real English word stays as typed: only a non-word is pulled towards the content's words.
         if len(word) < 4 or zipf_rare(word) >= self.non_word_zipf:
             return typed
-        fixed = self._correct(word)
+        fixed = self._correct(word, 1 if name else 2)
         if fixed is None:
             return typed
         return CONTRACTIONS.get(fixed, fixed)
@@ -219,11 +223,11 @@ class Vocabulary:
             return typed
         return "-".join(self._mend_word(part) for part in typed.split("-"))
 
-    def _correct(self, word: str) -> str | None:
+    def _correct(self, word: str, most: int = 2) -> str | None:
         from symspellpy import Verbosity
 
         speller = self._get_speller()
-        distance = 1 if len(word) <= 5 else 2
+        distance = 1 if len(word) <= 5 else most
         found = speller.lookup(word, Verbosity.TOP, max_edit_distance=distance)
         return found[0].term if found and found[0].term != word else None
 
@@ -240,6 +244,13 @@ class Vocabulary:
                     speller.create_dictionary_entry(word, 1000)
                 self._speller = speller
             return self._speller
+
+
+def _a_name(m: re.Match) -> bool:
+    """A capitalised word inside a sentence may name something ("the Lenire device", "Phonak or
+    Oticon"): only a slip of one letter is mended ("Ibuprofin"), never a word two letters away."""
+    word, before = m.group(0), m.string[:m.start()].rstrip()
+    return word[:1].isupper() and not word.isupper() and bool(before) and before[-1] not in ".!?:;\"'(\n"
 
 
 def domain_words() -> tuple[str, ...]:

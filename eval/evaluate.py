@@ -153,7 +153,10 @@ LIBRARIES = [
               "sets/triage_holdout.jsonl"]},
     {"name": "fixtures", "origin": "own", "docs": "../tests/fixtures/library", "sets": ["library_questions.jsonl"]},
     # The libraries written for the project, each laid out the same way (eval/libraries/NAME/ and
-    # eval/sets/NAME.jsonl, NAME_conversations.jsonl). "blind" sets are scored, never fitted on:
+    # eval/sets/NAME.jsonl, NAME_conversations.jsonl; NAME_fit.jsonl, 30 near misses the pages do not
+    # answer and 15 questions they do, and NAME_fit_conversations.jsonl, 12 chats whose follow-ups lean on
+    # what was said and that the pages answer or not, both written to fit on by someone who saw only the
+    # pages). "blind" sets are scored, never fitted on:
     # NAME_more.jsonl holds 25 more answerable questions and 25 near misses the pages do not answer,
     # written after the models were fitted by someone who had not seen the bot. NAME_nearmiss.jsonl
     # holds 30 questions that sound like the library's topics but that its pages do not answer (a
@@ -161,7 +164,8 @@ LIBRARIES = [
     # NAME_switches.jsonl: 12 conversations that move between the library's pages and come back
     # ("different thing, …", "back to my ankle, …"), with near misses and small talk between.
     *({"name": name, "origin": "own", "docs": f"libraries/{name}",
-       "sets": [f"sets/{name}.jsonl", f"sets/{name}_conversations.jsonl"],
+       "sets": [f"sets/{name}.jsonl", f"sets/{name}_conversations.jsonl", f"sets/{name}_fit.jsonl",
+                f"sets/{name}_fit_conversations.jsonl"],
        "blind": [f"sets/{name}_more.jsonl", f"sets/{name}_nearmiss.jsonl", f"sets/{name}_switches.jsonl"]}
       for name in ("clinic", "family", "textbook", "hospital", "pharmacy", "blog")),
     {"name": "shared-seed", "origin": "shared", "docs": None,

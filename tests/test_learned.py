@@ -229,6 +229,32 @@ def test_a_hyphenated_word_is_mended_whole(bot):
     assert not answer.in_scope and "co-codamol" in answer.text and "cocodamol" not in answer.text, answer.text
 
 
+def test_a_capitalised_name_inside_a_sentence_is_mended_only_for_a_slip_of_one_letter(bot):
+    # "the Lenire device" names something: it is never pulled two letters into one of the content's
+    # words, while a capitalised one-letter slip ("Ibuprofin") and a lower-case typo still are.
+    vocabulary = bot.index.vocabulary
+    assert vocabulary.mend("try the Exercizez band") == "try the Exercizez band"
+    assert vocabulary.mend("try the Exercixes band") == "try the exercises band"
+    assert vocabulary.mend("my exercizez hurt") != "my exercizez hurt"
+    assert vocabulary.mend("Exercizez hurt") != "Exercizez hurt"  # the first word of a sentence
+
+
+@pytest.mark.parametrize("question", ["does clove oil help back pain", "does stretching help with a stiff jaw"])
+def test_a_word_the_pages_never_name_pulls_the_question_away_from_them(bot, question):
+    # The question comes closer to the passages found without the word the pages never name (an
+    # incidental word or a body part), and answerability reads how much: both are declined.
+    from bot import retrieval, scope
+    from bot.understanding import understand
+
+    index = bot.index
+    message = understand(question, [], index)
+    words, _ = scope.evidence(message, index.search(retrieval.query_for(message, index)), index)
+    assert words.pull > 0.02
+    assert not bot.ask(question).in_scope
+    plain = understand("does stretching help back pain", [], index)
+    assert scope.evidence(plain, index.search(retrieval.query_for(plain, index)), index)[0].pull == 0.0
+
+
 def test_tests_and_drinks_by_the_names_people_use_are_the_contents_words():
     # "do I need an MRI?" on a page that says "most people do not need a scan"; "a pint at the
     # weekend" on a leaflet that says "do not drink alcohol" (data/synonyms.tsv).
