@@ -147,8 +147,9 @@ def _refers_back(sentence: str) -> bool:
 def select_passages(hits: list[Hit], max_citations: int, support_ratio: float, dense_gap: float,
                     floor: float) -> list[Hit]:
     """The best passage and the runners-up that answer the question too: close to it in fused score
-    and in meaning (their closest sentence within dense_gap of the best one's, and above the scope
-    floor). A passage whose text another document already gave is cited once."""
+    and in meaning (their closest sentence within dense_gap of the best one's, or the passage read
+    whole as close as the best one, and above the scope floor). A passage whose text another
+    document already gave is cited once."""
     if not hits:
         return []
     top = hits[0]
@@ -160,7 +161,11 @@ def select_passages(hits: list[Hit], max_citations: int, support_ratio: float, d
         if key in seen:
             continue
         # Above the scope floor a supporter must clear it too; a grey-band answer keeps its close runners-up.
-        close = h.dense >= top.dense - dense_gap and (h.dense >= floor or top.dense < floor)
+        # A passage that reads, whole, at least as close as the best one is close too, whatever its
+        # closest sentence: "why is going down stairs worse?" is answered by a paragraph on the forces
+        # on the knee, none of whose sentences alone is as near as the tips on stairs.
+        near = h.dense >= top.dense - dense_gap or (h.passage > 0.0 and h.passage >= top.passage)
+        close = near and (h.dense >= floor or top.dense < floor)
         if h.score >= support_ratio * top.score and close:
             chosen.append(h)
             seen.add(key)

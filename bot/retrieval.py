@@ -123,15 +123,12 @@ class PassageSearch:
         if hasattr(self.dense, "hnsw"):
             self.dense.hnsw.efSearch = settings.hnsw_ef_search
 
-    def whole_vectors(self, hits: list[Hit]) -> np.ndarray:
-        """The found passages each read whole (a build without them: each one's closest sentence)."""
-        found = [(r, h) for r, h in ((self.chunks.row_of(h.chunk.chunk_id), h) for h in hits) if r is not None]
-        if not found:
-            return np.zeros((0, self.dense.d), dtype=np.float32)
-        if self.passage_vectors is not None:
-            return np.asarray(self.passage_vectors[[r for r, _ in found]], dtype=np.float32)
-        closest = [int(self.chunks.first_sentence[r]) + int(np.argmax(h.sentence_scores or (0.0,))) for r, h in found]
-        return np.stack([self.dense.reconstruct(i) for i in closest]).astype(np.float32)
+    def whole_vectors(self, hits: list[Hit]) -> np.ndarray | None:
+        """The found passages each read whole; None for a build made before they were kept."""
+        if self.passage_vectors is None:
+            return None
+        rows = [r for r in (self.chunks.row_of(h.chunk.chunk_id) for h in hits) if r is not None]
+        return np.asarray(self.passage_vectors[rows], dtype=np.float32)
 
     def sentence_similarities(self, i: int, vector: np.ndarray) -> np.ndarray:
         start, count = int(self.chunks.first_sentence[i]), int(self.chunks.sentence_counts[i])

@@ -93,7 +93,8 @@ def _candidates(words: WordCheck) -> list[str]:
 
 
 def _without(text: str, removed: list[str]) -> str:
-    return re.sub(r"(?i)\b(" + "|".join(re.escape(w) for w in removed) + r")\b", " ", text)
+    # The words come with straight apostrophes ("jaw's"), the text as typed ("jaw’s").
+    return re.sub(r"(?i)\b(" + "|".join(re.escape(w).replace("'", "['’]") for w in removed) + r")\b", " ", text)
 
 
 def _weighed_texts(text: str, others: list[str]) -> list[str]:
@@ -138,7 +139,7 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
     The question and each version of it without a word (and without all of them) take one model pass.
     The same vectors tell how much closer the passages found (`found`, each read whole) come to the
     question without a word: the pull of a word the content never names, incidental or not, and of
-    a body part it never names."""
+    a body part it never names (0 for a build that kept no passages read whole)."""
     others = _candidates(words)
     if not others and not words.unknown_body_parts:
         return words
@@ -218,7 +219,8 @@ def evidence(message: "Message", hits: list["Hit"], index: "Index") -> tuple[Wor
     words = known_by_meaning(message.words, index.embedder.encode_queries, index.word_vectors, s.synonym_cosine)
     # How far an unknown word moves the question is measured on the text with the standard words
     # written in, as the scope thresholds were set.
-    found = index.passages.whole_vectors(hits[:index.settings.retrieval.top_passages])
+    found = index.passages.whole_vectors(hits[:index.settings.retrieval.top_passages]) \
+        if _candidates(words) or words.unknown_body_parts else None
     words = weigh_unknown(message.search_text, words, index.embedder.encode_queries, s, found)
     return words, closeness(message, hits, index)
 

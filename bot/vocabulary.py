@@ -186,11 +186,12 @@ class Vocabulary:
     # ---- mending -------------------------------------------------------------------------
     def mend(self, text: str) -> str:
         """The text with contractions, spellings and typos mended towards the content's words."""
-        return _WORD_SPAN.sub(lambda m: self._mend_word(m.group(0), name=_a_name(m)), text)
+        names = not _title_case(text)  # "Can I Take Paracetomal For Back Pain" names nothing
+        return _WORD_SPAN.sub(lambda m: self._mend_word(m.group(0), name=names and _a_name(m)), text)
 
     def _mend_word(self, typed: str, name: bool = False) -> str:
         if "-" in typed:
-            return self._mend_hyphenated(typed)
+            return self._mend_hyphenated(typed, name)
         word = typed.lower()
         if "'" in word or "\u2019" in word or word in lexical.STOPWORDS:
             return typed
@@ -205,11 +206,16 @@ class Vocabulary:
         if len(word) < 4 or zipf_rare(word) >= self.non_word_zipf:
             return typed
         fixed = self._correct(word, 1 if name else 2)
+        if name and fixed is None:
+            # Two letters away, a name is mended only into a word of the bot's own tables: a
+            # medicine's name ("Paracetomal"), never a word of the content ("Lenire" is not "centre").
+            fixed = self._correct(word, 2)
+            fixed = fixed if fixed in self._domain_set else None
         if fixed is None:
             return typed
         return CONTRACTIONS.get(fixed, fixed)
 
-    def _mend_hyphenated(self, typed: str) -> str:
+    def _mend_hyphenated(self, typed: str, name: bool = False) -> str:
         """A hyphenated word stays whole when the content or a word table knows it ("x-ray",
         "co-codamol"), is joined when that is what is known ("back-ache" → "backache"), and else has
         each part mended (a typo in one part is still mended; "co-codamol" is never "co-cocodamol")."""
@@ -221,7 +227,7 @@ class Vocabulary:
             return typed[0] + key[1:]  # joined, its first letter as typed
         if key in self._domain_set:
             return typed
-        return "-".join(self._mend_word(part) for part in typed.split("-"))
+        return "-".join(self._mend_word(part, name) for part in typed.split("-"))
 
     def _correct(self, word: str, most: int = 2) -> str | None:
         from symspellpy import Verbosity
@@ -248,9 +254,23 @@ class Vocabulary:
 
 def _a_name(m: re.Match) -> bool:
     """A capitalised word inside a sentence may name something ("the Lenire device", "Phonak or
-    Oticon"): only a slip of one letter is mended ("Ibuprofin"), never a word two letters away."""
-    word, before = m.group(0), m.string[:m.start()].rstrip()
-    return word[:1].isupper() and not word.isupper() and bool(before) and before[-1] not in ".!?:;\"'(\n"
+    Oticon", 'is "Lenire" any good'): only a slip of one letter is mended in it ("Ibuprofin"), or
+    one of two into a word of the bot's own tables. A sentence starts after . ! ? : ; (and any
+    quotes or brackets that follow them)."""
+    word = m.group(0)
+    if not word[:1].isupper() or word.isupper():
+        return False
+    before = m.string[:m.start()].rstrip().rstrip(_OPENING).rstrip()
+    return bool(before) and before[-1] not in ".!?:;"
+
+
+_OPENING = "\"'([\u201c\u2018"
+
+
+def _title_case(text: str) -> bool:
+    """Most words capitalised: the capitals say nothing of names."""
+    words = _WORD_SPAN.findall(text)
+    return len(words) > 2 and sum(w[:1].isupper() for w in words) > len(words) / 2
 
 
 def domain_words() -> tuple[str, ...]:

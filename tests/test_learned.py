@@ -229,30 +229,44 @@ def test_a_hyphenated_word_is_mended_whole(bot):
     assert not answer.in_scope and "co-codamol" in answer.text and "cocodamol" not in answer.text, answer.text
 
 
-def test_a_capitalised_name_inside_a_sentence_is_mended_only_for_a_slip_of_one_letter(bot):
-    # "the Lenire device" names something: it is never pulled two letters into one of the content's
-    # words, while a capitalised one-letter slip ("Ibuprofin") and a lower-case typo still are.
-    vocabulary = bot.index.vocabulary
-    assert vocabulary.mend("try the Exercizez band") == "try the Exercizez band"
-    assert vocabulary.mend("try the Exercixes band") == "try the exercises band"
-    assert vocabulary.mend("my exercizez hurt") != "my exercizez hurt"
-    assert vocabulary.mend("Exercizez hurt") != "Exercizez hurt"  # the first word of a sentence
+def _pull(bot, question):
+    from bot import retrieval, scope
+    from bot.understanding import understand
+
+    index = bot.index
+    message = understand(question, [], index)
+    return message, scope.evidence(message, index.search(retrieval.query_for(message, index)), index)[0]
 
 
 @pytest.mark.parametrize("question", ["does clove oil help back pain", "does stretching help with a stiff jaw"])
 def test_a_word_the_pages_never_name_pulls_the_question_away_from_them(bot, question):
     # The question comes closer to the passages found without the word the pages never name (an
     # incidental word or a body part), and answerability reads how much: both are declined.
-    from bot import retrieval, scope
-    from bot.understanding import understand
-
-    index = bot.index
-    message = understand(question, [], index)
-    words, _ = scope.evidence(message, index.search(retrieval.query_for(message, index)), index)
+    message, words = _pull(bot, question)
     assert words.pull > 0.02
     assert not bot.ask(question).in_scope
-    plain = understand("does stretching help back pain", [], index)
-    assert scope.evidence(plain, index.search(retrieval.query_for(plain, index)), index)[0].pull == 0.0
+
+
+def test_an_unknown_word_that_only_colours_the_question_pulls_little(bot):
+    # "horrendous" is unknown to the pages, but the question is as close to them without it.
+    message, words = _pull(bot, "my back pain is horrendous, does stretching help")
+    assert message.words.unknown == ("horrendous",)  # weighed: the pull was measured
+    assert words.pull < 0.02
+    assert bot.ask("my back pain is horrendous, does stretching help").in_scope
+
+
+def test_a_capitalised_name_inside_a_sentence_is_mended_only_for_a_slip_of_one_letter(bot):
+    # "the Lenire device" names something: it is never pulled two letters into one of the content's
+    # words, while a capitalised one-letter slip and a lower-case typo still are. Two letters away,
+    # a name is mended only into a word of the bot's own tables (a medicine: "Paracetomal").
+    vocabulary = bot.index.vocabulary
+    assert vocabulary.mend("try the Ligamintz strap") == "try the Ligamintz strap"
+    assert vocabulary.mend('is "Ligamintz" any good') == 'is "Ligamintz" any good'
+    assert vocabulary.mend("try the Ligamants strap") == "try the ligaments strap"
+    assert vocabulary.mend("my ligamintz hurt") == "my ligaments hurt"
+    assert vocabulary.mend("Ligamintz hurt") == "ligaments hurt"  # the first word of a sentence
+    assert vocabulary.mend("Try The Ligamintz Strap Now") == "Try The ligaments Strap Now"  # capitals everywhere
+    assert vocabulary.mend("can i take Paracetomal for it") == "can i take paracetamol for it"
 
 
 def test_tests_and_drinks_by_the_names_people_use_are_the_contents_words():
