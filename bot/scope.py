@@ -102,6 +102,38 @@ def _weighed_texts(text: str, others: list[str]) -> list[str]:
     return [text] + [_without(text, [w]) for w in others] + ([_without(text, others)] if len(others) > 1 else [])
 
 
+_CLAUSE = re.compile(r"[^,.;:!?]+[,.;:!?]*")
+_ASKING = re.compile(r"^\s*(?:and |but |so |or |also |then |ok )?(?:can|could|should|would|will|shall|is|are|was|were|am|do|does|did|"
+                     r"has|have|how|what|which|when|why|who|where|whats|what's|any|anything|anyone|worth)\b", re.I)
+
+
+_POINTING = re.compile(r"\b(?:it|its|that|this|they|them|those|these|one|ones)\b", re.I)
+
+
+def _asking_clause(text: str) -> str:
+    """The clause that asks: the last one ending in "?", else the last that opens like a question,
+    else the whole text; the whole text too when the clause points back ("…, does it work?")."""
+    found = _asking_clause_alone(text)
+    return text if _POINTING.search(found) else found
+
+
+def _asking_clause_alone(text: str) -> str:
+    clauses = [c for c in _CLAUSE.findall(text) if c.strip(" ,.;:!?")]
+    marked = [c for c in clauses if c.rstrip().endswith("?")]
+    if marked:
+        last = marked[-1]
+        # "I'm pregnant, can I take it?" asks in its last clause; a question mark may end a run of
+        # clauses that opens earlier, so the clause is taken back to its question word.
+        opening = [c for c in clauses[:clauses.index(last) + 1] if _ASKING.match(c)]
+        return opening[-1] if opening else last
+    opening = [c for c in clauses if _ASKING.match(c)]
+    return opening[-1] if opening else text
+
+
+def _has_word(text: str, word: str) -> bool:
+    return _without(text, [word]) != text
+
+
 def _without_body_parts(text: str, words: WordCheck) -> list[str]:
     """The question without each body part the content never names: how much closer the passages
     found come without it ("does stretching help with a stiff jaw" on pages about the back)."""
@@ -148,8 +180,13 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
     pull = 0.0
     if found is not None and len(found):
         with_all = float((found @ vectors[0]).max())
-        pull = max([0.0] + [float((found @ v).max()) - with_all for v in vectors[1:len(others) + 1]]
-                   + [float((found @ v).max()) - with_all for v in vectors[len(texts):]])
+        asked = _asking_clause(text)
+        pulls = [(w, float((found @ v).max()) - with_all) for w, v in zip(others, vectors[1:len(others) + 1])]
+        pulls += [(w, float((found @ v).max()) - with_all)
+                  for w, v in zip(words.unknown_body_parts, vectors[len(texts):])]
+        # A word told as a circumstance ("34 weeks pregnant with sciatica, can I take codeine?") is
+        # not what is asked about: only the asking clause's words pull.
+        pull = max([0.0] + [d for w, d in pulls if _has_word(asked, w)])
     if not others:
         return replace(words, pull=pull)
     moved = [1.0 - float(vectors[0] @ v) for v in vectors[1:len(texts)]]

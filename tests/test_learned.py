@@ -77,8 +77,10 @@ def test_a_question_about_an_animal_is_declined_but_one_that_mentions_an_animal_
     assert pet.kind == "refusal" and not pet.citations and pet.text.startswith(messages.ANIMAL.split(".")[0])
     story = bot.ask("My old dog has a sore back. Is ibuprofen ok?")  # the story makes it one
     assert story.kind == "refusal" and not story.citations, story.text
+    # (The animal's mention is what is tested: "how should I lift the feed bags?" is now refused, by
+    # "bags", a word the pages never name in the clause that asks, not by the chickens.)
     for question in ("I walk my dog twice a day, is that enough exercise for my back?",
-                     "my back hurts from bending down to feed the chickens, how should I lift the feed bags?"):
+                     "my back hurts from bending down to feed the chickens, how should I lift heavy things?"):
         answer = bot.ask(question)
         assert answer.kind == "answer" and answer.citations, question
 
@@ -253,6 +255,26 @@ def test_an_unknown_word_that_only_colours_the_question_pulls_little(bot):
     assert message.words.unknown == ("horrendous",)  # weighed: the pull was measured
     assert words.pull < 0.02
     assert bot.ask("my back pain is horrendous, does stretching help").in_scope
+
+
+@pytest.mark.parametrize("text,asked", [
+    ("I'm 34 weeks pregnant with terrible sciatica, can I take codeine?", " can I take codeine?"),
+    ("Training for a sportive. How fast can I increase my mileage?", " How fast can I increase my mileage?"),
+    ("does clove oil work for toothache", "does clove oil work for toothache"),
+    # A clause that points back ("it") asks about what the others tell: the whole message.
+    ("had a stiff jaw for weeks, any stretches for it", "had a stiff jaw for weeks, any stretches for it"),
+])
+def test_the_asking_clause_is_found(text, asked):
+    from bot import scope
+
+    assert scope._asking_clause(text) == asked
+
+
+def test_a_word_told_as_a_circumstance_does_not_pull(bot):
+    # Only the words of the clause that asks pull: "clove oil" told in passing is not what is asked.
+    message, words = _pull(bot, "I have been using clove oil all week, which exercises help back pain?")
+    assert message.words.unknown == ("clove",) and words.pull == 0.0
+    assert bot.ask("I have been using clove oil all week, which exercises help back pain?").in_scope
 
 
 def test_a_capitalised_name_inside_a_sentence_is_mended_only_for_a_slip_of_one_letter(bot):
