@@ -102,32 +102,46 @@ def _weighed_texts(text: str, others: list[str]) -> list[str]:
     return [text] + [_without(text, [w]) for w in others] + ([_without(text, others)] if len(others) > 1 else [])
 
 
-_CLAUSE = re.compile(r"[^,.;:!?]+[,.;:!?]*")
-_ASKING = re.compile(r"^\s*(?:and |but |so |or |also |then |ok )?(?:can|could|should|would|will|shall|is|are|was|were|am|do|does|did|"
-                     r"has|have|how|what|which|when|why|who|where|whats|what's|any|anything|anyone|worth)\b", re.I)
-
-
+# A sentence ends at ".", "!", "?" or ":" before a space or the end, but not at an initial's dot
+# ("H. pylori") or a decimal's ("2.5mg"); a clause ends at a comma or a semicolon.
+_SENTENCE = re.compile(r".+?(?:(?:\?[!?]*|!+|(?<!\b[A-Za-z])[.:]+)(?=\s|$)|$)", re.S)
+_CLAUSE = re.compile(r"[^,;]+[,;]*")
+_ASKS = re.compile(r"\?[!?]*\s*$")
+_ASKING = re.compile(r"^\s*[\"'“‘(\[]*(?:and |but |so |or |also |then |ok )?(?:can|could|should|would|will|shall|is|are|was|"
+                     r"were|am|do|does|did|has|have|how|what|which|when|why|who|where|whats|what's|any|anything|anyone|"
+                     r"worth)\b", re.I)
 _POINTING = re.compile(r"\b(?:it|its|that|this|they|them|those|these|one|ones)\b", re.I)
+_POINTING_LAST = re.compile(r"\b(?:it|that|this|them|those|these|one|ones)\W*$", re.I)
 
 
 def _asking_clause(text: str) -> str:
-    """The clause that asks: the last one ending in "?", else the last that opens like a question,
-    else the whole text; the whole text too when the clause points back ("…, does it work?")."""
+    """What the message asks: in each sentence ending in "?", the run from its first question word to
+    the end ("I'm pregnant with sciatica, can I take codeine?" asks "can I take codeine?"); else the
+    last sentence that opens a question; else the whole text. The whole text too when what is asked
+    points back at what was told ("had a stiff jaw for weeks, any stretches for it?")."""
     found = _asking_clause_alone(text)
-    return text if _POINTING.search(found) else found
+    return text if _points_back(found) else found
 
 
 def _asking_clause_alone(text: str) -> str:
-    clauses = [c for c in _CLAUSE.findall(text) if c.strip(" ,.;:!?")]
-    marked = [c for c in clauses if c.rstrip().endswith("?")]
-    if marked:
-        last = marked[-1]
-        # "I'm pregnant, can I take it?" asks in its last clause; a question mark may end a run of
-        # clauses that opens earlier, so the clause is taken back to its question word.
-        opening = [c for c in clauses[:clauses.index(last) + 1] if _ASKING.match(c)]
-        return opening[-1] if opening else last
-    opening = [c for c in clauses if _ASKING.match(c)]
-    return opening[-1] if opening else text
+    sentences = [s for s in _SENTENCE.findall(text) if s.strip(" .!?:;,")]
+    asked = [_asking_run(s) for s in sentences if _ASKS.search(s)]
+    if asked:
+        return " ".join(a.strip() for a in asked)
+    opening = [s for s in sentences if any(_ASKING.match(c) for c in _CLAUSE.findall(s))]
+    return _asking_run(opening[-1]).strip() if opening else text
+
+
+def _asking_run(sentence: str) -> str:
+    """The sentence from its first clause that opens a question to its end (all of it without one)."""
+    clauses = [c for c in _CLAUSE.findall(sentence) if c.strip(" ,;")]
+    opening = [i for i, c in enumerate(clauses) if _ASKING.match(c)]
+    return "".join(clauses[opening[0]:]) if opening else sentence
+
+
+def _points_back(asked: str) -> bool:
+    """"…, any stretches for it?" or "does that work?": the question is about what the rest tells."""
+    return bool(_POINTING_LAST.search(asked)) or (len(re.findall(r"\w+", asked)) <= 4 and bool(_POINTING.search(asked)))
 
 
 def _has_word(text: str, word: str) -> bool:
@@ -185,7 +199,8 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
         pulls += [(w, float((found @ v).max()) - with_all)
                   for w, v in zip(words.unknown_body_parts, vectors[len(texts):])]
         # A word told as a circumstance ("34 weeks pregnant with sciatica, can I take codeine?") is
-        # not what is asked about: only the asking clause's words pull.
+        # not what is asked about: only the words of what is asked pull, body parts too ("my eyes are
+        # streaming, how long does a cold last?" asks of a cold).
         pull = max([0.0] + [d for w, d in pulls if _has_word(asked, w)])
     if not others:
         return replace(words, pull=pull)

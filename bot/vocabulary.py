@@ -68,7 +68,8 @@ class WordCheck:
     shift: float = 0.0  # how far the question's vector moves without its unknown words (set by scope.weigh_unknown)
     # How much closer the passages found come to the question without one of its unknown words, incidental
     # ones too (set by scope.weigh_unknown): "does clove oil work for toothache" is nearer a page on
-    # toothache without "clove", since the page never names it.
+    # toothache without "clove", since the page never names it. Only words of what is asked count (not
+    # "sciatica" in "34 weeks pregnant with sciatica, can I take codeine?"), body parts too.
     pull: float = 0.0
 
     @property
