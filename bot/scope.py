@@ -115,10 +115,12 @@ _POINTING_LAST = re.compile(r"\b(?:it|that|this|them|those|these|one|ones)\W*$",
 
 
 def _asking_clause(text: str) -> str:
-    """What the message asks: in each sentence ending in "?", the run from its first question word to
-    the end ("I'm pregnant with sciatica, can I take codeine?" asks "can I take codeine?"); else the
-    last sentence that opens a question; else the whole text. The whole text too when what is asked
-    points back at what was told ("had a stiff jaw for weeks, any stretches for it?")."""
+    """What the message asks: in each sentence ending in "?", the run from its first clause that opens
+    with a question word to the end ("I'm pregnant with sciatica, can I take codeine?" asks "can I
+    take codeine?"); else the last sentence that opens a question; else the whole text. The whole
+    text too when what is asked points back at what was told ("had a stiff jaw for weeks, any
+    stretches for it?"). A subject named before the question without a pointing word at the end
+    ("Chiropractor or osteopath, which is better?") is left out: a known limit."""
     found = _asking_clause_alone(text)
     return text if _points_back(found) else found
 
