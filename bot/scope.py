@@ -223,6 +223,11 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
 def judge(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
     """Whether the content answers the message, from the passages found for it and its words: the
     learned answerability model where one is shipped, else the build's calibrated thresholds."""
+    if not message.context and not lexical.terms(message.asked):
+        # "And then what?" with no conversation before it: nothing to look up. (The model reads the
+        # kind of question from its vector, and such words come only as follow-ups in what it was
+        # fitted on, where the chat gives them a topic.)
+        return Verdict(False)
     verdict, words = _answerable(message, hits, index)
     if verdict.in_scope and message.context and (message.request or words.unknown_subjects):
         # A request, or a message about a subject the content does not know ("what about painkillers?"),
@@ -239,14 +244,15 @@ def judge(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
 def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> tuple[Verdict, WordCheck]:
     """The verdict, and what the content makes of the message's own words."""
     words, near = evidence(message, hits, index)
-    model = ranking.model(str(ranking.MODELS / index.settings.scope.answerability), ranking.QUESTION_FEATURES) \
-        if index.settings.scope.answerability else None
+    asked = asked_vector(message, index)
+    model = ranking.model(str(ranking.MODELS / index.settings.scope.answerability),
+                          ranking.answerability_features(len(asked))) if index.settings.scope.answerability else None
     if model is None:
         return decide(near, words, index.calibration, index.settings.scope.shared_words), words
     # No rule before the model: a body part the content never names weighs in as one of its features
     # ("can I take co-codamol for my tooth?" is answered by a page on co-codamol).
     features = ranking.question_features(near, words, message, hits, index.calibration,
-                                         index.settings.retrieval.top_passages)
+                                         index.settings.retrieval.top_passages, asked)
     p = float(model.probability(features)[0])
     if p >= model.threshold:
         return Verdict(True, confidence=p), words
@@ -254,6 +260,14 @@ def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> tuple[
     # the content never names ("ankle"), then the details.
     named = words.unknown_subjects + words.unknown_body_parts + words.unknown
     return Verdict(False, tuple(dict.fromkeys(named)), confidence=p), words
+
+
+def asked_vector(message: "Message", index: "Index") -> np.ndarray:
+    """The frame of what is asked ("is something good for something?", `Vocabulary.frame`), as the
+    message's one model pass encoded it: the answerability model reads the kind of question from
+    it, not its topic, which a model fitted on a few libraries would learn as that of their near
+    misses."""
+    return index.embedder.encode_query(index.vocabulary.frame(message.asked))
 
 
 def by_rule(words: WordCheck) -> Verdict | None:
@@ -284,6 +298,9 @@ def closeness(message: "Message", hits: list["Hit"], index: "Index") -> Closenes
     unknown word of its own), and to the question a follow-up leans on."""
     top = index.settings.retrieval.top_passages
     best = max((h.dense for h in hits[:top]), default=0.0)
+    standard = index.vocabulary.in_standard_words(message.asked)
+    if standard != message.asked:  # "is calpol ok…" asked as the content would put it: "is paracetamol ok…"
+        best = max(best, index.passages.closest(index.embedder.encode_query(standard), top))
     own = leaned = best
     if message.context:
         def closest(text: str) -> float:

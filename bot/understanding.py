@@ -56,9 +56,11 @@ def understand(question: object, history: object, index: "Index") -> Message:
     asked = safety.without_denials(mended)
     words, search_text = vocabulary.check(asked), vocabulary.in_content_words(asked)
     # One model pass reads the clauses for red flags and encodes what the answer will need: the
-    # message's own vector (its intent), the question's, and its unknown words with the versions of
-    # it that leave each one out.
-    reading = triage.read(mended, also=(mended, asked, *scope.texts_to_encode(search_text, words)))
+    # message's own vector (its intent), the question's, the question in the content's standard words
+    # and its frame (both read by the answerability model), and its unknown words with the versions
+    # of it that leave each one out.
+    reading = triage.read(mended, also=(mended, asked, vocabulary.in_standard_words(asked), vocabulary.frame(asked),
+                                        *scope.texts_to_encode(search_text, words)))
     flags, cautions = reading.urgent, reading.cautions
     # Read as typed (mending could turn "unalive" into another word) and whole (a long message is cut).
     crisis = harm.speaks_of_harm(question if isinstance(question, str) else text)

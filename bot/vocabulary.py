@@ -123,6 +123,23 @@ class Vocabulary:
             return f"{m.group(0)} ({', '.join(extra)})" if extra else m.group(0)
         return _WORD_SPAN.sub(add, text)
 
+    def in_standard_words(self, text: str) -> str:
+        """The text with each everyday word the content does not use replaced by the first of its
+        standard words ("is calpol ok" → "is paracetamol ok"): the question as the content would put it."""
+        def swap(m: re.Match) -> str:
+            extra = self._standard_for(m.group(0))
+            return extra[0] if extra else m.group(0)
+        return _WORD_SPAN.sub(swap, text)
+
+    def frame(self, text: str) -> str:
+        """The text with each salient word the content knows put as "something" ("is ibuprofen good
+        for sciatica?" → "is something good for something?"): the kind of question it is, without
+        the topic, and with what the content does not know ("which exercise app…")."""
+        def mask(m: re.Match) -> str:
+            word = m.group(0).lower()
+            return "something" if self.is_salient(word) and self.knows(word) else m.group(0)
+        return _WORD_SPAN.sub(mask, text)
+
     def standard_additions(self, text: str) -> list[str]:
         """The content's standard words that `in_content_words` adds to this text."""
         return list(dict.fromkeys(w for m in _WORD_SPAN.finditer(text) for w in self._standard_for(m.group(0))))

@@ -215,7 +215,7 @@ def bench(shared: Path | None, only: set[str]) -> list[dict]:
         if not sets or (docs is not None and not docs.is_dir()):
             continue
         s = library_index(lib["name"], docs).but(gap_log=False)
-        held_out = held_out_models(lib["name"]) if lib["origin"] == "own" else {}
+        held_out = held_out_models(lib["name"], s) if lib["origin"] == "own" else {}
         # An own library scored on a model that saw it (no fold was fitted without it) is marked.
         name = lib["name"] + ("" if lib["origin"] != "own" or len(held_out) == len(FITTED) else " (not held out)")
         bot = BackCareBot.load(settings=s.but(**held_out))
@@ -229,13 +229,15 @@ FOLDS = BUILDS / "folds"  # models fitted without one own library each (eval/fit
 FITTED = ("ranker", "answerability")  # the fitted models a library is scored held out on: their Settings names
 
 
-def held_out_models(name: str) -> dict:
+def held_out_models(name: str, settings) -> dict:
     """Settings that load the models fitted without this library, where eval/fit.py made them for the
     features the code reads now (a fold left from an older fit would be set aside at answering time,
-    and the library scored without that model): an own library is scored on models that never saw it."""
-    from bot import ranking
+    and the library scored without that model): an own library is scored on models that never saw it.
+    settings: the library's build, whose vectors' size the answerability model reads."""
+    from bot import ranking, store
 
-    features = {"ranker": ranking.PASSAGE_FEATURES, "answerability": ranking.QUESTION_FEATURES}
+    dimensions = int(store.read_manifest(store.current_build(settings.index_dir))["dimensions"])
+    features = {"ranker": ranking.PASSAGE_FEATURES, "answerability": ranking.answerability_features(dimensions)}
     paths = {m: str(FOLDS / name / f"{m}.json") for m in FITTED}
     return {m: path for m, path in paths.items() if ranking.model(path, features[m]) is not None}
 

@@ -104,7 +104,7 @@ def test_fresh_injury_leads_with_the_acute_caveat_and_note(bot):
     assert body.index("Acute pain or a fresh injury") < body.index("[1]")
 
 
-def test_a_fold_left_from_an_older_fit_is_not_taken_for_a_held_out_model(tmp_path, monkeypatch):
+def test_a_fold_left_from_an_older_fit_is_not_taken_for_a_held_out_model(tmp_path, monkeypatch, bot):
     import json
 
     import evaluate
@@ -116,4 +116,4 @@ def test_a_fold_left_from_an_older_fit_is_not_taken_for_a_held_out_model(tmp_pat
     older["features"][-1] = "gone"  # a feature the code no longer reads
     (tmp_path / "clinic" / "ranker.json").write_text(json.dumps(older))
     (tmp_path / "clinic" / "answerability.json").write_text((MODELS / "answerability.json").read_text(encoding="utf-8"))
-    assert evaluate.held_out_models("clinic") == {"answerability": str(tmp_path / "clinic" / "answerability.json")}
+    assert evaluate.held_out_models("clinic", bot.index.settings) == {"answerability": str(tmp_path / "clinic" / "answerability.json")}
