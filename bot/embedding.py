@@ -102,6 +102,16 @@ class _CachedEncoder:
             vectors = self._encode(list(texts), progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def remember(self, text: str, vector: np.ndarray) -> None:
+        """Keep a vector the build stored for this text (an example question, a content word), so a
+        later `encode_query` of it costs no model pass."""
+        vector = np.asarray(vector, dtype=np.float32)
+        vector.setflags(write=False)
+        with self._lock:
+            self._cache[text] = vector
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Several short texts in one model pass, each kept in the query cache (a message's clauses,
         read for red flags, are usually also what is then searched for)."""

@@ -94,9 +94,13 @@ class Index:
         words, word_vectors = store.read_word_vectors(folder)
 
         def encode_many(texts: list[str]) -> np.ndarray:
-            """Stored texts' vectors from the build; the rest in one model pass."""
+            """Stored texts' vectors from the build (kept in the query cache, for the steps that read
+            them again); the rest in one model pass."""
             missing = [t for t in dict.fromkeys(texts) if text_hash(t) not in text_vectors]
             fresh = dict(zip(missing, embedder.encode_queries(missing))) if missing else {}
+            for t in dict.fromkeys(texts):
+                if t not in fresh:
+                    embedder.remember(t, text_vectors[text_hash(t)])
             return np.stack([fresh[t] if t in fresh else text_vectors[text_hash(t)] for t in texts]).astype(np.float32)
 
         index = cls(

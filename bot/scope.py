@@ -222,12 +222,13 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
 
 def judge(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
     """Whether the content answers the message, from the passages found for it and its words: the
-    learned answerability model where one is shipped, else the build's calibrated thresholds."""
+    learned answerability model where one is shipped, else the build's calibrated thresholds. A
+    message with no word to look up and no conversation before it is declined first."""
     if not message.context and not lexical.terms(message.asked):
         # "And then what?" with no conversation before it: nothing to look up. (The model reads the
         # kind of question from its vector, and such words come only as follow-ups in what it was
         # fitted on, where the chat gives them a topic.)
-        return Verdict(False)
+        return Verdict(False, request=message.request)
     verdict, words = _answerable(message, hits, index)
     if verdict.in_scope and message.context and (message.request or words.unknown_subjects):
         # A request, or a message about a subject the content does not know ("what about painkillers?"),
@@ -294,8 +295,9 @@ def evidence(message: "Message", hits: list["Hit"], index: "Index") -> tuple[Wor
 
 
 def closeness(message: "Message", hits: list["Hit"], index: "Index") -> Closeness:
-    """How close the content comes: to the whole query, to the message alone (which must carry any
-    unknown word of its own), and to the question a follow-up leans on."""
+    """How close the content comes: to the whole query (or to the message in the content's standard
+    words, when that comes closer), to the message alone (which must carry any unknown word of its
+    own), and to the question a follow-up leans on."""
     top = index.settings.retrieval.top_passages
     best = max((h.dense for h in hits[:top]), default=0.0)
     standard = index.vocabulary.in_standard_words(message.asked)

@@ -124,12 +124,28 @@ class Vocabulary:
         return _WORD_SPAN.sub(add, text)
 
     def in_standard_words(self, text: str) -> str:
-        """The text with each everyday word the content does not use replaced by the first of its
-        standard words ("is calpol ok" → "is paracetamol ok"): the question as the content would put it."""
-        def swap(m: re.Match) -> str:
-            extra = self._standard_for(m.group(0))
-            return extra[0] if extra else m.group(0)
-        return _WORD_SPAN.sub(swap, text)
+        """The text with each everyday word the content does not use replaced by its first standard
+        word or phrase ("is calpol ok" → "is paracetamol ok", "backache" → "back pain"): the question
+        as the content would put it."""
+        return _WORD_SPAN.sub(lambda m: self._standard_phrase(m.group(0)) or m.group(0), text)
+
+    def _standard_phrase(self, typed: str) -> str:
+        """The first standard word or phrase the content uses for an everyday word it does not; ""
+        for none. A hyphenated word has its parts put so ("tummy-ache" → "abdomen ache")."""
+        word = typed.lower()
+        if lexical.stem(word) in self.stems:
+            return ""
+        for w in lexical.SYNONYMS.get(lexical.stem(word), ()):
+            if "+" in w:
+                if all(self._uses(p) for p in w.split("+")):
+                    return w.replace("+", " ")
+            elif zipf(w) < self.common_zipf and self._uses(w):
+                return w
+        if "-" in word:
+            parts = [p for p in word.split("-") if p]
+            swapped = [self._standard_phrase(p) for p in parts]
+            return " ".join(s or p for s, p in zip(swapped, parts)) if any(swapped) else ""
+        return ""
 
     def frame(self, text: str) -> str:
         """The text with each salient word the content knows put as "something" ("is ibuprofen good

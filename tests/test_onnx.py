@@ -77,8 +77,10 @@ def test_broken_export_falls_back_to_sentence_transformers_and_says_so(settings,
 
 
 def test_a_question_takes_one_model_pass(bot):
-    """The clauses read for red flags, the question's own vector and its unknown words with the
-    versions of it that leave each out are encoded together: one pass, however many texts."""
+    """The clauses read for red flags, the question's own vector, its frame and its words in the
+    content's standard words, and its unknown words with the versions of it that leave each out are
+    encoded together: one pass, however many texts. A text the build stored (an example question)
+    is read from the build, not encoded again."""
     passes = []
     encode = bot.index.embedder.encode
 
@@ -91,7 +93,8 @@ def test_a_question_takes_one_model_pass(bot):
         for question in ("My lower back has ached on and off for years, will exercise make a difference?",
                          "How should I lift a heavy suitcase onto a high shelf?",
                          "What is the best treatment for glaucoma?",
-                         "I keep hunching over my desk at work. What can help?"):
+                         "I keep hunching over my desk at work. What can help?",
+                         "How do I avoid slouching?"):
             bot.index.embedder._cache.clear()
             passes.clear()
             answer = bot.ask(question)
