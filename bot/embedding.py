@@ -102,15 +102,17 @@ class _CachedEncoder:
             vectors = self._encode(list(texts), progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def remember(self, text: str, vector: np.ndarray) -> None:
-        """Keep a vector the build stored for this text (an example question, a content word), so a
-        later `encode_query` of it costs no model pass."""
+    def remember(self, text: str, vector: np.ndarray) -> np.ndarray:
+        """Keep a text's vector in the query cache, read-only: one just encoded, or one the build
+        stored (an example question, a content word), so a later `encode_query` of it costs no
+        model pass."""
         vector = np.asarray(vector, dtype=np.float32)
         vector.setflags(write=False)
         with self._lock:
             self._cache[text] = vector
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
+        return vector
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Several short texts in one model pass, each kept in the query cache (a message's clauses,
@@ -119,11 +121,7 @@ class _CachedEncoder:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
             for text, vector in zip(missing, self.encode(missing)):
-                vector.setflags(write=False)
-                with self._lock:
-                    self._cache[text] = vector
-                    while len(self._cache) > self._cache_size:
-                        self._cache.popitem(last=False)
+                self.remember(text, vector)
         return np.stack([self.encode_query(t) for t in texts])
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -132,13 +130,7 @@ class _CachedEncoder:
             if hit is not None:
                 self._cache.move_to_end(text)
                 return hit
-        vector = self.encode([text])[0].astype(np.float32)
-        vector.setflags(write=False)
-        with self._lock:
-            self._cache[text] = vector
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return vector
+        return self.remember(text, self.encode([text])[0])
 
 
 class Embedder(_CachedEncoder):

@@ -96,12 +96,13 @@ class Index:
         def encode_many(texts: list[str]) -> np.ndarray:
             """Stored texts' vectors from the build (kept in the query cache, for the steps that read
             them again); the rest in one model pass."""
-            missing = [t for t in dict.fromkeys(texts) if text_hash(t) not in text_vectors]
-            fresh = dict(zip(missing, embedder.encode_queries(missing))) if missing else {}
-            for t in dict.fromkeys(texts):
-                if t not in fresh:
-                    embedder.remember(t, text_vectors[text_hash(t)])
-            return np.stack([fresh[t] if t in fresh else text_vectors[text_hash(t)] for t in texts]).astype(np.float32)
+            keys = {t: text_hash(t) for t in texts}
+            missing = [t for t, key in keys.items() if key not in text_vectors]
+            found = dict(zip(missing, embedder.encode_queries(missing))) if missing else {}
+            for t, key in keys.items():
+                if t not in found:
+                    found[t] = embedder.remember(t, text_vectors[key])
+            return np.stack([found[t] for t in texts]).astype(np.float32)
 
         index = cls(
             folder=Path(folder), manifest=manifest, settings=settings,

@@ -268,7 +268,7 @@ def asked_vector(message: "Message", index: "Index") -> np.ndarray:
     message's one model pass encoded it: the answerability model reads the kind of question from
     it, not its topic, which a model fitted on a few libraries would learn as that of their near
     misses."""
-    return index.embedder.encode_query(index.vocabulary.frame(message.asked))
+    return index.embedder.encode_query(message.frame)
 
 
 def by_rule(words: WordCheck) -> Verdict | None:
@@ -300,9 +300,8 @@ def closeness(message: "Message", hits: list["Hit"], index: "Index") -> Closenes
     own), and to the question a follow-up leans on."""
     top = index.settings.retrieval.top_passages
     best = max((h.dense for h in hits[:top]), default=0.0)
-    standard = index.vocabulary.in_standard_words(message.asked)
-    if standard != message.asked:  # "is calpol ok…" asked as the content would put it: "is paracetamol ok…"
-        best = max(best, index.passages.closest(index.embedder.encode_query(standard), top))
+    if message.standard != message.asked:  # "is calpol ok…" asked as the content would put it: "is paracetamol ok…"
+        best = max(best, index.passages.closest(index.embedder.encode_query(message.standard), top))
     own = leaned = best
     if message.context:
         def closest(text: str) -> float:

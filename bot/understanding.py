@@ -32,6 +32,8 @@ class Message:
     acute: bool = False  # describes a fresh injury or sudden pain
     asked: str = ""  # what is asked: the text with denied symptoms left out
     search_text: str = ""  # `asked` with the content's standard words after everyday ones, for word search
+    standard: str = ""  # `asked` with the content's standard words instead of everyday ones (closeness)
+    frame: str = ""  # `asked` with the salient words the content knows put as "something" (answerability)
     context: tuple[tuple[str, float], ...] = ()  # earlier questions a follow-up leans on, with weights
     words: WordCheck | None = None  # the message's own salient words, known or not
     # Declined unless the content answers it surely (intents.DECLINED): "service" asks for what no page
@@ -55,12 +57,12 @@ def understand(question: object, history: object, index: "Index") -> Message:
     mended = vocabulary.mend(text)
     asked = safety.without_denials(mended)
     words, search_text = vocabulary.check(asked), vocabulary.in_content_words(asked)
+    standard, frame = vocabulary.in_standard_words(asked), vocabulary.frame(asked)
     # One model pass reads the clauses for red flags and encodes what the answer will need: the
     # message's own vector (its intent), the question's, the question in the content's standard words
     # and its frame (both read by the answerability model), and its unknown words with the versions
     # of it that leave each one out.
-    reading = triage.read(mended, also=(mended, asked, vocabulary.in_standard_words(asked), vocabulary.frame(asked),
-                                        *scope.texts_to_encode(search_text, words)))
+    reading = triage.read(mended, also=(mended, asked, standard, frame, *scope.texts_to_encode(search_text, words)))
     flags, cautions = reading.urgent, reading.cautions
     # Read as typed (mending could turn "unalive" into another word) and whole (a long message is cut).
     crisis = harm.speaks_of_harm(question if isinstance(question, str) else text)
@@ -94,8 +96,8 @@ def understand(question: object, history: object, index: "Index") -> Message:
         earlier = _earlier_passages(turns[back: back + 2] if back is not None else checked, index)
     return Message(
         mended, notice, red_flags=flags, cautions=cautions, acute=safety.describes_acute_pain(mended),
-        asked=asked, search_text=search_text, context=context, words=words, request=request,
-        earlier=earlier, crisis=crisis,
+        asked=asked, search_text=search_text, standard=standard, frame=frame, context=context, words=words,
+        request=request, earlier=earlier, crisis=crisis,
     )
 
 

@@ -101,12 +101,16 @@ class Vocabulary:
     def standard_words(self, word: str) -> list[str]:
         """The standard words for an everyday word that the content itself uses, as written there
         (matched as whole words, so "pain relievers" is not taken for the content's "relieve")."""
+        return list(dict.fromkeys(w for phrase in self.standard_phrases(word) for w in phrase.split(" ")))
+
+    def standard_phrases(self, word: str) -> list[str]:
+        """`standard_words` with a phrase's words kept together ("backache" → "back pain")."""
         found = []
         for w in lexical.SYNONYMS.get(lexical.stem(word), ()):
             if "+" in w:  # a phrase ("backache": back+pain) vouches when the content has all its words
                 parts = w.split("+")
                 if all(self._uses(p) for p in parts):
-                    found += [p for p in parts if p not in found]
+                    found.append(" ".join(parts))
             elif zipf(w) < self.common_zipf and self._uses(w):  # "pain" alone does not make "painkillers" known
                 found.append(w)
         return found
@@ -135,12 +139,9 @@ class Vocabulary:
         word = typed.lower()
         if lexical.stem(word) in self.stems:
             return ""
-        for w in lexical.SYNONYMS.get(lexical.stem(word), ()):
-            if "+" in w:
-                if all(self._uses(p) for p in w.split("+")):
-                    return w.replace("+", " ")
-            elif zipf(w) < self.common_zipf and self._uses(w):
-                return w
+        found = self.standard_phrases(word)
+        if found:
+            return found[0]
         if "-" in word:
             parts = [p for p in word.split("-") if p]
             swapped = [self._standard_phrase(p) for p in parts]
