@@ -212,14 +212,21 @@ def _variants(phrases) -> tuple[str, ...]:
 
 
 GAP = 2  # words that may come between an expression's own ("can't really feel anything down there")
-_GAP = r"(?:\s+[\w'-]+){0,%d}\s+" % GAP
+# ...but never a negation: "have a fever" is not in "I have not had a fever" or "I haven't had a fever"
+# (spaCy reads "haven't" as "have" and "n't", "havent" as "have" and "nt"), which would take the
+# denial into the expression, out of ConText's reach.
+GAP_NEGATIONS = ("not", "n't", "nt", "never", "no", "dont", "doesnt", "didnt", "havent", "hasnt", "hadnt",
+                 "cant", "couldnt", "wont", "wouldnt", "isnt", "arent", "wasnt", "werent", "aint")
+_GAP = r"(?:\s+(?!(?:%s)(?![\w'-])|[\w-]*n't(?![\w'-]))[\w'-]+){0,%d}\s+" % ("|".join(GAP_NEGATIONS), GAP)
 
 
 def _alternatives(phrases, gaps: bool) -> re.Pattern:
     """One pattern for the phrases on whole words, longest first; with `gaps`, up to GAP other words
     may come between two of a phrase's words."""
     def one(phrase):
-        return (_GAP if gaps else r"\s+").join(re.escape(w) for w in phrase.split())
+        words = phrase.split()
+        return "".join(re.escape(w) + ((_GAP if gaps and w != "no" else r"\s+") if k < len(words) - 1 else "")
+                       for k, w in enumerate(words))
     return re.compile(r"(?<![\w'])(?:" + "|".join(one(p) for p in sorted(set(phrases), key=len, reverse=True))
                       + r")(?![\w'])") if phrases else re.compile(r"(?!x)x")
 
@@ -575,20 +582,42 @@ def _context_pipeline(flags: tuple[RedFlag, ...]):
             seen.add(literal)
             rules.append(ConTextRule(literal, row["category"], direction=row["direction"], pattern=row.get("pattern")))
     context.add(rules)
+    from spacy.language import Language
+
+    if not Language.has_factory("denial_reaching_in"):
+        Language.component("denial_reaching_in", func=_denial_reaching_in)
+    nlp.add_pipe("denial_reaching_in", after="medspacy_context")
     return nlp
 
 
+def _denial_reaching_in(doc):
+    """A denial whose words run into a red flag's expression ("haven't lost" in "I haven't lost control
+    of my bladder", "not lost" in "I have not lost control of my bowels") denies it: ConText passes
+    over a trigger that overlaps its target. Only a trigger that starts before the expression: one
+    that starts with it is the expression's own word ("no bladder control" reports the symptom)."""
+    for modifier in doc._.context_graph.modifiers:
+        if modifier.category != "NEGATED_EXISTENCE":
+            continue
+        start, end = modifier.modifier_span
+        for ent in doc.ents:
+            if start < ent.start < end:
+                ent._.is_negated = True
+    return doc
+
+
 def _gapped(nlp, phrase: str) -> list[dict] | None:
-    """A token pattern for a phrase of several words that lets up to GAP other words (not punctuation)
-    come between two of them; None (matched as written) for one word."""
+    """A token pattern for a phrase of several words that lets up to GAP other words (not punctuation,
+    nor a negation) come between two of them; None (matched as written) for one word."""
     tokens = list(nlp.tokenizer(phrase))
     if len(phrase.split()) < 2:
         return None
     pattern = []
     for k, token in enumerate(tokens):
         pattern.append({"LOWER": token.lower_})
-        if token.whitespace_ and k < len(tokens) - 1:
-            pattern += [{"IS_PUNCT": False, "OP": "?"}] * GAP
+        # "no bladder control" is not in "no loss of bladder control": nothing comes between "no" and
+        # what it says is missing.
+        if token.whitespace_ and k < len(tokens) - 1 and token.lower_ != "no":
+            pattern += [{"IS_PUNCT": False, "LOWER": {"NOT_IN": list(GAP_NEGATIONS)}, "OP": "?"}] * GAP
     return pattern
 
 

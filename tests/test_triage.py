@@ -116,6 +116,23 @@ def test_not_being_able_is_the_symptom_not_its_denial(bot, message, flag):
     assert answer.urgent and flag in answer.red_flags
 
 
+@pytest.mark.parametrize("denied, reported, flag", [
+    ("I haven't had a fever", "I have had a fever since last night and my back is agony", "fever, chills or sweats"),
+    ("i have not had a fever with it", "i've got a fever and my back is killing me", "fever, chills or sweats"),
+    ("I haven't lost control of my bladder", "I've lost control of my bladder and my back is agony",
+     "loss of bladder or bowel control"),
+    ("no loss of bladder control, my back just aches", "no bladder control since this morning and my back is agony",
+     "loss of bladder or bowel control"),
+])
+def test_a_denial_is_not_taken_into_the_expression_it_denies(bot, denied, reported, flag):
+    # A lay expression may let two words in ("have a fever" in "have had a fever"), but never a denial:
+    # "have [not had] a fever" read as one expression put the "not" out of ConText's reach, and a trigger
+    # that runs into an expression ("haven't lost" in "haven't lost control…") denies it.
+    assert not bot.ask(denied).urgent
+    answer = bot.ask(reported)
+    assert answer.urgent and flag in answer.red_flags
+
+
 def test_the_urgent_reply_names_only_red_flags_the_message_speaks_of(bot):
     # The network finds both alarming; one speaks of no red flag in its words (a caution at most, not
     # the urgent reply), the other of cancer, though its clauses come closest to night pain.
