@@ -574,18 +574,13 @@ def _context_pipeline(flags: tuple[RedFlag, ...]):
         + [TargetRule(term, LOOKALIKE) for term in lookalikes])
     context = nlp.add_pipe("medspacy_context", config={"rules": None})
     rules, seen = [], set()
-    rows = [row for name in CONTEXT_FILES for row in yaml.safe_load((lexical.DATA / name).read_text(encoding="utf-8"))]
-    # A phrase as written first (the first file's wins), then in the other person where no row says it
-    # ("hasn't been" → "haven't been").
-    phrases = [(row["phrase"], row) for row in rows if row.get("phrase")]
-    phrases += [(v, row) for _, row in phrases for v in _other_person(row["phrase"])]
-    for literal, row in phrases:
-        if literal not in seen:
+    for name in CONTEXT_FILES:  # a phrase of the first file wins
+        for row in yaml.safe_load((lexical.DATA / name).read_text(encoding="utf-8")):
+            literal = row.get("phrase") or row["category"].lower()
+            if row.get("phrase") and literal in seen:
+                continue
             seen.add(literal)
-            rules.append(ConTextRule(literal, row["category"], direction=row["direction"]))
-    # Token patterns, each its own rule.
-    rules += [ConTextRule(row["category"].lower(), row["category"], direction=row["direction"], pattern=row["pattern"])
-              for row in rows if not row.get("phrase")]
+            rules.append(ConTextRule(literal, row["category"], direction=row["direction"], pattern=row.get("pattern")))
     context.add(rules)
     from spacy.language import Language
 
@@ -593,21 +588,6 @@ def _context_pipeline(flags: tuple[RedFlag, ...]):
         Language.component("denial_reaching_in", func=_denial_reaching_in)
     nlp.add_pipe("denial_reaching_in", after="medspacy_context")
     return nlp
-
-
-# A ConText phrase's first auxiliary, in the other person: "hasn't been" and "haven't been" deny alike.
-_PERSONS = {"hasn't": "haven't", "haven't": "hasn't", "has": "have", "have": "has", "doesn't": "don't",
-            "don't": "doesn't", "does": "do", "do": "does", "isn't": "aren't", "aren't": "isn't", "wasn't": "weren't",
-            "weren't": "wasn't"}
-
-
-def _other_person(phrase: str) -> list[str]:
-    """The phrase with its first auxiliary in the other person ("do not have" → "does not have"), or none."""
-    words = str(phrase).lower().split()
-    for k, w in enumerate(words):
-        if w in _PERSONS:
-            return [" ".join(words[:k] + [_PERSONS[w]] + words[k + 1:])]
-    return []
 
 
 def _denial_reaching_in(doc):

@@ -123,10 +123,6 @@ def test_not_being_able_is_the_symptom_not_its_denial(bot, message, flag):
      "loss of bladder or bowel control"),
     ("no loss of bladder control, my back just aches", "no bladder control since this morning and my back is agony",
      "loss of bladder or bowel control"),
-    # A ConText phrase counts in either person: "hasn't been" is written, "haven't been" is read too.
-    ("my back hurts but i haven't been incontinent", "I've been incontinent since this morning and my back is agony",
-     "loss of bladder or bowel control"),
-    ("the pain doesn't wake me at night", "the pain wakes me every night and nothing helps", "severe pain at night or at rest"),
 ])
 def test_a_denial_is_not_taken_into_the_expression_it_denies(bot, denied, reported, flag):
     # A lay expression may let two words in ("have a fever" in "have had a fever"), but never a denial:
