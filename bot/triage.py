@@ -215,7 +215,7 @@ GAP = 2  # words that may come between an expression's own ("can't really feel a
 # ...but never a negation: "have a fever" is not in "I have not had a fever" or "I haven't had a fever"
 # (spaCy reads "haven't" as "have" and "n't", "havent" as "have" and "nt"), which would take the
 # denial into the expression, out of ConText's reach.
-GAP_NEGATIONS = ("not", "n't", "nt", "never", "no", "dont", "doesnt", "didnt", "havent", "hasnt", "hadnt",
+GAP_NEGATIONS = ("not", "n't", "n\u2019t", "nt", "never", "no", "dont", "doesnt", "didnt", "havent", "hasnt", "hadnt",
                  "cant", "couldnt", "wont", "wouldnt", "isnt", "arent", "wasnt", "werent", "aint")
 _GAP = r"(?:\s+(?!(?:%s)(?![\w'-])|[\w-]*n't(?![\w'-]))[\w'-]+){0,%d}\s+" % ("|".join(GAP_NEGATIONS), GAP)
 
@@ -224,9 +224,7 @@ def _alternatives(phrases, gaps: bool) -> re.Pattern:
     """One pattern for the phrases on whole words, longest first; with `gaps`, up to GAP other words
     may come between two of a phrase's words."""
     def one(phrase):
-        words = phrase.split()
-        return "".join(re.escape(w) + ((_GAP if gaps and w != "no" else r"\s+") if k < len(words) - 1 else "")
-                       for k, w in enumerate(words))
+        return (_GAP if gaps else r"\s+").join(re.escape(w) for w in phrase.split())
     return re.compile(r"(?<![\w'])(?:" + "|".join(one(p) for p in sorted(set(phrases), key=len, reverse=True))
                       + r")(?![\w'])") if phrases else re.compile(r"(?!x)x")
 
@@ -339,7 +337,8 @@ class Triage:
 
     def mend(self, text: str) -> str:
         """Slips one letter away from a red-flag word become that word ("bowles" → "bowels"), even
-        where the slip is itself a rare English word: missing a red flag costs more than a misreading."""
+        where the slip is itself a rare English word: missing a red flag costs more than a misreading;
+        curly apostrophes become straight ones."""
         speller, words = _flag_speller(), set(flag_words())
 
         def fix(m: re.Match) -> str:
@@ -349,7 +348,9 @@ class Triage:
             found = speller.lookup(word, Verbosity.TOP, max_edit_distance=1)
             return found[0].term if found else m.group(0)
 
-        return re.sub(r"[A-Za-z]+", fix, text)
+        # A curly apostrophe (phones type "haven\u2019t") reads as a straight one: ConText's phrases
+        # and the expressions are written with "'".
+        return re.sub(r"[A-Za-z]+", fix, text.replace("\u2019", "'"))
 
     def read(self, text: str, also: tuple[str, ...] = ()) -> Reading:
         """The red flags a message reports (urgent) or comes near (cautions), by the fitted model
@@ -593,16 +594,20 @@ def _context_pipeline(flags: tuple[RedFlag, ...]):
 def _denial_reaching_in(doc):
     """A denial whose words run into a red flag's expression ("haven't lost" in "I haven't lost control
     of my bladder", "not lost" in "I have not lost control of my bowels") denies it: ConText passes
-    over a trigger that overlaps its target. Only a trigger that starts before the expression: one
-    that starts with it is the expression's own word ("no bladder control" reports the symptom)."""
+    over a trigger that overlaps its target. Only a trigger that starts before the expression with a
+    negation of its own ("n't", "not", "never", "no"): "normal feeling in" in "I've lost normal feeling
+    in my groin" says nothing is wrong, but it reaches into a symptom that is."""
     for modifier in doc._.context_graph.modifiers:
         if modifier.category != "NEGATED_EXISTENCE":
             continue
         start, end = modifier.modifier_span
         for ent in doc.ents:
-            if start < ent.start < end:
+            if start < ent.start < end and any(t.lower_ in _DENYING for t in doc[start:ent.start]):
                 ent._.is_negated = True
     return doc
+
+
+_DENYING = frozenset(("not", "n't", "n\u2019t", "nt", "never", "no"))
 
 
 def _gapped(nlp, phrase: str) -> list[dict] | None:
@@ -614,9 +619,7 @@ def _gapped(nlp, phrase: str) -> list[dict] | None:
     pattern = []
     for k, token in enumerate(tokens):
         pattern.append({"LOWER": token.lower_})
-        # "no bladder control" is not in "no loss of bladder control": nothing comes between "no" and
-        # what it says is missing.
-        if token.whitespace_ and k < len(tokens) - 1 and token.lower_ != "no":
+        if token.whitespace_ and k < len(tokens) - 1:
             pattern += [{"IS_PUNCT": False, "LOWER": {"NOT_IN": list(GAP_NEGATIONS)}, "OP": "?"}] * GAP
     return pattern
 

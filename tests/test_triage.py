@@ -121,8 +121,7 @@ def test_not_being_able_is_the_symptom_not_its_denial(bot, message, flag):
     ("i have not had a fever with it", "i've got a fever and my back is killing me", "fever, chills or sweats"),
     ("I haven't lost control of my bladder", "I've lost control of my bladder and my back is agony",
      "loss of bladder or bowel control"),
-    ("no loss of bladder control, my back just aches", "no bladder control since this morning and my back is agony",
-     "loss of bladder or bowel control"),
+    ("I haven\u2019t had a fever", "I\u2019ve had a fever since last night and my back is agony", "fever, chills or sweats"),
 ])
 def test_a_denial_is_not_taken_into_the_expression_it_denies(bot, denied, reported, flag):
     # A lay expression may let two words in ("have a fever" in "have had a fever"), but never a denial:
@@ -131,6 +130,14 @@ def test_a_denial_is_not_taken_into_the_expression_it_denies(bot, denied, report
     assert not bot.ask(denied).urgent
     answer = bot.ask(reported)
     assert answer.urgent and flag in answer.red_flags
+
+
+@pytest.mark.parametrize("message", [
+    "I've lost normal feeling in my groin and my back is agony",  # "normal feeling in" states no denial
+    "no real feeling down there since this morning and my back is agony",  # a word between "no" and its symptom
+])
+def test_words_near_a_denial_do_not_deny_an_emergency(bot, message):
+    assert bot.ask(message).urgent
 
 
 def test_the_urgent_reply_names_only_red_flags_the_message_speaks_of(bot):
