@@ -214,10 +214,11 @@ def _variants(phrases) -> tuple[str, ...]:
 GAP = 2  # words that may come between an expression's own ("can't really feel anything down there")
 # ...but never a negation: "have a fever" is not in "I have not had a fever" or "I haven't had a fever"
 # (spaCy reads "haven't" as "have" and "n't", "havent" as "have" and "nt"), which would take the
-# denial into the expression, out of ConText's reach.
-GAP_NEGATIONS = ("not", "n't", "n\u2019t", "nt", "never", "no", "dont", "doesnt", "didnt", "havent", "hasnt", "hadnt",
-                 "cant", "couldnt", "wont", "wouldnt", "isnt", "arent", "wasnt", "werent", "aint")
-_GAP = r"(?:\s+(?!(?:%s)(?![\w'-])|[\w-]*n't(?![\w'-]))[\w'-]+){0,%d}\s+" % ("|".join(GAP_NEGATIONS), GAP)
+# denial into the expression, out of ConText's reach. Curly apostrophes are straightened before
+# anything is read (Triage.mend).
+NEGATIONS = ("not", "n't", "nt", "never", "no", "dont", "doesnt", "didnt", "havent", "hasnt", "hadnt",
+             "cant", "couldnt", "wont", "wouldnt", "isnt", "arent", "wasnt", "werent", "aint")
+_GAP = r"(?:\s+(?!(?:%s)(?![\w'-])|[\w-]*n't(?![\w'-]))[\w'-]+){0,%d}\s+" % ("|".join(NEGATIONS), GAP)
 
 
 def _alternatives(phrases, gaps: bool) -> re.Pattern:
@@ -602,12 +603,9 @@ def _denial_reaching_in(doc):
             continue
         start, end = modifier.modifier_span
         for ent in doc.ents:
-            if start < ent.start < end and any(t.lower_ in _DENYING for t in doc[start:ent.start]):
+            if start < ent.start < end and any(t.lower_ in NEGATIONS for t in doc[start:ent.start]):
                 ent._.is_negated = True
     return doc
-
-
-_DENYING = frozenset(("not", "n't", "n\u2019t", "nt", "never", "no"))
 
 
 def _gapped(nlp, phrase: str) -> list[dict] | None:
@@ -620,7 +618,7 @@ def _gapped(nlp, phrase: str) -> list[dict] | None:
     for k, token in enumerate(tokens):
         pattern.append({"LOWER": token.lower_})
         if token.whitespace_ and k < len(tokens) - 1:
-            pattern += [{"IS_PUNCT": False, "LOWER": {"NOT_IN": list(GAP_NEGATIONS)}, "OP": "?"}] * GAP
+            pattern += [{"IS_PUNCT": False, "LOWER": {"NOT_IN": list(NEGATIONS)}, "OP": "?"}] * GAP
     return pattern
 
 
