@@ -71,6 +71,28 @@ def commoner_in_english(word: str, others: tuple[str, ...]) -> float:
     return english if all(zipf_frequency(word, lang, wordlist="small") < english for lang in others) else 0.0
 
 
+@lru_cache(maxsize=1)
+def _dictionary() -> frozenset[str]:
+    """The 82,765 words of an edited English word list (symspellpy's, counted in books), or nothing
+    where the package no longer ships it."""
+    import symspellpy
+
+    path = Path(symspellpy.__file__).resolve().parent / "frequency_dictionary_en_82_765.txt"
+    try:
+        with path.open(encoding="utf-8") as f:
+            return frozenset(line.split(" ", 1)[0] for line in f if line.strip())
+    except OSError:
+        return frozenset()
+
+
+def in_dictionary(word: str) -> bool:
+    """Whether an edited word list has the word: web text counts common misspellings as words
+    ("excercise", "recieve"), a dictionary does not; slang and brands it lacks ("glutes", "naproxen")
+    are told apart by frequency instead. Without the list, every word counts as listed."""
+    listed = _dictionary()
+    return not listed or word in listed
+
+
 @lru_cache(maxsize=65536)
 def zipf_rare(word: str) -> float:
     """The same from the large list, which still tells a rare word (Zipf 1 to 3) from a non-word."""

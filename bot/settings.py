@@ -106,6 +106,11 @@ class ScopeSettings:
     common_zipf: float = 5.0
     # Below this frequency a typed word is taken for a typo ("controll" 1.8); "glaucoma" (3.0) stays.
     non_word_zipf: float = 2.0
+    # Web text counts common misspellings as words ("excercise" 2.3, "recieve" 2.8): a word below this
+    # frequency that no dictionary lists, of six letters or more, is mended one letter away into a
+    # content word at least `misspelling_gap` commoner ("exercise" 4.9); "glutes" or "naproxen" stay.
+    misspelling_zipf: float = 3.0
+    misspelling_gap: float = 1.5
     # How far (1 - cosine) a question's vector moves without an unknown word: from detail_word_shift
     # the word is a detail (the match must be strong), from subject_word_shift it is the subject (declined).
     detail_word_shift: float = 0.12

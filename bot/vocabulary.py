@@ -85,6 +85,8 @@ class Vocabulary:
         self.salient_zipf = settings.salient_zipf
         self.common_zipf = settings.common_zipf
         self.non_word_zipf = settings.non_word_zipf
+        self.misspelling_zipf = settings.misspelling_zipf
+        self.misspelling_gap = settings.misspelling_gap
         self.stems = frozenset(lexical.stem(w) for w in words)
         self._sorted_stems = sorted(self.stems)
         self._domain_words = domain_words
@@ -238,8 +240,10 @@ class Vocabulary:
             if self.knows(variant):
                 return variant
         # A real English word stays as typed: only a non-word is pulled towards the content's words.
-        if len(word) < 4 or zipf_rare(word) >= self.non_word_zipf:
+        if len(word) < 4:
             return typed
+        if zipf_rare(word) >= self.non_word_zipf:
+            return self._mend_misspelling(word, typed)
         fixed = self._correct(word, 1 if name else 2)
         if name and fixed is None:
             # Two letters away, a name is mended only into a word of the bot's own tables: a
@@ -247,6 +251,20 @@ class Vocabulary:
             fixed = self._correct(word, 2)
             fixed = fixed if fixed in self._domain_set else None
         if fixed is None:
+            return typed
+        return CONTRACTIONS.get(fixed, fixed)
+
+    def _mend_misspelling(self, word: str, typed: str) -> str:
+        """A word common enough on the web to pass for English but in no dictionary is a common
+        misspelling ("excercise", "recieve", "completly"): mended one letter away into a content word
+        far commoner than it. Slang, brands and medicines no dictionary lists ("glutes", "naproxen")
+        have no such neighbour, and a short word ("doms") is left alone."""
+        rare = zipf_rare(word)
+        if (len(word) < 6 or rare >= self.misspelling_zipf or word in self._domain_set
+                or lexical.in_dictionary(word)):
+            return typed
+        fixed = self._correct(word, 1)
+        if fixed is None or zipf_rare(fixed) < rare + self.misspelling_gap:
             return typed
         return CONTRACTIONS.get(fixed, fixed)
 

@@ -303,6 +303,19 @@ def test_a_capitalised_name_inside_a_sentence_is_mended_only_for_a_slip_of_one_l
     assert vocabulary.mend("can i take Paracetomal for it") == "can i take paracetamol for it"
 
 
+def test_a_common_misspelling_is_mended_though_the_web_counts_it_a_word(bot):
+    # Web text writes "excercise" often enough to pass for English (Zipf 2.3), but no dictionary
+    # lists it: one letter from the content's "exercise", far commoner, it is mended, and the
+    # question is answered as the well-spelt one is. Slang and medicines no dictionary lists have
+    # no such neighbour and stay as typed; a real word stays whatever it is near.
+    vocabulary = bot.index.vocabulary
+    assert vocabulary.mend("what type of excercise tho") == "what type of exercise tho"
+    assert vocabulary.mend("do glutes bridges help, or naproxen?") == "do glutes bridges help, or naproxen?"
+    assert vocabulary.mend("is rowing ok") == "is rowing ok"
+    typed, spelt = bot.ask("what type of excercise helps?"), bot.ask("what type of exercise helps?")
+    assert typed.in_scope and [c.chunk_id for c in typed.citations] == [c.chunk_id for c in spelt.citations]
+
+
 def test_tests_and_drinks_by_the_names_people_use_are_the_contents_words():
     # "do I need an MRI?" on a page that says "most people do not need a scan"; "a pint at the
     # weekend" on a leaflet that says "do not drink alcohol" (data/synonyms.tsv).
