@@ -54,6 +54,8 @@ def test_every_red_flag_is_caught_in_at_least_three_of_our_phrasings(bot):
     ("back pain and I cant controll my bowles", "loss of bladder or bowel control"),
     ("I crashed my motorbike last week and my back hurts", "back pain after a fall, accident or other injury"),
     ("I had cancer ten years ago and my back has started hurting", "cancer, now or in the past"),
+    # "peed" is a flag's word as "pee" is: the message speaks of the flag in its words.
+    ("twice today I found I'd peed without knowing, and my lower back is agony", "loss of bladder or bowel control"),
 ])
 def test_urgent_reply_names_the_trigger_and_gives_no_exercise_advice(bot, message, flag):
     answer = bot.ask(message)
