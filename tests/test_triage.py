@@ -12,6 +12,7 @@ from bot import BackCareBot, messages
 
 TRIAGE = Path(__file__).resolve().parent.parent / "eval" / "triage.jsonl"
 HOLDOUT = TRIAGE.parent / "sets" / "triage_holdout.jsonl"
+MINIMISED = TRIAGE.parent / "sets" / "triage_minimised.jsonl"
 
 
 def test_own_triage_set_is_large_and_covers_every_red_flag():
@@ -37,6 +38,17 @@ def test_blind_holdout_reaches_a_tier_and_rarely_alarms_the_calm(bot):
     result = evaluate(bot, rows)
     print(summary(result))
     assert result["flagged"] >= 96.0 and result["urgent"] >= 72.0 and result["calm"] >= 97.0, result["misses"]
+
+
+# Written blind after the shipped model, never fitted on (423 messages): every red flag played down or
+# buried ("probably nothing but...", a question tacked on) and calm messages hedged alike. Measured
+# urgent 83%, either tier 100%, calm without the urgent reply 99%; the floors hold where it stands.
+def test_played_down_emergencies_still_reach_a_tier(bot):
+    rows = load_rows(MINIMISED)
+    assert len({r["flag"] for r in rows if r["kind"] == "urgent"}) == len(bot.index.triage.flags)
+    result = evaluate(bot, rows)
+    print(summary(result))
+    assert result["flagged"] >= 98.0 and result["urgent"] >= 75.0 and result["calm"] >= 97.0, result["misses"]
 
 
 def test_every_red_flag_is_caught_in_at_least_three_of_our_phrasings(bot):
