@@ -170,6 +170,9 @@ def passage_features(question_terms: set[str], asks_amount: bool, hits: list,
     lex_order = {i: r for r, i in enumerate(np.argsort(-lex, kind="stable"))}
     n_terms = max(1, len(question_terms))
     elsewhere = _elsewhere(hits, earlier)
+    # Length against the other candidates': publishers cut pages into passages of their own sizes.
+    lengths = np.log1p([len(h.chunk.text) for h in hits])
+    typical = float(np.median(lengths))
     rows = []
     for i, h in enumerate(hits):
         scores = sorted(h.sentence_scores, reverse=True)
@@ -180,7 +183,7 @@ def passage_features(question_terms: set[str], asks_amount: bool, hits: list,
             h.lexical / top_lex, h.score - fused.max(),
             len(question_terms & passage) / n_terms, len(question_terms & heading_terms) / n_terms,
             1.0 / (1 + dense_order[i]), (1.0 / (1 + lex_order[i])) if h.lexical > 0 else 0.0,
-            float(asks_amount and bool(_NUMBER.search(h.chunk.text))), math.log1p(len(h.chunk.text)),
+            float(asks_amount and bool(_NUMBER.search(h.chunk.text))), lengths[i] - typical,
             1.0 / (1 + i),
             *_where_earlier(h.chunk, earlier),
             h.passage,
