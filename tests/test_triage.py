@@ -29,26 +29,21 @@ def test_own_triage_set_reaches_a_tier_and_rarely_alarms_the_calm(bot):
     assert result["flagged"] >= 93.0 and result["urgent"] >= 70.0 and result["calm"] >= 97.0, result["misses"]
 
 
-# Written blind after the model was built and never fitted on (241 messages, every red flag and kind of
-# calm): measured urgent 83%, either tier 100%, calm without the urgent reply 98% (urgent 84% before
-# the urgent reply needed the message to speak of a red flag in its words: TriageSettings.urgent_needs_words).
-def test_blind_holdout_reaches_a_tier_and_rarely_alarms_the_calm(bot):
-    rows = load_rows(HOLDOUT)
+# Sets written blind after the model was built and never fitted on, each with floors where it stands:
+# - triage_holdout (241 messages, every red flag and kind of calm): measured urgent 83%, either tier
+#   100%, calm without the urgent reply 98% (urgent 84% before the urgent reply needed the message to
+#   speak of a red flag in its words: TriageSettings.urgent_needs_words);
+# - triage_minimised (423 messages, written after the shipped model): every red flag played down or
+#   buried ("probably nothing but...", a question tacked on) and calm messages hedged alike; measured
+#   urgent 83%, either tier 100%, calm 99%.
+@pytest.mark.parametrize("path,flagged,urgent,calm", [(HOLDOUT, 96.0, 72.0, 97.0), (MINIMISED, 98.0, 75.0, 97.0)],
+                         ids=["holdout", "minimised"])
+def test_blind_sets_reach_a_tier_and_rarely_alarm_the_calm(bot, path, flagged, urgent, calm):
+    rows = load_rows(path)
     assert len({r["flag"] for r in rows if r["kind"] == "urgent"}) == len(bot.index.triage.flags)
     result = evaluate(bot, rows)
     print(summary(result))
-    assert result["flagged"] >= 96.0 and result["urgent"] >= 72.0 and result["calm"] >= 97.0, result["misses"]
-
-
-# Written blind after the shipped model, never fitted on (423 messages): every red flag played down or
-# buried ("probably nothing but...", a question tacked on) and calm messages hedged alike. Measured
-# urgent 83%, either tier 100%, calm without the urgent reply 99%; the floors hold where it stands.
-def test_played_down_emergencies_still_reach_a_tier(bot):
-    rows = load_rows(MINIMISED)
-    assert len({r["flag"] for r in rows if r["kind"] == "urgent"}) == len(bot.index.triage.flags)
-    result = evaluate(bot, rows)
-    print(summary(result))
-    assert result["flagged"] >= 98.0 and result["urgent"] >= 75.0 and result["calm"] >= 97.0, result["misses"]
+    assert result["flagged"] >= flagged and result["urgent"] >= urgent and result["calm"] >= calm, result["misses"]
 
 
 def test_every_red_flag_is_caught_in_at_least_three_of_our_phrasings(bot):
