@@ -455,6 +455,24 @@ def test_the_ranker_weighs_where_the_chat_was(sectioned):
     assert all(chat[i] > plain[i] for i in same) and all(abs(chat[i] - plain[i]) < 1e-9 for i in other)
 
 
+def test_the_ranker_reads_a_passage_length_against_the_other_candidates(sectioned):
+    """Publishers cut pages into passages of their own sizes: the same candidates, each twice as long,
+    get the same scores (a length read on its own favoured one library's long passages)."""
+    from dataclasses import replace
+
+    from bot import retrieval
+    from bot.understanding import understand
+
+    query = retrieval.query_for(understand("how long does a cold last?", [], sectioned.index), sectioned.index)
+    hits = sectioned.index.passages.candidates(query)
+    longer = [replace(h, chunk=replace(h.chunk, text=h.chunk.text + " " + h.chunk.text)) for h in hits]
+    assert len(hits) > 2 and len({len(h.chunk.text) for h in hits}) > 1
+    ranker = sectioned.index.passages.ranker
+    as_found = ranker.logits(ranking.passage_features(query.own_terms(), True, hits))
+    doubled = ranker.logits(ranking.passage_features(query.own_terms(), True, longer))
+    assert np.allclose(as_found, doubled, atol=1e-9), (as_found, doubled)
+
+
 @pytest.mark.parametrize("message,asked", [
     ("oops sorry, meant rheumatoid not gout", "oops sorry, meant rheumatoid"),
     ("sorry I meant the neck, not the back", "sorry I meant the neck,"),
