@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from . import lexical, messages, safe_text, safety
+from .chunking import QUESTION, opens_a_paragraph
 from .retrieval import Hit
 
 if TYPE_CHECKING:
@@ -112,6 +113,14 @@ def quotable(sentence: str) -> bool:
     return len([t for t in lexical.terms(sentence) if t not in _LAYOUT_STEMS]) >= 2
 
 
+def heads_a_paragraph(chunk, i: int) -> bool:
+    """Sentence i is a question that opens a paragraph of its passage ("**Can I drive with
+    whiplash?**" above its answer): the page's own question, which answers nothing. A question
+    within a paragraph ("Ask your GP: is this safe for me?") may be quoted."""
+    text = chunk.text
+    return bool(QUESTION.search(text[slice(*chunk.sentences[i])])) and opens_a_paragraph(text, chunk.sentences, i)
+
+
 def pick_sentences(hit: Hit, query_terms: set[str], limit: int, term_bonus: float,
                    closest_first: bool = False) -> list[int]:
     """The passage sentences closest to the question, kept in reading order; with closest_first, the
@@ -121,7 +130,8 @@ def pick_sentences(hit: Hit, query_terms: set[str], limit: int, term_bonus: floa
     Closeness is the sentence's cosine similarity, nudged by the words it shares with the question.
     """
     sentences = hit.chunk.sentence_texts()
-    candidates = [i for i, s in enumerate(sentences) if quotable(s)] or list(range(len(sentences)))
+    candidates = [i for i, s in enumerate(sentences) if quotable(s) and not heads_a_paragraph(hit.chunk, i)] \
+        or list(range(len(sentences)))
     dense = hit.sentence_scores or (0.0,) * len(sentences)
 
     def closeness(i: int) -> float:
@@ -292,7 +302,7 @@ def compose(hits: list[Hit], query_terms: set[str], lead_sentences: int, term_bo
                                       messages.NOT_SAID.format(what=missing) if missing else ""]))
     sources = messages.SOURCES_HEADING + "\n" + "\n".join(
         f"{c.number}. {safe_text.markdown_text(c.source)} (paragraph {c.paragraph}{', ' + c.url if c.url else ''}): "
-        f"\u201c{safe_text.markdown_text(c.text)}\u201d"
+        f"\u201c{safe_text.markdown_text(' '.join(c.text.split()))}\u201d"
         for c in citations)
     return Answer(
         text=arrange(acute, lead, body, caveat_block, sources), citations=citations, caveats=caveats, in_scope=True,

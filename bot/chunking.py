@@ -1,4 +1,5 @@
-"""Documents → chunks: whole sentences inside one paragraph, a few at a time, with stable ids."""
+"""Documents → chunks: whole sentences of one paragraph (or of a run of short ones in one section), a
+few at a time, with stable ids."""
 from __future__ import annotations
 
 import hashlib
@@ -238,30 +239,89 @@ def pack(spans: list[tuple[int, int]], max_chars: int, max_sentences: int) -> li
         n_groups += 1
 
 
-def chunk_document(doc: Document, max_chars: int, max_sentences: int, list_item_words: int = 0) -> list[Chunk]:
+def chunk_document(doc: Document, max_chars: int, max_sentences: int, list_item_words: int = 0,
+                   join_chars: int = 0) -> list[Chunk]:
     chunks = []
-    for para in doc.paragraphs:
-        ptext = doc.text[para.start:para.end]
-        spans = []
-        for s, e in paragraph_sentence_spans(ptext, list_item_words):
-            spans.extend(split_long(ptext, s, e, max_chars))
-        for k, group in enumerate(pack(spans, max_chars, max_sentences)):
+    for first, last, spans in _passage_runs(doc, max_chars, list_item_words, join_chars):
+        ptext = doc.text[first.start:last.end]
+        # A run of paragraphs is one passage by its length (a list's items count as sentences only
+        # within one paragraph), unless a question alone leads a long answer: that is packed as one
+        # paragraph is.
+        joined = first is not last and last.end - first.start <= max_chars
+        sentences = max(max_sentences, len(spans)) if joined else max_sentences
+        for k, group in enumerate(pack(spans, max_chars, sentences)):
             cs, ce = group[0][0], group[-1][1]
             if is_list_item(ptext, cs):  # a passage that opens on a list item keeps its marker
                 cs = ptext.rfind("\n", 0, cs) + 1
             text = ptext[cs:ce]
             digest = text_hash(text)[:10]
             chunks.append(Chunk(
-                chunk_id=f"{doc.doc_id}#p{para.number}.{k + 1}-{digest}",
+                chunk_id=f"{doc.doc_id}#p{first.number}.{k + 1}-{digest}",
                 doc_id=doc.doc_id,
                 title=doc.title,
-                paragraph=para.number,
-                start=para.start + cs,
-                end=para.start + ce,
+                paragraph=first.number,
+                start=first.start + cs,
+                end=first.start + ce,
                 text=text,
                 sentences=tuple((s - cs, e - cs) for s, e in group),
                 url=doc.url,
-                section=para.section,
-                page=para.page,
+                section=first.section,
+                page=first.page,
             ))
     return chunks
+
+
+_ENDS_A_SENTENCE = re.compile(r"(?:[.!?:;\u2026\uff1f])[)\]\"'\u201d\u2019*_]*\s*$")
+# A question: "**Can I drive with whiplash?" (Punkt leaves the closing "**" as a sentence of its own).
+QUESTION = re.compile(r"[?\uff1f][!?\u2026)\]\"'\u201d\u2019*_\s]*$")
+
+
+def opens_a_paragraph(text: str, spans, i: int) -> bool:
+    """Sentence i of a text starts a paragraph of it: the first, or after a line break."""
+    return i == 0 or "\n" in text[spans[i - 1][1]:spans[i][0]]
+
+
+def _passage_runs(doc: Document, max_chars: int, list_item_words: int, join_chars: int):
+    """(first paragraph, last paragraph, sentence spans relative to the first's start): each paragraph
+    on its own, or with `join_chars`, a paragraph this short run together with its neighbours of the
+    same section (and page) while together they are no longer than one passage: "If any of these
+    tests hurt, keep working on your strength exercises" after the list of tests, or "Leave a gap of
+    2 to 4 hours…" before "This is especially important for: iron tablets…", are read, found and
+    quoted together. A line without
+    a sentence's end ("Stretching exercises" in a plain-text page, a heading) never joins. A paragraph
+    that opens with a question ("**Can I drive with whiplash?**" in a page of questions and answers)
+    opens a passage of its own, and a paragraph that is only that question is one passage with the
+    paragraph after it, however long (packed as one paragraph is): the question never stands alone."""
+    runs: list[list] = []
+    for para in doc.paragraphs:
+        ptext = doc.text[para.start:para.end]
+        spans = []
+        for s, e in paragraph_sentence_spans(ptext, list_item_words):
+            spans.extend(split_long(ptext, s, e, max_chars))
+        # A list ends on an item, one wrapped over lines too: its last line that is not indented.
+        last_line = ([line for line in ptext.rstrip().split("\n") if line[:1].strip()] or [""])[-1]
+        ends = bool(_ENDS_A_SENTENCE.search(ptext) or LIST_MARK.match(last_line))
+        asks = bool(spans) and bool(QUESTION.search(ptext[spans[0][0]:spans[0][1]]))
+        only_asks = asks and all(QUESTION.search(ptext[a:b]) or not re.search(r"\w", ptext[a:b]) for a, b in spans)
+        own = (para, spans, len(ptext.strip()), ends, asks, only_asks)
+        if join_chars and runs and _joins(runs[-1], own, max_chars, join_chars) \
+                and not doc.text[runs[-1][-1][0].end:para.start].strip():  # only blank lines between
+            runs[-1].append(own)
+        else:
+            runs.append([own])
+    for run in runs:
+        first = run[0][0]
+        spans = [(para.start - first.start + s, para.start - first.start + e) for para, found, *_ in run
+                 for s, e in found]
+        yield first, run[-1][0], spans
+
+
+def _joins(run: list, para: tuple, max_chars: int, join_chars: int) -> bool:
+    last = run[-1]
+    if para[0].section != last[0].section or para[0].page != last[0].page or not (para[3] and last[3]) or para[4]:
+        return False
+    if len(run) == 1 and last[5]:  # a question alone, and the paragraph that answers it
+        return True
+    if min(para[2], last[2]) > join_chars:
+        return False
+    return para[0].end - run[0][0].start <= max_chars

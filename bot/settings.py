@@ -23,12 +23,16 @@ def default_model() -> str:
 @dataclass(frozen=True)
 class BuildSettings:
     """Reading the corpus and writing an index."""
-    # Chunking: whole sentences inside one paragraph, packed up to this many characters and sentences.
+    # Chunking: whole sentences of a paragraph (or of a run of short ones, `chunk_join_chars`), packed
+    # up to this many characters and, within one paragraph, sentences.
     chunk_max_chars: int = 600
     chunk_max_sentences: int = 5
     # A list run into one sentence with semicolons ("Examples include Adjusting your keyboard …; Being
     # sure that your chair …;") is read item by item when its items run to this many words (0: never).
     list_item_words: int = 8
+    # A paragraph of at most this many characters is one passage with its neighbours in the same
+    # section while together they fit one passage (0: every paragraph is passages of its own).
+    chunk_join_chars: int = 200
     # Exact search up to this many sentence vectors (a few ms per query on two cores), HNSW beyond.
     exact_search_max_vectors: int = 50_000
     hnsw_m: int = 32  # graph degree: recall against memory
@@ -48,7 +52,7 @@ class BuildSettings:
 
     def chunker_config(self) -> dict:
         return {"max_chars": self.chunk_max_chars, "max_sentences": self.chunk_max_sentences,
-                "list_item_words": self.list_item_words}
+                "list_item_words": self.list_item_words, "join_chars": self.chunk_join_chars}
 
 
 @dataclass(frozen=True)

@@ -129,8 +129,9 @@ def test_each_passage_is_also_read_whole_for_the_re_ranker(small_corpus):
 
     from bot import retrieval
 
+    small_corpus = small_corpus.but(chunk_join_chars=0)  # the walking page's two short paragraphs apart
     build_index(small_corpus, **QUIET)
-    bot = BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir)
+    bot = BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir, settings=small_corpus)
     search = bot.index.passages
     assert search.passage_vectors.shape == (len(search.chunks), 384)
     texts = search.chunks.passage_texts()

@@ -142,3 +142,52 @@ def test_watch_rebuilds_when_a_corpus_file_changes(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+FAQ = """---
+title: Whiplash questions
+---
+# Whiplash questions
+
+**Can I drive with whiplash?**
+
+Only when you can turn your head fully to check your blind spots and brake hard without pain. This usually takes a few days to a couple of weeks.
+
+**Why does my neck hurt more the day after the accident?**
+
+Strained muscles stiffen overnight, so the pain often peaks on the second day.
+
+**Should I wear a neck collar?**
+
+No. A collar keeps the neck still, and gentle movement helps it recover sooner.
+"""
+
+
+def test_a_page_of_questions_and_answers_is_read_question_by_question_and_quoted_by_its_answers(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "whiplash-faq.md").write_text(FAQ, encoding="utf-8")
+    s = replace(Settings(), corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    build_index(s, progress=False, log=lambda *_: None)
+    bot = BackCareBot.load(index_dir=s.index_dir, corpus_dir=s.corpus_dir)
+    # Each question opens a passage, with the short answer below it: three passages, not one run.
+    passages = [c.text for c in bot.index.passages.chunks]
+    assert len(passages) == 3 and all(p.startswith("**") and p.count("?") == 1 for p in passages)
+    answer = bot.ask("when can I drive again after whiplash?")
+    assert answer.in_scope and answer.citations[0].text.startswith("**Can I drive with whiplash?**")
+    # The page's own question is in the citation, but it answers nothing: the quote is the answer.
+    assert "Only when you can turn your head fully" in answer.body
+    assert "Can I drive with whiplash" not in answer.body
+
+
+def test_a_question_that_heads_a_paragraph_is_not_quoted_but_one_inside_it_may_be():
+    from bot.answer import pick_sentences
+    from bot.chunking import chunk_document
+    from bot.corpus import parse_document
+    from bot.retrieval import Hit
+
+    page = "# Neck\n\n**Can I drive?**\n\nOnly when you can turn your head fully. Ask your GP: is it safe for me?\n"
+    chunk = chunk_document(parse_document("n.md", page), **Settings().build.chunker_config())[0]
+    sentences = chunk.sentence_texts()
+    closest_to_the_questions = Hit(chunk, 1.0, 1.0, 0.0, tuple(1.0 if "?" in t else 0.5 for t in sentences))
+    picked = [sentences[i] for i in pick_sentences(closest_to_the_questions, set(), 2, 0.0)]
+    assert picked == ["Only when you can turn your head fully.", "Ask your GP: is it safe for me?"]

@@ -22,10 +22,11 @@ def squash(s: str) -> str:
 
 
 @FUZZ
-@given(text=text_st, suffix=st.sampled_from([".txt", ".md"]), max_chars=st.integers(40, 600))
-def test_chunks_cover_every_paragraph_in_order_without_loss(text, suffix, max_chars):
+@given(text=text_st, suffix=st.sampled_from([".txt", ".md"]), max_chars=st.integers(40, 600),
+       join_chars=st.sampled_from([0, 200]))
+def test_chunks_cover_every_paragraph_in_order_without_loss(text, suffix, max_chars, join_chars):
     doc = parse_document("doc" + suffix, text)
-    chunks = chunk_document(doc, max_chars=max_chars, max_sentences=5)
+    chunks = chunk_document(doc, max_chars=max_chars, max_sentences=5, join_chars=join_chars)
     previous_end = -1
     for c in chunks:
         assert doc.text[c.start:c.end] == c.text
