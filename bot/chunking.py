@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .corpus import LIST_MARK, Document
+from .corpus import LIST_MARK, Document, Paragraph
 
 # Punkt learns abbreviations from training data we cannot download, so we teach it the common ones.
 ABBREVIATIONS = (
@@ -281,47 +281,62 @@ def opens_a_paragraph(text: str, spans, i: int) -> bool:
     return i == 0 or "\n" in text[spans[i - 1][1]:spans[i][0]]
 
 
+@dataclass(frozen=True)
+class _Block:
+    """One paragraph as joining reads it."""
+    para: Paragraph
+    spans: list[tuple[int, int]]  # its sentences, relative to its start
+    chars: int  # its length without surrounding whitespace
+    ends: bool  # ends as a sentence or a list does (a heading does not)
+    asks: bool  # opens with a question
+    only_asks: bool  # is that question and nothing else
+
+
+def _block(doc: Document, para, max_chars: int, list_item_words: int) -> _Block:
+    ptext = doc.text[para.start:para.end]
+    spans = []
+    for s, e in paragraph_sentence_spans(ptext, list_item_words):
+        spans.extend(split_long(ptext, s, e, max_chars))
+    # A list ends on an item, one wrapped over lines too: its last line that is not indented.
+    last_line = ([line for line in ptext.rstrip().split("\n") if line[:1].strip()] or [""])[-1]
+    ends = bool(_ENDS_A_SENTENCE.search(ptext) or LIST_MARK.match(last_line))
+    asks = bool(spans) and bool(QUESTION.search(ptext[spans[0][0]:spans[0][1]]))
+    only_asks = asks and all(QUESTION.search(ptext[a:b]) or not re.search(r"\w", ptext[a:b]) for a, b in spans)
+    return _Block(para, spans, len(ptext.strip()), ends, asks, only_asks)
+
+
 def _passage_runs(doc: Document, max_chars: int, list_item_words: int, join_chars: int):
     """(first paragraph, last paragraph, sentence spans relative to the first's start): each paragraph
     on its own, or with `join_chars`, a paragraph this short run together with its neighbours of the
     same section (and page) while together they are no longer than one passage: "If any of these
     tests hurt, keep working on your strength exercises" after the list of tests, or "Leave a gap of
     2 to 4 hours…" before "This is especially important for: iron tablets…", are read, found and
-    quoted together. A line without
-    a sentence's end ("Stretching exercises" in a plain-text page, a heading) never joins. A paragraph
-    that opens with a question ("**Can I drive with whiplash?**" in a page of questions and answers)
-    opens a passage of its own, and a paragraph that is only that question is one passage with the
-    paragraph after it, however long (packed as one paragraph is): the question never stands alone."""
-    runs: list[list] = []
+    quoted together. A line without a sentence's end ("Stretching exercises" in a plain-text page, a
+    heading) never joins. A paragraph that opens with a question ("**Can I drive with whiplash?**" in
+    a page of questions and answers) opens a passage of its own, and a paragraph that is only that
+    question is one passage with the paragraph after it, however long (packed as one paragraph is):
+    the question never stands alone."""
+    runs: list[list[_Block]] = []
     for para in doc.paragraphs:
-        ptext = doc.text[para.start:para.end]
-        spans = []
-        for s, e in paragraph_sentence_spans(ptext, list_item_words):
-            spans.extend(split_long(ptext, s, e, max_chars))
-        # A list ends on an item, one wrapped over lines too: its last line that is not indented.
-        last_line = ([line for line in ptext.rstrip().split("\n") if line[:1].strip()] or [""])[-1]
-        ends = bool(_ENDS_A_SENTENCE.search(ptext) or LIST_MARK.match(last_line))
-        asks = bool(spans) and bool(QUESTION.search(ptext[spans[0][0]:spans[0][1]]))
-        only_asks = asks and all(QUESTION.search(ptext[a:b]) or not re.search(r"\w", ptext[a:b]) for a, b in spans)
-        own = (para, spans, len(ptext.strip()), ends, asks, only_asks)
-        if join_chars and runs and _joins(runs[-1], own, max_chars, join_chars) \
-                and not doc.text[runs[-1][-1][0].end:para.start].strip():  # only blank lines between
-            runs[-1].append(own)
+        block = _block(doc, para, max_chars, list_item_words)
+        if join_chars and runs and _joins(doc.text, runs[-1], block, max_chars, join_chars):
+            runs[-1].append(block)
         else:
-            runs.append([own])
+            runs.append([block])
     for run in runs:
-        first = run[0][0]
-        spans = [(para.start - first.start + s, para.start - first.start + e) for para, found, *_ in run
-                 for s, e in found]
-        yield first, run[-1][0], spans
+        first = run[0].para
+        spans = [(b.para.start - first.start + s, b.para.start - first.start + e) for b in run for s, e in b.spans]
+        yield first, run[-1].para, spans
 
 
-def _joins(run: list, para: tuple, max_chars: int, join_chars: int) -> bool:
+def _joins(text: str, run: list[_Block], block: _Block, max_chars: int, join_chars: int) -> bool:
     last = run[-1]
-    if para[0].section != last[0].section or para[0].page != last[0].page or not (para[3] and last[3]) or para[4]:
+    if (block.para.section != last.para.section or block.para.page != last.para.page
+            or text[last.para.end:block.para.start].strip()  # only blank lines between
+            or not (block.ends and last.ends) or block.asks):
         return False
-    if len(run) == 1 and last[5]:  # a question alone, and the paragraph that answers it
+    if len(run) == 1 and last.only_asks:  # a question alone, and the paragraph that answers it
         return True
-    if min(para[2], last[2]) > join_chars:
+    if min(block.chars, last.chars) > join_chars:
         return False
-    return para[0].end - run[0][0].start <= max_chars
+    return block.para.end - run[0].para.start <= max_chars
