@@ -177,6 +177,11 @@ def test_a_page_of_questions_and_answers_is_read_question_by_question_and_quoted
     # The page's own question is in the citation, but it answers nothing: the quote is the answer.
     assert "Only when you can turn your head fully" in answer.body
     assert "Can I drive with whiplash" not in answer.body
+    # The sources list the passage on one line: its blank line would end the markdown list item.
+    from bot import safe_text
+
+    assert "\n\n" in answer.citations[0].text
+    assert safe_text.markdown_text(" ".join(answer.citations[0].text.split())) in answer.text
 
 
 def test_a_question_that_heads_a_paragraph_is_not_quoted_but_one_inside_it_may_be():
