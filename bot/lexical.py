@@ -93,6 +93,26 @@ def in_dictionary(word: str) -> bool:
     return not listed or word in listed
 
 
+_LEMMAS_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=65536)
+def names_a_thing(word: str) -> bool:
+    """Whether a word (a phrase's last word) can name a thing: a noun ("glaucoma", "wine", "burst"),
+    or a word no English word list has (a medicine, a brand, slang: "tramadol", "zirtek"). Not
+    "recover", "calms" or "safest", which only tell what is done or how: a refusal that named them
+    ("My pages don't cover recover") would name no topic. From lemminflect's word lists; without
+    them, every word counts as one."""
+    try:
+        from lemminflect import getAllLemmas
+    except ImportError:
+        return True
+    last = (word.split() or [""])[-1].lower()
+    with _LEMMAS_LOCK:  # its lists load on first use
+        kinds = getAllLemmas(last)
+    return not kinds or "NOUN" in kinds or "PROPN" in kinds
+
+
 @lru_cache(maxsize=65536)
 def zipf_rare(word: str) -> float:
     """The same from the large list, which still tells a rare word (Zipf 1 to 3) from a non-word."""

@@ -105,6 +105,22 @@ def test_who_a_question_is_about_is_never_its_topic(bot):
     assert not answer.in_scope and answer.text.startswith("My pages don't cover glaucoma,"), answer.text
 
 
+def test_a_refusal_names_the_things_not_covered_never_what_is_done(bot):
+    # "recover" tells what happens, not what is asked about: the refusal names the hip replacement.
+    answer = bot.ask("how long does it take to recover from a hip replacement?")
+    assert not answer.in_scope and answer.text.startswith("My pages don't cover hip replacement,"), answer.text
+    # A message whose only unknown word tells what is done gets the plain refusal, naming nothing.
+    answer = bot.ask("should he just stay in bed till it calms down?")
+    assert not answer.in_scope and "calms" not in answer.text, answer.text
+
+
+def test_words_that_name_a_thing_are_told_from_those_that_tell_what_is_done():
+    from bot import lexical, scope
+    assert [lexical.names_a_thing(w) for w in ("glaucoma", "wine", "tramadol", "hip replacement", "burst")] == [True] * 5
+    assert [lexical.names_a_thing(w) for w in ("recover", "calms", "safest", "bursting")] == [False] * 4
+    assert scope.things(("recover", "hip replacement", "recover")) == ("hip replacement",)
+
+
 def test_an_amount_is_never_named_as_a_topic(bot):
     answer = bot.ask("I lift 40kg at work, how should I lift safely?")
     assert answer.in_scope and "40kg" not in answer.text
