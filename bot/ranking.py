@@ -35,6 +35,8 @@ class LinearModel:
     bias: float
     threshold: float = 0.5
     caution: float = 0.5  # a second, lower threshold where a model has two tiers (red flags)
+    # The caution tier for a message whose red-flag words are all denied, past or supposed (red flags).
+    caution_not_now: float = 0.5
 
     @classmethod
     def load(cls, path: Path) -> "LinearModel":
@@ -44,8 +46,7 @@ class LinearModel:
     def from_dict(cls, data: dict) -> "LinearModel":
         return cls(tuple(data["features"]), np.array(data["mean"], dtype=np.float64),
                    np.array(data["scale"], dtype=np.float64), np.array(data["weights"], dtype=np.float64),
-                   float(data["bias"]), float(data.get("threshold", 0.5)),
-                   float(data.get("caution", data.get("threshold", 0.5))))
+                   float(data["bias"]), float(data.get("threshold", 0.5)), *_cautions(data))
 
     def logits(self, rows: np.ndarray) -> np.ndarray:
         return ((rows - self.mean) / self.scale) @ self.weights + self.bias
@@ -73,14 +74,14 @@ class NeuralModel:
     bias: float
     threshold: float = 0.5
     caution: float = 0.5
+    caution_not_now: float = 0.5
 
     @classmethod
     def from_dict(cls, data: dict) -> "NeuralModel":
         def array(key):
             return np.array(data[key], dtype=np.float64)
         found = cls(tuple(data["features"]), array("mean"), array("scale"), array("hidden"), array("hidden_bias"),
-                    array("weights"), float(data["bias"]), float(data.get("threshold", 0.5)),
-                    float(data.get("caution", data.get("threshold", 0.5))))
+                    array("weights"), float(data["bias"]), float(data.get("threshold", 0.5)), *_cautions(data))
         units = len(found.weights)
         if found.hidden.shape != (len(found.features), units) or found.hidden_bias.shape != (units,):
             raise ValueError("the hidden layer's shape does not fit its features")
@@ -104,6 +105,13 @@ class NeuralModel:
         high = base + np.maximum(at_zero, at_one).sum(axis=0)
         units = np.where(self.weights > 0, np.maximum(high, 0.0), np.maximum(low, 0.0))
         return _logistic(units @ self.weights + self.bias)
+
+
+def _cautions(data: dict) -> tuple[float, float]:
+    """A two-tier model's caution thresholds: for any message, and for one whose red-flag words are
+    all denied, past or supposed (the first where a model has no second)."""
+    caution = float(data.get("caution", data.get("threshold", 0.5)))
+    return caution, float(data.get("caution_not_now", caution))
 
 
 def _logistic(z: np.ndarray) -> np.ndarray:

@@ -381,7 +381,21 @@ class Triage:
             # in its words gets the caution instead ("can't turn my head, it's stuck" is no night pain).
             spoken = self.spoken_of(rows)
             urgent, named = bool(spoken), (tuple(n for n in named if n in spoken) or spoken or named)
-        return Reading(named, (), p) if urgent else Reading((), named, p)
+        if urgent:
+            return Reading(named, (), p)
+        if p < model.caution_not_now and self.speaks_of_none_now(rows):
+            # Red-flag words only denied, past or supposed ("no numbness, bladder fine", "fell off a
+            # horse years ago, fine since"): a note needs a likelier emergency than the caution tier.
+            return Reading(probability=p)
+        return Reading((), named, p)
+
+    def speaks_of_none_now(self, rows: np.ndarray) -> bool:
+        """The message names red flags in their words (a flag's word or lay expression, in any part),
+        and ConText reads none as reported now (`spoken_of`): each is denied, past, supposed or
+        another's history."""
+        col = FEATURES.index
+        mentions = (rows[:, :, col("term")] > 0).any() or (rows[:, :, col("expression")] > 0).any()
+        return bool(mentions) and not self.spoken_of(rows)
 
     def spoken_of(self, rows: np.ndarray) -> tuple[str, ...]:
         """The red flags a message speaks of in their words, in any part, as ConText reads them (not

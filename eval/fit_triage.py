@@ -134,6 +134,16 @@ def thresholds(rows: list[dict], p: np.ndarray) -> tuple[float, float]:
     return alarm, caution
 
 
+def not_now_caution(rows: list[dict], p: np.ndarray, quiet: np.ndarray, alarm: float, caution: float) -> float:
+    """The caution tier for a message whose red-flag words are all denied, past or supposed (`quiet`,
+    `Triage.speaks_of_none_now`): the highest at which no held-out emergency so read that reached
+    the caution tier loses it (at most the urgent tier)."""
+    urgent = np.array([r["label"] != CALM for r in rows])
+    at_risk = p[urgent & quiet & (p >= caution)]
+    ceiling = min(float(at_risk.min()), alarm) if len(at_risk) else alarm
+    return max((t for t in GRID if caution <= t <= ceiling), default=caution)
+
+
 def report(rows: list[dict], p: np.ndarray, named: list[tuple[str, ...]], alarm: float, caution: float) -> None:
     print(f"red flags, held out family by family ({len({r['family'] for r in rows})} families, {len(rows)} messages; "
           f"urgent at {alarm}, caution at {caution}):")
@@ -169,12 +179,19 @@ def fit_triage() -> None:
     names = message_features(dimensions)
     p = held_out(rows, inputs, names, 2 * dimensions)
     alarm, caution = thresholds(rows, p)
+    quiet = np.array([triage.speaks_of_none_now(flag_rows) for flag_rows, _ in read])
+    not_now = not_now_caution(rows, p, quiet, alarm, caution)
     urgent = np.array([r["label"] != CALM for r in rows])
     model = fit_parts(inputs, urgent, names, 2 * dimensions)
     named = [triage.named(flag_rows, int(np.argmax(model.probability(x)))) for flag_rows, x in read]
     report(rows, p, named, alarm, caution)
+    noted = (p >= caution) & (p < alarm)
+    spared = noted & quiet & (p < not_now)
+    print(f"red-flag words all denied, past or supposed: {int(quiet.sum())} messages; a note from {not_now} "
+          f"(held out: {int((spared & ~urgent).sum())} of {int((noted & ~urgent).sum())} calm notes spared, "
+          f"{int((spared & urgent).sum())} emergencies lose their note)")
     data = as_data(model)
-    data.update(threshold=alarm, caution=caution,
+    data.update(threshold=alarm, caution=caution, caution_not_now=not_now,
                 bank=dict(Counter("calm" if r["label"] == CALM else "urgent" for r in rows)))
     write(MODELS / "triage.json", data)
 

@@ -168,6 +168,28 @@ def test_a_message_near_a_red_flag_gets_a_caution_beside_its_answer(bot):
     assert all(name in answer.text.split("\n\n")[0] for name in answer.cautions)
 
 
+def test_red_flag_words_only_denied_or_past_need_a_likelier_emergency_for_a_note(bot):
+    # Both come near the caution tier; the red-flag words of the first are all denied, of the second
+    # past and resolved, so neither gets a note. Their twins that report the same now still do.
+    triage = bot.index.triage
+    model = triage.model()
+    assert model.caution < model.caution_not_now < model.threshold
+    calm = ["sore lower back, not waking me at night, it eases when i lie down. no sweats or chills. normal?",
+            "had some bladder leaks and back pain in pregnancy 3 yrs ago, fully resolved. pelvic floor stuff still worth doing for my back?"]
+    for text in calm:
+        rows, inputs = triage.features(text, telling=True)
+        p = float(model.probability(inputs).max())
+        assert model.caution <= p < model.caution_not_now and triage.speaks_of_none_now(rows), (text, p)
+        answer = bot.ask(text)
+        assert not answer.urgent and not answer.cautions, text
+    for text in ["sore lower back, it wakes me at night, and I've had sweats and chills since yesterday. normal?",
+                 "I've had bladder leaks since yesterday and my back pain is bad. pelvic floor stuff worth doing?"]:
+        rows, _ = triage.features(text, telling=True)
+        assert not triage.speaks_of_none_now(rows), text
+        answer = bot.ask(text)
+        assert answer.urgent or answer.cautions, text
+
+
 def test_the_emergency_number_is_a_setting(settings):
     from bot import BackCareBot
 
@@ -191,8 +213,9 @@ def test_skipping_medspacy_never_changes_a_reading(bot):
         rows, inputs = triage.features(text, telling=True)
         p = float(model.probability(inputs).max()) if len(inputs) else 0.0
         pattern = p >= bot.settings.triage.pattern_urgent and reported_in_its_words(rows)
+        quiet = p < model.caution_not_now and triage.speaks_of_none_now(rows)
         full = ("urgent" if (p >= model.threshold or pattern) and not only_not_now(rows) and triage.spoken_of(rows)
-                else "caution" if p >= model.caution else "calm")
+                else "caution" if p >= model.caution and not quiet else "calm")
         got = "urgent" if reading.urgent else "caution" if reading.cautions else "calm"
         assert got == full, text
 
