@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from . import answer, gaps, lexical, messages, retrieval, scope, store
+from . import answer, gaps, messages, retrieval, scope, store
 from .answer import Answer
 from .errors import IndexCorruptError, IndexMissingError, InvalidFeedbackError
 from .index import DocumentEntry, Index
@@ -72,10 +72,8 @@ class BackCareBot:
             return True
 
     def warm_up(self) -> None:
-        """Loads what the first red-flag message (medspaCy's pipeline) or refusal (the word lists that
-        tell a noun) would otherwise wait for."""
+        """Loads what the first red-flag message would otherwise wait for (medspaCy's pipeline)."""
         self.index.triage.warm_up()
-        lexical.names_a_thing("back")
 
     @property
     def examples(self) -> list[str]:

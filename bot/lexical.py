@@ -14,6 +14,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 # NLTK (and the scipy and scikit-learn its package imports), which costs a second and 140 MB.
 _STEMMER = snowballstemmer.stemmer("english")
 _STEMMER_LOCK = threading.Lock()  # the stemmer keeps its working state on the object
+_LEMMAS_LOCK = threading.Lock()  # lemminflect loads its word lists on first use
 
 
 @lru_cache(maxsize=65536)
@@ -93,24 +94,28 @@ def in_dictionary(word: str) -> bool:
     return not listed or word in listed
 
 
-_LEMMAS_LOCK = threading.Lock()
-
-
 @lru_cache(maxsize=65536)
 def names_a_thing(word: str) -> bool:
     """Whether a word (a phrase's last word) can name a thing: a noun ("glaucoma", "wine", "burst"),
-    or a word no English word list has (a medicine, a brand, slang: "tramadol", "zirtek"). Not
-    "recover", "calms" or "safest", which only tell what is done or how: a refusal that named them
-    ("My pages don't cover recover") would name no topic. From lemminflect's word lists; without
-    them, every word counts as one."""
-    try:
-        from lemminflect import getAllLemmas
-    except ImportError:
-        return True
+    an activity ("kayaking", "dry needling"), or a word no English word list has (a medicine, a
+    brand, slang: "tramadol", "zirtek"). Not "recover", "calms" or "safest", which only tell what is
+    done or how: a refusal that named them ("My pages don't cover recover") would name no topic.
+    From lemminflect's word lists, loaded by the first refusal that names words (0.3 s, 35 MB; not at
+    start-up, so a page that never refuses by name never holds them); without them, every word
+    counts as one (said once in the log)."""
     last = (word.split() or [""])[-1].lower()
-    with _LEMMAS_LOCK:  # its lists load on first use
-        kinds = getAllLemmas(last)
-    return not kinds or "NOUN" in kinds or "PROPN" in kinds
+    try:
+        with _LEMMAS_LOCK:  # its lists load on first use
+            from lemminflect import getAllLemmas
+
+            kinds = getAllLemmas(last)
+    except Exception as e:  # noqa: BLE001 - a missing or damaged package must never fail a reply
+        from .embedding import say_once
+
+        say_once(f"lemminflect is not usable ({type(e).__name__}): refusals name every unknown word")
+        return True
+    # An "-ing" form names the activity ("is kayaking ok with sciatica?").
+    return not kinds or "NOUN" in kinds or ("VERB" in kinds and last.endswith("ing"))
 
 
 @lru_cache(maxsize=65536)

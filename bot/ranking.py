@@ -35,8 +35,9 @@ class LinearModel:
     bias: float
     threshold: float = 0.5
     caution: float = 0.5  # a second, lower threshold where a model has two tiers (red flags)
-    # The caution tier for a message whose red-flag words are all denied, past or supposed (red flags).
-    caution_not_now: float = 0.5
+    # The caution tier for a message whose red-flag words are all denied, past or supposed (red
+    # flags); 0 where the model has none: no second tier.
+    caution_not_now: float = 0.0
 
     @classmethod
     def load(cls, path: Path) -> "LinearModel":
@@ -74,7 +75,7 @@ class NeuralModel:
     bias: float
     threshold: float = 0.5
     caution: float = 0.5
-    caution_not_now: float = 0.5
+    caution_not_now: float = 0.0  # as LinearModel's
 
     @classmethod
     def from_dict(cls, data: dict) -> "NeuralModel":

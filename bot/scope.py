@@ -260,10 +260,10 @@ def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> tuple[
     # The refusal names what is not covered: the unknown subject first ("glaucoma"), then a body part
     # the content never names ("ankle"), then the details.
     named = words.unknown_subjects + words.unknown_body_parts + words.unknown
-    return Verdict(False, things(named), confidence=p), words
+    return Verdict(False, named_topics(named), confidence=p), words
 
 
-def things(words: tuple[str, ...]) -> tuple[str, ...]:
+def named_topics(words: tuple[str, ...]) -> tuple[str, ...]:
     """The words a refusal names, once each: those that name a thing (`lexical.names_a_thing`). "Can
     they recover?" gets the plain refusal, and "how long does it take to recover from a hip
     replacement?" names the hip replacement alone."""
@@ -282,9 +282,9 @@ def by_rule(words: WordCheck) -> Verdict | None:
     """What the calibrated thresholds decline whatever the match: a question that names only body
     parts the content never mentions, or whose subject is a word the content does not know."""
     if words.only_uncovered_body_parts:
-        return Verdict(False, things(words.unknown_body_parts))
+        return Verdict(False, named_topics(words.unknown_body_parts))
     if words.unknown_subjects:
-        return Verdict(False, things(words.unknown_subjects))
+        return Verdict(False, named_topics(words.unknown_subjects))
     return None
 
 
@@ -336,7 +336,7 @@ def decide(closeness: Closeness, words: WordCheck, calibration: Calibration, sha
         lexical_evidence = (not words.unknown and closeness.shared >= shared_words
                             and closeness.best >= calibration.band)
         if not lexical_evidence:
-            return Verdict(False, things(words.unknown))
+            return Verdict(False, named_topics(words.unknown))
     if words.unknown and closeness.own < calibration.strong:
-        return Verdict(False, things(words.unknown))
+        return Verdict(False, named_topics(words.unknown))
     return Verdict(True)

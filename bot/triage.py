@@ -384,18 +384,16 @@ class Triage:
         if urgent:
             return Reading(named, (), p)
         if p < model.caution_not_now and self.speaks_of_none_now(rows):
-            # Red-flag words only denied, past or supposed ("no numbness, bladder fine", "fell off a
+            # Red-flag words only denied, supposed or past ("no numbness, bladder fine", "fell off a
             # horse years ago, fine since"): a note needs a likelier emergency than the caution tier.
             return Reading(probability=p)
         return Reading((), named, p)
 
     def speaks_of_none_now(self, rows: np.ndarray) -> bool:
-        """The message names red flags in their words (a flag's word or lay expression, in any part),
-        and ConText reads none as reported now (`spoken_of`): each is denied, past, supposed or
-        another's history."""
-        col = FEATURES.index
-        mentions = (rows[:, :, col("term")] > 0).any() or (rows[:, :, col("expression")] > 0).any()
-        return bool(mentions) and not self.spoken_of(rows)
+        """medspaCy finds red flags' words or lay expressions in the message, and ConText reads none
+        as reported now, by the writer or anyone (`spoken_of`): each is denied, supposed, or past (a
+        cancer, anyone's, counts when past)."""
+        return bool((rows[:, :, FEATURES.index("term")] > 0).any()) and not self.spoken_of(rows)
 
     def spoken_of(self, rows: np.ndarray) -> tuple[str, ...]:
         """The red flags a message speaks of in their words, in any part, as ConText reads them (not

@@ -48,7 +48,8 @@ GRID = tuple(round(0.02 * i, 2) for i in range(1, 50))  # 0.02 … 0.98
 
 def features(rows: list[dict]):
     """Every message's parts as the bot's triage reads them (its model pass and ConText): their rows
-    [parts, flags, FEATURES] and model inputs [parts, features]."""
+    [parts, flags, FEATURES] and model inputs [parts, features]; and each message's text as triage
+    splits it into parts."""
     from bot import BackCareBot
 
     bot = BackCareBot.load(settings=library_index("seed", None).but(gap_log=False))
@@ -58,7 +59,8 @@ def features(rows: list[dict]):
     if unknown:
         raise SystemExit(f"{BANK.name}: labels that are not red flags: {', '.join(sorted(unknown))}")
     # Mended towards the content's words as a question is before triage reads it.
-    return triage, [triage.features(bot.index.vocabulary.mend(r["text"])) for r in rows]
+    return triage, [triage.features(bot.index.vocabulary.mend(r["text"])) for r in rows], \
+        [triage.mend(bot.index.vocabulary.mend(r["text"])) for r in rows]
 
 
 def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...]):
@@ -140,7 +142,9 @@ def not_now_caution(rows: list[dict], p: np.ndarray, quiet: np.ndarray, alarm: f
     the caution tier loses it (at most the urgent tier)."""
     urgent = np.array([r["label"] != CALM for r in rows])
     at_risk = p[urgent & quiet & (p >= caution)]
-    ceiling = min(float(at_risk.min()), alarm) if len(at_risk) else alarm
+    if not len(at_risk):
+        return caution  # no emergency so read to learn from: no second tier
+    ceiling = min(float(at_risk.min()), alarm)
     return max((t for t in GRID if caution <= t <= ceiling), default=caution)
 
 
@@ -170,16 +174,18 @@ def report(rows: list[dict], p: np.ndarray, named: list[tuple[str, ...]], alarm:
 
 
 def fit_triage() -> None:
-    from bot.triage import FEATURES, message_features
+    from bot.triage import FEATURES, message_features, parts, says_something
 
     rows = load_rows(BANK)
-    triage, read = features(rows)
+    triage, read, texts = features(rows)
     inputs = [x for _, x in read]
     dimensions = (inputs[0].shape[1] - len(FEATURES)) // 2
     names = message_features(dimensions)
     p = held_out(rows, inputs, names, 2 * dimensions)
     alarm, caution = thresholds(rows, p)
-    quiet = np.array([triage.speaks_of_none_now(flag_rows) for flag_rows, _ in read])
+    # Read as the bot reads a message: its parts that say something (`Triage.read`).
+    telling = [[says_something(text, clause) for clause, _ in parts(text)] for text in texts]
+    quiet = np.array([triage.speaks_of_none_now(flag_rows[mask]) for (flag_rows, _), mask in zip(read, telling)])
     not_now = not_now_caution(rows, p, quiet, alarm, caution)
     urgent = np.array([r["label"] != CALM for r in rows])
     model = fit_parts(inputs, urgent, names, 2 * dimensions)

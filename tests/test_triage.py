@@ -180,6 +180,7 @@ def test_red_flag_words_only_denied_or_past_need_a_likelier_emergency_for_a_note
         rows, inputs = triage.features(text, telling=True)
         p = float(model.probability(inputs).max())
         assert model.caution <= p < model.caution_not_now and triage.speaks_of_none_now(rows), (text, p)
+        assert not triage.read(text).cautions, text
         answer = bot.ask(text)
         assert not answer.urgent and not answer.cautions, text
     for text in ["sore lower back, it wakes me at night, and I've had sweats and chills since yesterday. normal?",
