@@ -48,8 +48,7 @@ GRID = tuple(round(0.02 * i, 2) for i in range(1, 50))  # 0.02 … 0.98
 
 def features(rows: list[dict]):
     """Every message's parts as the bot's triage reads them (its model pass and ConText): their rows
-    [parts, flags, FEATURES] and model inputs [parts, features]; and each message's text as triage
-    splits it into parts."""
+    [parts, flags, FEATURES] and model inputs [parts, features]."""
     from bot import BackCareBot
 
     bot = BackCareBot.load(settings=library_index("seed", None).but(gap_log=False))
@@ -59,8 +58,7 @@ def features(rows: list[dict]):
     if unknown:
         raise SystemExit(f"{BANK.name}: labels that are not red flags: {', '.join(sorted(unknown))}")
     # Mended towards the content's words as a question is before triage reads it.
-    return triage, [triage.features(bot.index.vocabulary.mend(r["text"])) for r in rows], \
-        [triage.mend(bot.index.vocabulary.mend(r["text"])) for r in rows]
+    return triage, [triage.features(bot.index.vocabulary.mend(r["text"])) for r in rows]
 
 
 def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...]):
@@ -174,18 +172,19 @@ def report(rows: list[dict], p: np.ndarray, named: list[tuple[str, ...]], alarm:
 
 
 def fit_triage() -> None:
-    from bot.triage import FEATURES, message_features, parts, says_something
+    from bot.triage import FEATURES, message_features
 
     rows = load_rows(BANK)
-    triage, read, texts = features(rows)
+    triage, read = features(rows)
     inputs = [x for _, x in read]
     dimensions = (inputs[0].shape[1] - len(FEATURES)) // 2
     names = message_features(dimensions)
     p = held_out(rows, inputs, names, 2 * dimensions)
     alarm, caution = thresholds(rows, p)
-    # Read as the bot reads a message: its parts that say something (`Triage.read`).
-    telling = [[says_something(text, clause) for clause, _ in parts(text)] for text in texts]
-    quiet = np.array([triage.speaks_of_none_now(flag_rows[mask]) for (flag_rows, _), mask in zip(read, telling)])
+    # Read on every part; the bot reads only those that say something, which reads the same: the
+    # words it looks at are each sentence's, and every sentence is a part of its own (and a message
+    # of several sentences one part whole).
+    quiet = np.array([triage.speaks_of_none_now(flag_rows) for flag_rows, _ in read])
     not_now = not_now_caution(rows, p, quiet, alarm, caution)
     urgent = np.array([r["label"] != CALM for r in rows])
     model = fit_parts(inputs, urgent, names, 2 * dimensions)
