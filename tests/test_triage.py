@@ -13,6 +13,7 @@ from bot import BackCareBot, messages
 TRIAGE = Path(__file__).resolve().parent.parent / "eval" / "triage.jsonl"
 HOLDOUT = TRIAGE.parent / "sets" / "triage_holdout.jsonl"
 MINIMISED = TRIAGE.parent / "sets" / "triage_minimised.jsonl"
+FRESH = TRIAGE.parent / "sets" / "triage_fresh.jsonl"
 
 
 def test_own_triage_set_is_large_and_covers_every_red_flag():
@@ -35,15 +36,26 @@ def test_own_triage_set_reaches_a_tier_and_rarely_alarms_the_calm(bot):
 #   speak of a red flag in its words: TriageSettings.urgent_needs_words);
 # - triage_minimised (423 messages, written after the shipped model): every red flag played down or
 #   buried ("probably nothing but...", a question tacked on) and calm messages hedged alike; measured
-#   urgent 83%, either tier 100%, calm 99%.
-@pytest.mark.parametrize("path,flagged,urgent,calm", [(HOLDOUT, 96.0, 72.0, 97.0), (MINIMISED, 98.0, 75.0, 97.0)],
-                         ids=["holdout", "minimised"])
+#   urgent 83%, either tier 100%, calm 99%;
+# - triage_fresh (864 messages in 156 families, written after the shipped model): emergencies told in
+#   slang, numbers ("running 101.8 f") or mid-way through an ordinary question, often of someone with
+#   the writer now, and every kind of calm; measured urgent 76%, either tier 99%, calm 99%.
+@pytest.mark.parametrize("path,flagged,urgent,calm", [(HOLDOUT, 96.0, 72.0, 97.0), (MINIMISED, 98.0, 75.0, 97.0),
+                                                      (FRESH, 98.0, 70.0, 97.0)],
+                         ids=["holdout", "minimised", "fresh"])
 def test_blind_sets_reach_a_tier_and_rarely_alarm_the_calm(bot, path, flagged, urgent, calm):
     rows = load_rows(path)
     assert len({r["flag"] for r in rows if r["kind"] == "urgent"}) == len(bot.index.triage.flags)
     result = evaluate(bot, rows)
     print(summary(result))
     assert result["flagged"] >= flagged and result["urgent"] >= urgent and result["calm"] >= calm, result["misses"]
+
+
+def test_no_scored_triage_message_is_in_the_bank_the_model_is_fitted_on():
+    bank = {" ".join(r["text"].lower().split()) for r in load_rows(TRIAGE.parent.parent / "bot" / "data" / "triage_bank.jsonl")}
+    for path in (TRIAGE, HOLDOUT, MINIMISED, FRESH):
+        shared = [r["id"] for r in load_rows(path) if " ".join(r["question"].lower().split()) in bank]
+        assert not shared, (path.name, shared)
 
 
 def test_every_red_flag_is_caught_in_at_least_three_of_our_phrasings(bot):
