@@ -1,5 +1,6 @@
 """Red flags in two tiers: the urgent reply for an emergency described now, a caution note beside the
 answer for a message that comes near one; denied, general, past and look-alike mentions stay calm."""
+import re
 import sys
 from pathlib import Path
 
@@ -52,10 +53,15 @@ def test_blind_sets_reach_a_tier_and_rarely_alarm_the_calm(bot, path, flagged, u
 
 
 def test_no_scored_triage_message_is_in_the_bank_the_model_is_fitted_on():
-    bank = {" ".join(r["text"].lower().split()) for r in load_rows(TRIAGE.parent.parent / "bot" / "data" / "triage_bank.jsonl")}
+    def said(text):  # the words, whatever the case, spacing and punctuation
+        return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+    bank = {said(r["text"]) for r in load_rows(TRIAGE.parent.parent / "bot" / "data" / "triage_bank.jsonl")}
+    assert len(bank) > 1000
     for path in (TRIAGE, HOLDOUT, MINIMISED, FRESH):
-        shared = [r["id"] for r in load_rows(path) if " ".join(r["question"].lower().split()) in bank]
-        assert not shared, (path.name, shared)
+        rows = load_rows(path)
+        shared = [r["id"] for r in rows if said(r["question"]) in bank]
+        assert rows and not shared, (path.name, shared)
 
 
 def test_every_red_flag_is_caught_in_at_least_three_of_our_phrasings(bot):
