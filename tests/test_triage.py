@@ -35,7 +35,7 @@ def test_own_triage_set_reaches_a_tier_and_rarely_alarms_the_calm(bot):
 # - triage_holdout (241 messages, every red flag and kind of calm): measured urgent 83%, either tier
 #   100%, calm without the urgent reply 98% (urgent 84% before the urgent reply needed the message to
 #   speak of a red flag in its words: TriageSettings.urgent_needs_words);
-# - triage_minimised (423 messages, written after the shipped model): every red flag played down or
+# - triage_minimised (422 messages, written after the shipped model): every red flag played down or
 #   buried ("probably nothing but...", a question tacked on) and calm messages hedged alike; measured
 #   urgent 83%, either tier 100%, calm 99%;
 # - triage_fresh (864 messages in 156 families, written after the shipped model): emergencies told in
