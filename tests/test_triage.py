@@ -1,6 +1,5 @@
 """Red flags in two tiers: the urgent reply for an emergency described now, a caution note beside the
 answer for a message that comes near one; denied, general, past and look-alike mentions stay calm."""
-import re
 import sys
 from pathlib import Path
 
@@ -53,10 +52,12 @@ def test_blind_sets_reach_a_tier_and_rarely_alarm_the_calm(bot, path, flagged, u
 
 
 def test_no_scored_triage_message_is_in_the_bank_the_model_is_fitted_on():
-    def said(text):  # the words, whatever the case, spacing and punctuation
-        return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+    from bot import lexical
 
-    bank = {said(r["text"]) for r in load_rows(TRIAGE.parent.parent / "bot" / "data" / "triage_bank.jsonl")}
+    def said(text):  # the words, whatever the case, spacing and punctuation
+        return " ".join(lexical.words(text))
+
+    bank = {said(r["text"]) for r in load_rows(lexical.DATA / "triage_bank.jsonl")}
     assert len(bank) > 1000
     for path in (TRIAGE, HOLDOUT, MINIMISED, FRESH):
         rows = load_rows(path)
