@@ -187,6 +187,8 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     store.write_vocabulary(folder, texts.word_counts)
     store.write_text_vectors(folder, texts.keys, embedded.text_vectors)
     store.write_passage_vectors(folder, embedded.passage_vectors)
+    if len(chunks) <= settings.build.pieces_max_chunks:
+        store.write_passage_pieces(folder, _passage_pieces(settings, chunks, force), int(embedded.sentence_vectors.shape[1]))
     store.write_word_vectors(folder, texts.content_words, embedded.part(texts, "words"))
     calibration = _calibrate(settings, texts, embedded, dense_index)
     old_files = {} if force else (freshness.manifest or {}).get("files", {})
@@ -369,6 +371,28 @@ def _embed(settings: Settings, chunks: list, texts: StoredTexts, force: bool, pr
                     np.vstack([cache[k] for k in text_keys]).astype(np.float32),
                     len(missing), chunks_embedded, seconds,
                     np.vstack([cache[k] for k in passage_keys]).astype(np.float32))
+
+
+def _passage_pieces(settings: Settings, chunks: list, force: bool) -> list[np.ndarray]:
+    """Each passage read whole, its salient word pieces as the model read them (`matching.stored`):
+    one more pass over the passages the live build did not already have, a slice at a time."""
+    from . import matching
+    from .chunking import text_hash
+    from .index import current_model
+
+    texts = [c.passage_text() for c in chunks]
+    keys = [text_hash(t) for t in texts]
+    kept = {} if force else store.previous_pieces(settings.index_dir, current_model(settings))
+    missing = [k for k in dict.fromkeys(keys) if k not in kept]
+    if missing:
+        from .embedding import shared_embedder
+
+        embedder = shared_embedder(settings.resolved_model(), settings.serving)
+        by_key, step = dict(zip(keys, texts)), settings.build.pieces_slice
+        for start in range(0, len(missing), step):
+            part = missing[start:start + step]
+            kept.update(zip(part, (matching.stored(p) for p in embedder.pieces([by_key[k] for k in part]))))
+    return [kept[k] for k in keys]
 
 
 def _calibrate(settings: Settings, texts: StoredTexts, embedded: Embedded, dense_index) -> dict:

@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -84,23 +85,58 @@ class _CachedEncoder:
     (the fast tokenizer refuses concurrent calls, and two cores gain nothing from parallel passes)."""
 
     backend = ""
+    pieces_free = False  # whether a pass yields the texts' pieces at no cost (kept for every query then)
 
     def __init__(self, dim: int, cache_size: int):
         self.dim = dim
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
-        self._lock = threading.Lock()  # guards the query cache
+        # What the model read in each word piece of a recent query (`query_pieces`): kept from the
+        # query's own pass, so matching what is asked piece by piece costs no model pass of its own.
+        self._pieces: OrderedDict[str, Pieces] = OrderedDict()
+        self._lock = threading.Lock()  # guards the query caches
         self._model_lock = threading.Lock()
 
-    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
+    def _encode(self, texts: list[str], progress: bool, keep_pieces: bool = False) -> tuple[np.ndarray, list]:
+        """The texts' vectors, and with keep_pieces each text's `Pieces` (else an empty list)."""
         raise NotImplementedError
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._model_lock:
-            vectors = self._encode(list(texts), progress)
+            vectors, _ = self._encode(list(texts), progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def pieces(self, texts: list[str]) -> list["Pieces"]:
+        """Each text's word pieces as the model read them in context (no cache: a build's passages)."""
+        if not texts:
+            return []
+        with self._model_lock:
+            _, pieces = self._encode(list(texts), False, keep_pieces=True)
+        return pieces
+
+    def query_pieces(self, text: str) -> "Pieces":
+        """A query's word pieces: from the pass that encoded it, or from a pass of their own."""
+        with self._lock:
+            hit = self._pieces.get(text)
+            if hit is not None:
+                self._pieces.move_to_end(text)
+                return hit
+        vectors_and_pieces = self._encode_kept([text])
+        return vectors_and_pieces[text]
+
+    def _encode_kept(self, texts: list[str]) -> dict[str, "Pieces"]:
+        """One model pass over the texts: their vectors go to the query cache, their pieces beside them."""
+        with self._model_lock:
+            vectors, pieces = self._encode(list(texts), False, keep_pieces=True)
+        for text, vector, piece in zip(texts, vectors, pieces):
+            self.remember(text, vector)
+            with self._lock:
+                self._pieces[text] = piece
+                while len(self._pieces) > self._cache_size:
+                    self._pieces.popitem(last=False)
+        return dict(zip(texts, pieces))
 
     def remember(self, text: str, vector: np.ndarray) -> np.ndarray:
         """Keep a text's vector in the query cache, read-only: one just encoded, or one the build
@@ -117,9 +153,12 @@ class _CachedEncoder:
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Several short texts in one model pass, each kept in the query cache (a message's clauses,
         read for red flags, are usually also what is then searched for)."""
+        pieces = {t for t in texts if isinstance(t, WithPieces)} if self.pieces_free else set()
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache or (t in pieces and t not in self._pieces)]
+        if missing and self.pieces_free:
+            self._encode_kept(missing)
+        elif missing:
             for text, vector in zip(missing, self.encode(missing)):
                 self.remember(text, vector)
         return np.stack([self.encode_query(t) for t in texts])
@@ -151,10 +190,25 @@ class Embedder(_CachedEncoder):
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         super().__init__(int(get_dim()), cache_size)
 
-    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
+    def _encode(self, texts: list[str], progress: bool, keep_pieces: bool = False) -> tuple[np.ndarray, list]:
         # sentence-transformers sorts by length inside encode, so padding per batch stays small.
-        return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=progress)
+        if not keep_pieces:
+            return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=progress), []
+        # The model's output before pooling, each text's without its padding; pooled and
+        # normalized here as the model's own pooling and normalization do.
+        tokens = self.model.encode(texts, batch_size=self.batch_size, output_value="token_embeddings",
+                                   convert_to_numpy=False, show_progress_bar=progress)
+        tokenizer = self.model.tokenizer
+        limit = int(self.model.max_seq_length)
+        vectors, pieces = np.zeros((len(texts), self.dim), dtype=np.float32), []
+        for i, (text, matrix) in enumerate(zip(texts, tokens)):
+            hidden = matrix.float().cpu().numpy()
+            pooled = hidden.mean(axis=0)
+            vectors[i] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+            ids = tokenizer(text, truncation=True, max_length=limit)["input_ids"]
+            pieces.append(make_pieces(tokenizer.convert_ids_to_tokens(ids), hidden))
+        return vectors, pieces
 
 
 class OnnxEmbedder(_CachedEncoder):
@@ -162,6 +216,7 @@ class OnnxEmbedder(_CachedEncoder):
     pooling and normalization in NumPy, as sentence-transformers does them."""
 
     backend = "onnx"
+    pieces_free = True  # the model's output before pooling is at hand
 
     def __init__(self, folder: Path, threads: int, batch_size: int, cache_size: int, run_tokens: int):
         import onnxruntime as ort
@@ -183,10 +238,11 @@ class OnnxEmbedder(_CachedEncoder):
         self._inputs = {i.name for i in self.session.get_inputs()}
         super().__init__(int(meta["dimensions"]), cache_size)
 
-    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
+    def _encode(self, texts: list[str], progress: bool, keep_pieces: bool = False) -> tuple[np.ndarray, list]:
         encodings = self.tokenizer.encode_batch(texts)
         lengths = [len(e.ids) for e in encodings]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        pieces: list = [None] * len(texts) if keep_pieces else []
         for rows in runs(lengths, self.batch_size, self._run_tokens):
             width = max(lengths[i] for i in rows)
             feed = {name: np.full((len(rows), width), self._pad_id if name == "input_ids" else 0, dtype=np.int64)
@@ -199,7 +255,34 @@ class OnnxEmbedder(_CachedEncoder):
             mask = feed["attention_mask"][:, :, None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
             out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return out
+            if keep_pieces:
+                for r, i in enumerate(rows):
+                    pieces[i] = make_pieces(encodings[i].tokens, hidden[r, :lengths[i]])
+        return out, pieces
+
+
+class WithPieces(str):
+    """A text whose word pieces the caller will read (`query_pieces`): encoded in the pass it is given
+    to even where the build stored its vector, so its pieces come from that pass."""
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """A text's word pieces as the model read them, each in its context: the pieces ("back", "##ache")
+    and their unit-length vectors, without the model's start and end marks."""
+    tokens: tuple[str, ...]
+    vectors: np.ndarray  # (pieces, dimensions), float32
+
+
+def make_pieces(tokens, hidden: np.ndarray) -> Pieces:
+    """The pieces of one text from the model's output for it (start and end marks included)."""
+    tokens, hidden = list(tokens), np.asarray(hidden, dtype=np.float32)
+    tokens, hidden = tokens[:len(hidden)], hidden[:len(tokens)]
+    inner = [i for i, t in enumerate(tokens) if t not in ("[CLS]", "[SEP]", "[PAD]")]
+    vectors = hidden[inner]
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    vectors.setflags(write=False)
+    return Pieces(tuple(tokens[i] for i in inner), vectors)
 
 
 def runs(lengths: list[int], batch_size: int, run_tokens: int) -> list[list[int]]:

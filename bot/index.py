@@ -11,7 +11,7 @@ import numpy as np
 
 from . import intents, messages, retrieval, store
 from .chunking import text_hash
-from .embedding import same_model
+from .embedding import WithPieces, same_model
 from .errors import IndexCorruptError, IndexMissingError
 from .retrieval import Hit, PassageSearch, Query
 from .scope import Calibration
@@ -97,7 +97,8 @@ class Index:
             """Stored texts' vectors from the build (kept in the query cache, for the steps that read
             them again); the rest in one model pass."""
             keys = {t: text_hash(t) for t in texts}
-            missing = [t for t, key in keys.items() if key not in text_vectors]
+            pieces = {t for t in texts if isinstance(t, WithPieces)}  # (an equal plain text may stand for it)
+            missing = [t for t, key in keys.items() if key not in text_vectors or t in pieces]
             found = dict(zip(missing, embedder.encode_queries(missing))) if missing else {}
             for t, key in keys.items():
                 if t not in found:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import lexical
+from . import lexical, matching
 
 MODELS = Path(__file__).resolve().parent / "data" / "models"
 _NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|"
@@ -240,7 +240,8 @@ _COMMON = 7.5  # the Zipf frequency of the commonest English words
 
 QUESTION_FEATURES = ("best", "best_all", "own", "leaned", "followup", "coverage", "heading", "shared",
                      "terms", "unknown", "unknown_subject", "shift", "foreign", "body_parts_only", "lexical",
-                     "sentence_coverage", "over_floor", "over_strong", "request", "unknown_rarity", "price", "pull", "unsaid")
+                     "sentence_coverage", "over_floor", "over_strong", "request", "unknown_rarity", "price", "pull", "unsaid",
+                     *matching.FEATURES)
 PRICE_WORDS = frozenset(w.strip().lower() for w in lexical.read_lines("price_words.txt"))
 _CURRENCY = re.compile(r"[£$€]\s?\d")
 
@@ -256,14 +257,15 @@ def answerability_features(dimensions: int) -> tuple[str, ...]:
 
 
 def question_features(near, words, message, hits: list, calibration, top_passages: int,
-                      asked: np.ndarray) -> np.ndarray:
+                      asked: np.ndarray, matched: tuple[float, ...] = matching.NONE) -> np.ndarray:
     """One row: how close the passages found come (the top ones, any of them, to the message alone
     and to what it leans on), how much of the question's own words the best-covering top passage has
     (in its text and its headings), and what the content makes of the question's words; then the
     vector of what is asked, its topic masked (`asked`: `scope.asked_vector`). That vector tells the
     kind of question pages seldom answer whatever their topic ("which brand…", "is it worth
     buying…", "how long is the waiting list…"): held out library by library it lifted off-topic
-    questions declined from 63% to 73% at 3% of answerable ones refused."""
+    questions declined from 63% to 73% at 3% of answerable ones refused. `matched`: how much of what
+    is asked the top passages say, word piece by word piece (`matching.match`)."""
     top = hits[:top_passages]
     terms = set(lexical.terms(message.search_text or message.asked))
     n_terms = max(1, len(terms))
@@ -293,5 +295,6 @@ def question_features(near, words, message, hits: list, calibration, top_passage
         words.pull,
         # Asks how often, how long, how many or how much, and none of the top passages says it.
         float(bool(lexical.not_said(message.asked, " ".join(h.chunk.text for h in top)))),
+        *matched,
     )
     return np.concatenate([np.array(row, dtype=np.float64), np.asarray(asked, dtype=np.float64)])[None, :]

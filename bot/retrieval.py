@@ -113,6 +113,8 @@ class PassageSearch:
         # Each passage read whole: a build made before they were kept has none, and its closest
         # sentence stands in (rebuilding makes them).
         self.passage_vectors = store.read_passage_vectors(folder, len(self.chunks))
+        # Each passage's word pieces (`matching`): a build made before they were kept has none.
+        self.passage_pieces = store.read_passage_pieces(folder, len(self.chunks))
         try:
             self.lexical = bm25s.BM25.load(str(Path(folder) / store.LEXICAL), mmap=False, load_vocab=True,
                                            show_progress=False, verbosity=0)
@@ -129,6 +131,14 @@ class PassageSearch:
             return None
         rows = [r for r in (self.chunks.row_of(h.chunk.chunk_id) for h in hits) if r is not None]
         return np.asarray(self.passage_vectors[rows], dtype=np.float32)
+
+    def pieces_of(self, hits: list[Hit]) -> list[np.ndarray] | None:
+        """The found passages' word pieces, each read whole; None for a build made before they were kept."""
+        if self.passage_pieces is None:
+            return None
+        vectors, starts = self.passage_pieces
+        rows = [r for r in (self.chunks.row_of(h.chunk.chunk_id) for h in hits) if r is not None]
+        return [vectors[starts[r]:starts[r + 1]] for r in rows]
 
     def sentence_similarities(self, i: int, vector: np.ndarray) -> np.ndarray:
         start, count = int(self.chunks.first_sentence[i]), int(self.chunks.sentence_counts[i])

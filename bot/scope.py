@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import lexical, ranking, retrieval
+from . import lexical, matching, ranking, retrieval
 from .settings import ScopeSettings
 from .vocabulary import Vocabulary, WordCheck
 
@@ -114,7 +114,7 @@ _POINTING = re.compile(r"\b(?:it|its|that|this|they|them|those|these|one|ones)\b
 _POINTING_LAST = re.compile(r"\b(?:it|that|this|them|those|these|one|ones)\W*$", re.I)
 
 
-def _asking_clause(text: str) -> str:
+def asking_clause(text: str) -> str:
     """What the message asks: in each sentence ending in "?", the run from its first clause that opens
     with a question word to the end ("I'm pregnant with sciatica, can I take codeine?" asks "can I
     take codeine?"); else the last sentence that opens a question; else the whole text. The whole
@@ -196,7 +196,7 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
     pull = 0.0
     if found is not None and len(found):
         with_all = float((found @ vectors[0]).max())
-        asked = _asking_clause(text)
+        asked = asking_clause(text)
         pulls = [(w, float((found @ v).max()) - with_all) for w, v in zip(others, vectors[1:len(others) + 1])]
         pulls += [(w, float((found @ v).max()) - with_all)
                   for w, v in zip(words.unknown_body_parts, vectors[len(texts):])]
@@ -252,8 +252,13 @@ def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> tuple[
         return decide(near, words, index.calibration, index.settings.scope.shared_words), words
     # No rule before the model: a body part the content never names weighs in as one of its features
     # ("can I take co-codamol for my tooth?" is answered by a page on co-codamol).
+    said = matched(message, hits, index)
     features = ranking.question_features(near, words, message, hits, index.calibration,
-                                         index.settings.retrieval.top_passages, asked)
+                                         index.settings.retrieval.top_passages, asked,
+                                         matching.NONE if said is None else said)
+    if said is None:  # a build made before passages' pieces were kept: the match weighs nothing
+        columns = [model.features.index(f) for f in matching.FEATURES]
+        features[0, columns] = model.mean[columns]
     p = float(model.probability(features)[0])
     if p >= model.threshold:
         return Verdict(True, confidence=p), words
@@ -261,6 +266,16 @@ def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> tuple[
     # the content never names ("ankle"), then the details.
     named = words.unknown_subjects + words.unknown_body_parts + words.unknown
     return Verdict(False, named_topics(named), confidence=p), words
+
+
+def matched(message: "Message", hits: list["Hit"], index: "Index") -> tuple[float, ...] | None:
+    """How much of what the message asks (`asking_clause`, its own words) the top passages say,
+    word piece by word piece (`matching.match`); None for a build that kept no pieces. The pieces
+    of what is asked come from the message's one model pass (`texts_to_encode`)."""
+    found = index.passages.pieces_of(hits[:index.settings.retrieval.top_passages])
+    if found is None:
+        return None
+    return matching.match(index.embedder.query_pieces(asking_clause(message.asked)), found)
 
 
 def named_topics(words: tuple[str, ...]) -> tuple[str, ...]:

@@ -49,6 +49,10 @@ class BuildSettings:
     max_examples: int = 5  # example questions offered to visitors: a short list reads
     # build_index.py --watch: a burst of edits within this many milliseconds makes one rebuild.
     watch_debounce_ms: int = 1500
+    # Each passage's word pieces are kept (`matching`; about 12 kB a passage) up to this many
+    # passages; a larger build keeps none, and the models weigh the match as nothing there.
+    pieces_max_chunks: int = 20_000
+    pieces_slice: int = 512  # passages read for their pieces in one go (memory: about 80 MB)
 
     def chunker_config(self) -> dict:
         return {"max_chars": self.chunk_max_chars, "max_sentences": self.chunk_max_sentences,

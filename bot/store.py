@@ -14,10 +14,10 @@ import numpy as np
 
 from .errors import IndexCorruptError, IndexMissingError
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 # Format 6 had no page column: its passages are on no page. Formats before 8 have no passage
 # vectors: the re-ranker reads a passage's closest sentence for them, until the build is made again.
-READABLE_FORMATS = (6, 7, 8)
+READABLE_FORMATS = (6, 7, 8, 9)
 POINTER = "CURRENT"
 BUILDS = "builds"
 LOCK = ".build.lock"
@@ -32,6 +32,10 @@ VOCABULARY = "vocabulary.json"  # the content's words with their counts: scope a
 # bank, the example questions, the content's words and the red-flag phrasings), by text hash.
 TEXT_VECTORS = "texts.npy"
 PASSAGE_VECTORS = "passages.npy"  # one vector per chunk, of the passage read whole (format 8 on)
+# Each passage's word pieces as the model read them whole (format 9 on): their vectors, passage
+# after passage, and how many each passage has.
+PIECE_VECTORS = "pieces.npy"
+PIECE_COUNTS = "piece_counts.npy"
 TEXT_KEYS = "texts.json"
 WORD_VECTORS = "words.npy"  # vectors of the content's words, in the order of WORD_LIST
 WORD_LIST = "words.json"
@@ -220,6 +224,43 @@ def write_passage_vectors(folder: Path, vectors: np.ndarray) -> None:
     np.save(Path(folder) / PASSAGE_VECTORS, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
 
 
+def write_passage_pieces(folder: Path, pieces: list[np.ndarray], dimensions: int) -> None:
+    """Each passage's salient pieces as `matching.stored` keeps them (int8), passage after passage."""
+    total = sum(len(p) for p in pieces)
+    if not total:
+        np.save(Path(folder) / PIECE_VECTORS, np.zeros((0, dimensions), dtype=np.int8), allow_pickle=False)
+    else:
+        _write_rows(Path(folder) / PIECE_VECTORS, pieces, total, dimensions)
+    np.save(Path(folder) / PIECE_COUNTS, np.array([len(p) for p in pieces], dtype=np.int64), allow_pickle=False)
+
+
+def _write_rows(path: Path, parts: list[np.ndarray], total: int, dimensions: int) -> None:
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.int8, shape=(total, dimensions))
+    row = 0
+    for p in parts:  # written in place: no second copy of them all
+        out[row:row + len(p)] = p
+        row += len(p)
+    out.flush()
+    del out
+
+
+def read_passage_pieces(folder: Path, chunks: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(every passage's piece vectors, where each passage's start), or None for a build made before
+    they were kept."""
+    vectors_path, counts_path = Path(folder) / PIECE_VECTORS, Path(folder) / PIECE_COUNTS
+    if not vectors_path.exists() and not counts_path.exists():
+        return None
+    try:  # memory-mapped: a question reads only its top passages' pieces
+        vectors = np.load(vectors_path, mmap_mode="r", allow_pickle=False)
+        counts = np.load(counts_path, allow_pickle=False)
+    except (ValueError, OSError):
+        raise IndexCorruptError(f"passage pieces in {folder} are unreadable: {REBUILD_HINT}") from None
+    if vectors.ndim != 2 or counts.ndim != 1 or len(counts) != chunks or int(counts.sum()) != len(vectors) \
+            or (len(counts) and int(counts.min()) < 0):
+        raise IndexCorruptError(f"passage pieces in {folder} do not match its chunk list: {REBUILD_HINT}")
+    return vectors, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
 def read_passage_vectors(folder: Path, chunks: int) -> np.ndarray | None:
     """One vector per chunk of the passage read whole, or None for a build made before they were kept."""
     path = Path(folder) / PASSAGE_VECTORS
@@ -279,16 +320,23 @@ def read_dense(folder: Path, mmap: bool = True):
             raise IndexCorruptError(f"dense index in {folder} is unreadable: {REBUILD_HINT}") from None
 
 
+def _live_build_of(index_dir: Path, model: dict) -> Path | None:
+    """The live build's folder, checked whole, when it used the same model (its identity); None when
+    there is none or it used another. Raises when it is damaged."""
+    from .embedding import same_model
+
+    folder = current_build(index_dir)
+    manifest = read_manifest(folder)
+    verify_checksums(folder, manifest)
+    return folder if same_model(manifest.get("model"), model) else None
+
+
 def previous_vectors(index_dir: Path, model: dict) -> dict[str, np.ndarray]:
     """text hash → vector from the live build when it used the same model (its identity): the
     embedding cache, for its sentences and its stored texts."""
     try:
-        folder = current_build(index_dir)
-        manifest = read_manifest(folder)
-        verify_checksums(folder, manifest)
-        from .embedding import same_model
-
-        if not same_model(manifest.get("model"), model):
+        folder = _live_build_of(index_dir, model)
+        if folder is None:
             return {}
         from .chunking import text_hash
 
@@ -306,6 +354,26 @@ def previous_vectors(index_dir: Path, model: dict) -> dict[str, np.ndarray]:
     except Exception:  # noqa: BLE001 - any unreadable old build just means no cache
         return {}
     return cache
+
+
+def previous_pieces(index_dir: Path, model: dict) -> dict[str, np.ndarray]:
+    """passage text hash → its stored pieces, from the live build when it used the same model and
+    kept them: a rebuild reads again only the passages that changed."""
+    try:
+        folder = _live_build_of(index_dir, model)
+        if folder is None:
+            return {}
+        from .chunking import text_hash
+
+        chunks = read_chunks(folder)
+        found = read_passage_pieces(folder, len(chunks))
+        if found is None or found[0].dtype != np.int8:
+            return {}
+        vectors, starts = found
+        return {text_hash(t): np.array(vectors[starts[i]:starts[i + 1]])
+                for i, t in enumerate(chunks.passage_texts())}
+    except Exception:  # noqa: BLE001 - any unreadable old build just means no cache
+        return {}
 
 
 def new_build_folder(index_dir: Path) -> Path:

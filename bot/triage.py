@@ -442,6 +442,8 @@ class Triage:
             found = [pt for pt in found if says_something(text, pt[0])]
         n, dims = len(self.flags), len(self._flag_vectors[0])
         if not found:
+            if any(also):  # the caller's texts still take their one pass
+                self._encode_many([t for t in also if t])
             return np.zeros((0, n, len(FEATURES))), np.zeros((0, 2 * dims + len(FEATURES)))
         spans = list(dict.fromkeys(sp for pt in found for sp in pt))
         at = {sp: k for k, sp in enumerate(spans)}

@@ -11,6 +11,7 @@ from . import crisis as harm
 from . import lexical, messages, safety, scope
 from . import intents
 from .chunking import message_sentence_spans
+from .embedding import WithPieces
 from .conversation import (changes_topic, check_history, clean_question, context_questions, leans_on_history,
                            quoted_sentences, returned_to)
 from .vocabulary import Vocabulary, WordCheck
@@ -60,9 +61,11 @@ def understand(question: object, history: object, index: "Index") -> Message:
     standard, frame = vocabulary.in_standard_words(asked), vocabulary.frame(asked)
     # One model pass reads the clauses for red flags and encodes what the answer will need: the
     # message's own vector (its intent), the question's, the question in the content's standard words
-    # and its frame (both read by the answerability model), and its unknown words with the versions
-    # of it that leave each one out.
-    reading = triage.read(mended, also=(mended, asked, standard, frame, *scope.texts_to_encode(search_text, words)))
+    # and its frame (both read by the answerability model), what it asks (whose word pieces the
+    # answerability model matches against the passages found), and its unknown words with the
+    # versions of it that leave each one out.
+    reading = triage.read(mended, also=(mended, asked, standard, frame, WithPieces(scope.asking_clause(asked)),
+                                        *scope.texts_to_encode(search_text, words)))
     flags, cautions = reading.urgent, reading.cautions
     # Read as typed (mending could turn "unalive" into another word) and whole (a long message is cut).
     crisis = harm.speaks_of_harm(question if isinstance(question, str) else text)

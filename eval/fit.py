@@ -203,7 +203,8 @@ def answerability_rows(lib: dict) -> list[dict]:
         rows.append({"library": lib["name"], "question": question, "y": answerable, "calibrated": calibrated,
                      "x": ranking.question_features(near, words, message, hits, index.calibration,
                                                     index.settings.retrieval.top_passages,
-                                                    scope.asked_vector(message, index))[0].tolist()})
+                                                    scope.asked_vector(message, index),
+                                                    scope.matched(message, hits, index))[0].tolist()})
     return rows
 
 

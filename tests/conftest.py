@@ -49,6 +49,20 @@ def small_corpus(tmp_path) -> Settings:
     return replace(Settings(), corpus_dir=corpus, index_dir=tmp_path / "index")
 
 
+def as_an_older_build(settings: Settings, format_version: int, *removed: str) -> None:
+    """The live build as an older version wrote it: without these files, its manifest saying so."""
+    import json
+
+    from bot import store
+
+    folder = store.current_build(settings.index_dir)
+    for name in removed:
+        (folder / name).unlink()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest.update(format=format_version, index_files=store.file_checksums(folder))
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
 def free_port() -> int:
     """A port on 127.0.0.1 that nothing listens on, for a page started by a test."""
     with socket.socket() as s:

@@ -11,7 +11,7 @@ from bot import BackCareBot, BuildError, IndexMissingError, IndexStaleError
 from bot import store
 from bot.build import build_index, fresh_bot
 from bot.index import current_model
-from conftest import PROJECT
+from conftest import PROJECT, as_an_older_build
 
 QUIET = {"progress": False, "log": lambda *_: None}
 
@@ -149,11 +149,7 @@ def test_a_build_made_before_passages_were_read_whole_still_answers_then_is_rebu
     import numpy as np
 
     build_index(small_corpus, **QUIET)
-    folder = store.current_build(small_corpus.index_dir)
-    (folder / store.PASSAGE_VECTORS).unlink()  # as the previous format wrote it
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest.update(format=7, index_files=store.file_checksums(folder))
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    as_an_older_build(small_corpus, 7, store.PASSAGE_VECTORS)  # as the previous format wrote it
     old = BackCareBot.load(index_dir=small_corpus.index_dir, corpus_dir=small_corpus.corpus_dir)
     assert old.index.passages.passage_vectors is None
     answer = old.ask("how many minutes should I walk a day?")

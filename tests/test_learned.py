@@ -304,7 +304,7 @@ def test_an_unknown_word_that_only_colours_the_question_pulls_little(bot):
 def test_the_clause_that_asks_is_found(text, asked, told):
     from bot import scope
 
-    found = scope._asking_clause(text)
+    found = scope.asking_clause(text)
     assert all(scope._has_word(found, w) for w in asked), found
     assert not any(scope._has_word(found, w) for w in told), found
 

@@ -78,17 +78,18 @@ def test_broken_export_falls_back_to_sentence_transformers_and_says_so(settings,
 
 def test_a_question_takes_one_model_pass(bot):
     """The clauses read for red flags, the question's own vector, its frame and its words in the
-    content's standard words, and its unknown words with the versions of it that leave each out are
-    encoded together: one pass, however many texts. A text the build stored (an example question)
-    is read from the build, not encoded again."""
+    content's standard words, what it asks (whose word pieces answerability matches against the
+    passages found), and its unknown words with the versions of it that leave each out are encoded
+    together: one pass, however many texts. A text the build stored (an example question) is read
+    from the build, not encoded again."""
     passes = []
-    encode = bot.index.embedder.encode
+    encode = bot.index.embedder._encode  # the model itself
 
-    def counted(texts, progress=False):
+    def counted(texts, progress=False, keep_pieces=False):
         passes.append(list(texts))
-        return encode(texts, progress)
+        return encode(texts, progress, keep_pieces)
 
-    bot.index.embedder.encode = counted
+    bot.index.embedder._encode = counted
     try:
         for question in ("My lower back has ached on and off for years, will exercise make a difference?",
                          "How should I lift a heavy suitcase onto a high shelf?",
@@ -96,12 +97,13 @@ def test_a_question_takes_one_model_pass(bot):
                          "I keep hunching over my desk at work. What can help?",
                          "How do I avoid slouching?"):
             bot.index.embedder._cache.clear()
+            bot.index.embedder._pieces.clear()
             passes.clear()
             answer = bot.ask(question)
             assert len(passes) == 1, (question, passes)
             assert len(passes[0]) >= 1 and answer.text
     finally:
-        del bot.index.embedder.encode
+        del bot.index.embedder._encode
 
 
 def test_model_runs_group_similar_lengths():

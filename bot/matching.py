@@ -1,0 +1,67 @@
+"""How much of what is asked a passage says, word piece by word piece: each salient piece of the
+question, as the model read it in its sentence, against the closest piece of the passage, as the
+model read it in the passage. A question the passage answers finds each of its words there, in
+their sense ("how long does a wry neck last" in "A wry neck usually eases within 24 to 48 hours");
+a near miss leaves one behind ("does she have to stop her calcium tablets before the next scan?"
+against a page on the scan). Read by the answerability model (`ranking.MATCH_FEATURES`)."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from . import lexical
+from .embedding import Pieces
+
+FEATURES = ("match_mean", "match_min", "match_share", "match_lowest")
+NONE = (0.0, 0.0, 0.0, 0.0)
+CLOSE = 0.6  # a piece this close to one of the passage's counts as said there (match_share)
+_WORDLIKE = re.compile(r"^(?:##)?[a-z0-9]")
+
+
+def salient(tokens: tuple[str, ...]) -> list[int]:
+    """The pieces that carry what is asked: letters or digits, not a stopword, not a word of one or
+    two letters; the rest of a split word ("##ache") always."""
+    keep = []
+    for i, t in enumerate(tokens):
+        if not _WORDLIKE.match(t):
+            continue
+        if t.startswith("##") or (t not in lexical.STOPWORDS and len(t) > 2):
+            keep.append(i)
+    return keep
+
+
+def stored(pieces: Pieces) -> np.ndarray:
+    """What a build keeps of a passage's pieces: its salient ones only (a question's salient piece
+    finds its closest among those), each vector in eight bits (a cosine moves by under 0.01)."""
+    return np.round(pieces.vectors[salient(pieces.tokens)] * QUANTUM).astype(np.int8)
+
+
+QUANTUM = 127.0  # a stored piece's vector times this, in int8
+
+
+def unpacked(vectors: np.ndarray) -> np.ndarray:
+    """Piece vectors as float32, from what `stored` keeps (int8) or as they are."""
+    vectors = np.asarray(vectors)
+    return vectors.astype(np.float32) / QUANTUM if vectors.dtype == np.int8 else vectors.astype(np.float32)
+
+
+def match(question: Pieces, passages: list[np.ndarray]) -> tuple[float, float, float, float]:
+    """For the passage that says most of the question's salient pieces (their mean closeness): that
+    mean, the farthest piece's closeness, the share of pieces it says (closer than CLOSE), and the
+    two farthest pieces' mean. NONE when the question has no salient piece or nothing was found.
+    passages: each passage's piece vectors (unit length, or as `stored` keeps them)."""
+    rows = salient(question.tokens)
+    if not rows or not passages:
+        return NONE
+    asked = question.vectors[rows]
+    best = NONE
+    for vectors in passages:
+        if not len(vectors):
+            continue
+        closest = (asked @ unpacked(vectors).T).max(axis=1)
+        found = (float(closest.mean()), float(closest.min()), float(np.mean(closest > CLOSE)),
+                 float(np.sort(closest)[:2].mean()))
+        if found[0] > best[0]:
+            best = found
+    return best
