@@ -205,6 +205,7 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
         "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(embedded.sentence_vectors)},
         **calibration,
         "rules": data_fingerprint(),
+        "pieces": pieces_recipe() if len(chunks) <= settings.build.pieces_max_chunks else "",
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "build_seconds": round(time.perf_counter() - t0, 3),
         "index_files": store.file_checksums(folder),
@@ -373,6 +374,17 @@ def _embed(settings: Settings, chunks: list, texts: StoredTexts, force: bool, pr
                     np.vstack([cache[k] for k in passage_keys]).astype(np.float32))
 
 
+def pieces_recipe() -> str:
+    """How a build keeps passages' pieces (`matching.stored`: its rules and the stopwords it leaves
+    out), recorded in the manifest: a rebuild reuses the live build's pieces only when made the same way."""
+    import hashlib
+
+    from . import lexical, matching
+
+    words = "\n".join(sorted(lexical.STOPWORDS))
+    return hashlib.sha256(f"{matching.RECIPE}|{matching.QUANTUM}|{words}".encode()).hexdigest()[:16]
+
+
 def _passage_pieces(settings: Settings, chunks: list, force: bool) -> list[np.ndarray]:
     """Each passage read whole, its salient word pieces as the model read them (`matching.stored`):
     one more pass over the passages the live build did not already have, a slice at a time."""
@@ -382,7 +394,7 @@ def _passage_pieces(settings: Settings, chunks: list, force: bool) -> list[np.nd
 
     texts = [c.passage_text() for c in chunks]
     keys = [text_hash(t) for t in texts]
-    kept = {} if force else store.previous_pieces(settings.index_dir, current_model(settings))
+    kept = {} if force else store.previous_pieces(settings.index_dir, current_model(settings), pieces_recipe())
     missing = [k for k in dict.fromkeys(keys) if k not in kept]
     if missing:
         from .embedding import shared_embedder

@@ -123,19 +123,20 @@ class _CachedEncoder:
             if hit is not None:
                 self._pieces.move_to_end(text)
                 return hit
-        vectors_and_pieces = self._encode_kept([text])
-        return vectors_and_pieces[text]
+        return self._encode_kept([text], keep={text})[text]
 
-    def _encode_kept(self, texts: list[str]) -> dict[str, "Pieces"]:
-        """One model pass over the texts: their vectors go to the query cache, their pieces beside them."""
+    def _encode_kept(self, texts: list[str], keep: set) -> dict[str, "Pieces"]:
+        """One model pass over the texts: their vectors go to the query cache, and the pieces of those
+        in `keep` beside them (only what is asked is matched piece by piece)."""
         with self._model_lock:
             vectors, pieces = self._encode(list(texts), False, keep_pieces=True)
         for text, vector, piece in zip(texts, vectors, pieces):
             self.remember(text, vector)
-            with self._lock:
-                self._pieces[text] = piece
-                while len(self._pieces) > self._cache_size:
-                    self._pieces.popitem(last=False)
+            if text in keep:
+                with self._lock:
+                    self._pieces[text] = piece
+                    while len(self._pieces) > self._cache_size:
+                        self._pieces.popitem(last=False)
         return dict(zip(texts, pieces))
 
     def remember(self, text: str, vector: np.ndarray) -> np.ndarray:
@@ -157,7 +158,7 @@ class _CachedEncoder:
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache or (t in pieces and t not in self._pieces)]
         if missing and self.pieces_free:
-            self._encode_kept(missing)
+            self._encode_kept(missing, keep=pieces)
         elif missing:
             for text, vector in zip(missing, self.encode(missing)):
                 self.remember(text, vector)

@@ -97,8 +97,10 @@ class Index:
             """Stored texts' vectors from the build (kept in the query cache, for the steps that read
             them again); the rest in one model pass."""
             keys = {t: text_hash(t) for t in texts}
-            pieces = {t for t in texts if isinstance(t, WithPieces)}  # (an equal plain text may stand for it)
-            missing = [t for t, key in keys.items() if key not in text_vectors or t in pieces]
+            # A text whose pieces are wanted is encoded whatever the build stored, and sent on as one
+            # (an equal plain text, a clause read for red flags, may have come first).
+            pieces = {t: t for t in texts if isinstance(t, WithPieces)}
+            missing = [pieces.get(t, t) for t, key in keys.items() if key not in text_vectors or t in pieces]
             found = dict(zip(missing, embedder.encode_queries(missing))) if missing else {}
             for t, key in keys.items():
                 if t not in found:

@@ -15,19 +15,29 @@ from .embedding import Pieces
 
 FEATURES = ("match_mean", "match_min", "match_share", "match_lowest")
 NONE = (0.0, 0.0, 0.0, 0.0)
+UNKNOWN = (float("nan"),) * len(FEATURES)  # nothing to match: the models weigh it as their training mean
+RECIPE = 2  # what `stored` keeps; a build's pieces are reused by a rebuild only when made the same way
 CLOSE = 0.6  # a piece this close to one of the passage's counts as said there (match_share)
 _WORDLIKE = re.compile(r"^(?:##)?[a-z0-9]")
 
 
 def salient(tokens: tuple[str, ...]) -> list[int]:
-    """The pieces that carry what is asked: letters or digits, not a stopword, not a word of one or
-    two letters; the rest of a split word ("##ache") always."""
-    keep = []
+    """The pieces that carry what is asked: every piece of a word of letters or digits ("ib",
+    "##up", "##ro", "##fen" of "ibuprofen") that is not a stopword and has three letters or more."""
+    keep, word = [], []
+
+    def close():
+        whole = "".join(tokens[i].removeprefix("##") for i in word)
+        if word and _WORDLIKE.match(tokens[word[0]]) and whole not in lexical.STOPWORDS and len(whole) > 2:
+            keep.extend(word)
+
     for i, t in enumerate(tokens):
-        if not _WORDLIKE.match(t):
+        if t.startswith("##") and word:
+            word.append(i)
             continue
-        if t.startswith("##") or (t not in lexical.STOPWORDS and len(t) > 2):
-            keep.append(i)
+        close()
+        word = [i]
+    close()
     return keep
 
 
@@ -49,11 +59,12 @@ def unpacked(vectors: np.ndarray) -> np.ndarray:
 def match(question: Pieces, passages: list[np.ndarray]) -> tuple[float, float, float, float]:
     """For the passage that says most of the question's salient pieces (their mean closeness): that
     mean, the farthest piece's closeness, the share of pieces it says (closer than CLOSE), and the
-    two farthest pieces' mean. NONE when the question has no salient piece or nothing was found.
+    two farthest pieces' mean. UNKNOWN when the question has no salient piece ("what should I do?")
+    or nothing was found; NONE when no passage has a salient piece.
     passages: each passage's piece vectors (unit length, or as `stored` keeps them)."""
     rows = salient(question.tokens)
     if not rows or not passages:
-        return NONE
+        return UNKNOWN
     asked = question.vectors[rows]
     best = NONE
     for vectors in passages:

@@ -257,7 +257,7 @@ def answerability_features(dimensions: int) -> tuple[str, ...]:
 
 
 def question_features(near, words, message, hits: list, calibration, top_passages: int,
-                      asked: np.ndarray, matched: tuple[float, ...] = matching.NONE) -> np.ndarray:
+                      asked: np.ndarray, matched: tuple[float, ...] = matching.UNKNOWN) -> np.ndarray:
     """One row: how close the passages found come (the top ones, any of them, to the message alone
     and to what it leans on), how much of the question's own words the best-covering top passage has
     (in its text and its headings), and what the content makes of the question's words; then the

@@ -114,7 +114,7 @@ class PassageSearch:
         # sentence stands in (rebuilding makes them).
         self.passage_vectors = store.read_passage_vectors(folder, len(self.chunks))
         # Each passage's word pieces (`matching`): a build made before they were kept has none.
-        self.passage_pieces = store.read_passage_pieces(folder, len(self.chunks))
+        self.passage_pieces = store.read_passage_pieces(folder, len(self.chunks), manifest.get("dimensions"))
         try:
             self.lexical = bm25s.BM25.load(str(Path(folder) / store.LEXICAL), mmap=False, load_vocab=True,
                                            show_progress=False, verbosity=0)

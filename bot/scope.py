@@ -252,13 +252,12 @@ def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> tuple[
         return decide(near, words, index.calibration, index.settings.scope.shared_words), words
     # No rule before the model: a body part the content never names weighs in as one of its features
     # ("can I take co-codamol for my tooth?" is answered by a page on co-codamol).
-    said = matched(message, hits, index)
     features = ranking.question_features(near, words, message, hits, index.calibration,
-                                         index.settings.retrieval.top_passages, asked,
-                                         matching.NONE if said is None else said)
-    if said is None:  # a build made before passages' pieces were kept: the match weighs nothing
-        columns = [model.features.index(f) for f in matching.FEATURES]
-        features[0, columns] = model.mean[columns]
+                                         index.settings.retrieval.top_passages, asked, matched(message, hits, index))
+    # Nothing to match (a question with no salient word, "what should I do?", or a build that kept
+    # no pieces): the match weighs as the fitted questions' mean, that is not at all.
+    unknown = np.isnan(features[0])
+    features[0, unknown] = model.mean[unknown]
     p = float(model.probability(features)[0])
     if p >= model.threshold:
         return Verdict(True, confidence=p), words
@@ -268,13 +267,15 @@ def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> tuple[
     return Verdict(False, named_topics(named), confidence=p), words
 
 
-def matched(message: "Message", hits: list["Hit"], index: "Index") -> tuple[float, ...] | None:
+def matched(message: "Message", hits: list["Hit"], index: "Index") -> tuple[float, ...]:
     """How much of what the message asks (`asking_clause`, its own words) the top passages say,
-    word piece by word piece (`matching.match`); None for a build that kept no pieces. The pieces
-    of what is asked come from the message's one model pass (`texts_to_encode`)."""
+    word piece by word piece (`matching.match`); `matching.UNKNOWN` for a build that kept no pieces
+    (made before they were kept, or larger than `pieces_max_chunks`). On the ONNX path the pieces
+    of what is asked come from the message's one model pass (`understanding.understand` sends it
+    as `WithPieces`); the torch path reads them in a pass of their own."""
     found = index.passages.pieces_of(hits[:index.settings.retrieval.top_passages])
     if found is None:
-        return None
+        return matching.UNKNOWN
     return matching.match(index.embedder.query_pieces(asking_clause(message.asked)), found)
 
 

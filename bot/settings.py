@@ -49,10 +49,10 @@ class BuildSettings:
     max_examples: int = 5  # example questions offered to visitors: a short list reads
     # build_index.py --watch: a burst of edits within this many milliseconds makes one rebuild.
     watch_debounce_ms: int = 1500
-    # Each passage's word pieces are kept (`matching`; about 12 kB a passage) up to this many
-    # passages; a larger build keeps none, and the models weigh the match as nothing there.
+    # Each passage's salient word pieces are kept (`matching`; 12-30 kB a passage) up to this many
+    # passages; a larger build keeps none, and the answerability model weighs the match as its mean.
     pieces_max_chunks: int = 20_000
-    pieces_slice: int = 512  # passages read for their pieces in one go (memory: about 80 MB)
+    pieces_slice: int = 512  # passages read for their pieces in one go (memory: 100-250 MB)
 
     def chunker_config(self) -> dict:
         return {"max_chars": self.chunk_max_chars, "max_sentences": self.chunk_max_sentences,

@@ -244,9 +244,9 @@ def _write_rows(path: Path, parts: list[np.ndarray], total: int, dimensions: int
     del out
 
 
-def read_passage_pieces(folder: Path, chunks: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """(every passage's piece vectors, where each passage's start), or None for a build made before
-    they were kept."""
+def read_passage_pieces(folder: Path, chunks: int, dimensions: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(every passage's piece vectors, where each passage's start), or None for a build that kept
+    none (made before they were kept, or larger than `pieces_max_chunks`)."""
     vectors_path, counts_path = Path(folder) / PIECE_VECTORS, Path(folder) / PIECE_COUNTS
     if not vectors_path.exists() and not counts_path.exists():
         return None
@@ -255,7 +255,8 @@ def read_passage_pieces(folder: Path, chunks: int) -> tuple[np.ndarray, np.ndarr
         counts = np.load(counts_path, allow_pickle=False)
     except (ValueError, OSError):
         raise IndexCorruptError(f"passage pieces in {folder} are unreadable: {REBUILD_HINT}") from None
-    if vectors.ndim != 2 or counts.ndim != 1 or len(counts) != chunks or int(counts.sum()) != len(vectors) \
+    if vectors.ndim != 2 or vectors.dtype != np.int8 or (dimensions is not None and vectors.shape[1] != dimensions) \
+            or counts.ndim != 1 or len(counts) != chunks or int(counts.sum()) != len(vectors) \
             or (len(counts) and int(counts.min()) < 0):
         raise IndexCorruptError(f"passage pieces in {folder} do not match its chunk list: {REBUILD_HINT}")
     return vectors, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -356,22 +357,22 @@ def previous_vectors(index_dir: Path, model: dict) -> dict[str, np.ndarray]:
     return cache
 
 
-def previous_pieces(index_dir: Path, model: dict) -> dict[str, np.ndarray]:
-    """passage text hash → its stored pieces, from the live build when it used the same model and
-    kept them: a rebuild reads again only the passages that changed."""
+def previous_pieces(index_dir: Path, model: dict, recipe: str) -> dict[str, np.ndarray]:
+    """passage text hash → its stored pieces (memory-mapped), from the live build when it used the
+    same model and kept them the same way (`recipe`: `build.pieces_recipe`, in its manifest): a
+    rebuild reads again only the passages that changed."""
     try:
         folder = _live_build_of(index_dir, model)
-        if folder is None:
+        if folder is None or read_manifest(folder).get("pieces") != recipe:
             return {}
         from .chunking import text_hash
 
         chunks = read_chunks(folder)
         found = read_passage_pieces(folder, len(chunks))
-        if found is None or found[0].dtype != np.int8:
+        if found is None:
             return {}
         vectors, starts = found
-        return {text_hash(t): np.array(vectors[starts[i]:starts[i + 1]])
-                for i, t in enumerate(chunks.passage_texts())}
+        return {text_hash(t): vectors[starts[i]:starts[i + 1]] for i, t in enumerate(chunks.passage_texts())}
     except Exception:  # noqa: BLE001 - any unreadable old build just means no cache
         return {}
 

@@ -114,6 +114,7 @@ def ranker_rows(lib: dict) -> list[dict]:
 def fit_linear(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float = 1.0, balanced: bool = False) -> dict:
     from sklearn.linear_model import LogisticRegression
 
+    x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)  # nothing to match: the mean, as answering reads it
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     lr = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balanced else None)
@@ -284,7 +285,8 @@ def pct(count: int, rows: list) -> str:
 def probabilities(model: dict, x: np.ndarray) -> np.ndarray:
     from bot.ranking import LinearModel
 
-    return LinearModel.from_dict(model).probability(x)
+    fitted = LinearModel.from_dict(model)
+    return fitted.probability(np.where(np.isnan(x), fitted.mean, x))
 
 
 def write(path: Path, data: dict) -> None:

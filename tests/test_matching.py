@@ -13,11 +13,33 @@ from conftest import as_an_older_build
 QUIET = {"progress": False, "log": lambda *_: None}
 
 
-def test_salient_pieces_leave_out_stopwords_marks_and_short_words():
-    tokens = ("does", "my", "back", "##ache", "get", "better", "in", "a", "week", "?", "ok")
-    assert [tokens[i] for i in matching.salient(tokens)] == ["back", "##ache", "better", "week"]
-    assert matching.match(matching.Pieces(("?",), np.ones((1, 3), dtype=np.float32)), [np.ones((2, 3))]) \
-        == matching.NONE
+def test_salient_pieces_leave_out_stopwords_marks_and_short_words_whole():
+    tokens = ("does", "my", "back", "##ache", "get", "better", "in", "a", "week", "?", "ok", "ib", "##up", "##ro")
+    assert [tokens[i] for i in matching.salient(tokens)] == ["back", "##ache", "better", "week", "ib", "##up", "##ro"]
+    nothing_asked = matching.match(matching.Pieces(("?",), np.ones((1, 3), dtype=np.float32)), [np.ones((2, 3))])
+    assert all(np.isnan(nothing_asked))
+    asked = matching.Pieces(("walking",), np.array([[1.0, 0.0, 0.0]], dtype=np.float32))
+    assert matching.match(asked, [np.zeros((0, 3), dtype=np.int8)]) == matching.NONE  # no salient piece there
+
+
+def test_nothing_to_match_weighs_as_the_fitted_questions_mean(bot, monkeypatch):
+    rows = []
+    real = ranking.LinearModel.probability
+
+    def recorded(self, features):
+        if len(self.features) > len(ranking.QUESTION_FEATURES):  # the answerability model
+            rows.append((self, np.array(features)))
+        return real(self, features)
+
+    monkeypatch.setattr(ranking.LinearModel, "probability", recorded)
+    bot.ask("I have a stiff lower back. What should I do?")  # what is asked has no salient word
+    model, features = rows[-1]
+    columns = [model.features.index(f) for f in matching.FEATURES]
+    assert np.allclose(features[0, columns], model.mean[columns])
+    rows.clear()
+    bot.ask("do strong quadriceps help prevent back injuries when lifting?")
+    model, features = rows[-1]
+    assert not np.allclose(features[0, columns], model.mean[columns])
 
 
 def test_the_build_keeps_each_passage_s_salient_pieces_as_the_served_model_reads_them(bot):
