@@ -187,8 +187,10 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
     store.write_vocabulary(folder, texts.word_counts)
     store.write_text_vectors(folder, texts.keys, embedded.text_vectors)
     store.write_passage_vectors(folder, embedded.passage_vectors)
-    if len(chunks) <= settings.build.pieces_max_chunks:
-        store.write_passage_pieces(folder, _passage_pieces(settings, chunks, force), int(embedded.sentence_vectors.shape[1]))
+    recipe = pieces_recipe() if len(chunks) <= settings.build.pieces_max_chunks else ""  # "": none kept
+    if recipe:
+        store.write_passage_pieces(folder, _passage_pieces(settings, chunks, force, recipe),
+                                   int(embedded.sentence_vectors.shape[1]))
     store.write_word_vectors(folder, texts.content_words, embedded.part(texts, "words"))
     calibration = _calibrate(settings, texts, embedded, dense_index)
     old_files = {} if force else (freshness.manifest or {}).get("files", {})
@@ -205,7 +207,7 @@ def _build_locked(settings: Settings, force: bool, progress: bool, log) -> Build
         "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(embedded.sentence_vectors)},
         **calibration,
         "rules": data_fingerprint(),
-        "pieces": pieces_recipe() if len(chunks) <= settings.build.pieces_max_chunks else "",
+        "pieces": recipe,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "build_seconds": round(time.perf_counter() - t0, 3),
         "index_files": store.file_checksums(folder),
@@ -385,7 +387,7 @@ def pieces_recipe() -> str:
     return hashlib.sha256(f"{matching.RECIPE}|{matching.QUANTUM}|{words}".encode()).hexdigest()[:16]
 
 
-def _passage_pieces(settings: Settings, chunks: list, force: bool) -> list[np.ndarray]:
+def _passage_pieces(settings: Settings, chunks: list, force: bool, recipe: str) -> list[np.ndarray]:
     """Each passage read whole, its salient word pieces as the model read them (`matching.stored`):
     one more pass over the passages the live build did not already have, a slice at a time."""
     from . import matching
@@ -394,7 +396,7 @@ def _passage_pieces(settings: Settings, chunks: list, force: bool) -> list[np.nd
 
     texts = [c.passage_text() for c in chunks]
     keys = [text_hash(t) for t in texts]
-    kept = {} if force else store.previous_pieces(settings.index_dir, current_model(settings), pieces_recipe())
+    kept = {} if force else store.previous_pieces(settings.index_dir, current_model(settings), recipe)
     missing = [k for k in dict.fromkeys(keys) if k not in kept]
     if missing:
         from .embedding import shared_embedder

@@ -3,7 +3,7 @@ question, as the model read it in its sentence, against the closest piece of the
 model read it in the passage. A question the passage answers finds each of its words there, in
 their sense ("how long does a wry neck last" in "A wry neck usually eases within 24 to 48 hours");
 a near miss leaves one behind ("does she have to stop her calcium tablets before the next scan?"
-against a page on the scan). Read by the answerability model (`ranking.MATCH_FEATURES`)."""
+against a page on the scan). Read by the answerability model (`FEATURES`, in `ranking.QUESTION_FEATURES`)."""
 from __future__ import annotations
 
 import re
@@ -17,6 +17,7 @@ FEATURES = ("match_mean", "match_min", "match_share", "match_lowest")
 NONE = (0.0, 0.0, 0.0, 0.0)
 UNKNOWN = (float("nan"),) * len(FEATURES)  # nothing to match: the models weigh it as their training mean
 RECIPE = 2  # what `stored` keeps; a build's pieces are reused by a rebuild only when made the same way
+QUANTUM = 127.0  # a stored piece's vector times this, in int8
 CLOSE = 0.6  # a piece this close to one of the passage's counts as said there (match_share)
 _WORDLIKE = re.compile(r"^(?:##)?[a-z0-9]")
 
@@ -45,9 +46,6 @@ def stored(pieces: Pieces) -> np.ndarray:
     """What a build keeps of a passage's pieces: its salient ones only (a question's salient piece
     finds its closest among those), each vector in eight bits (a cosine moves by under 0.01)."""
     return np.round(pieces.vectors[salient(pieces.tokens)] * QUANTUM).astype(np.int8)
-
-
-QUANTUM = 127.0  # a stored piece's vector times this, in int8
 
 
 def unpacked(vectors: np.ndarray) -> np.ndarray:

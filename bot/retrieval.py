@@ -129,16 +129,18 @@ class PassageSearch:
         """The found passages each read whole; None for a build made before they were kept."""
         if self.passage_vectors is None:
             return None
-        rows = [r for r in (self.chunks.row_of(h.chunk.chunk_id) for h in hits) if r is not None]
-        return np.asarray(self.passage_vectors[rows], dtype=np.float32)
+        return np.asarray(self.passage_vectors[self._rows(hits)], dtype=np.float32)
 
     def pieces_of(self, hits: list[Hit]) -> list[np.ndarray] | None:
         """The found passages' word pieces, each read whole; None for a build made before they were kept."""
         if self.passage_pieces is None:
             return None
         vectors, starts = self.passage_pieces
-        rows = [r for r in (self.chunks.row_of(h.chunk.chunk_id) for h in hits) if r is not None]
-        return [vectors[starts[r]:starts[r + 1]] for r in rows]
+        return [vectors[starts[r]:starts[r + 1]] for r in self._rows(hits)]
+
+    def _rows(self, hits: list[Hit]) -> list[int]:
+        """The found passages' rows in this build's chunk table."""
+        return [r for r in (self.chunks.row_of(h.chunk.chunk_id) for h in hits) if r is not None]
 
     def sentence_similarities(self, i: int, vector: np.ndarray) -> np.ndarray:
         start, count = int(self.chunks.first_sentence[i]), int(self.chunks.sentence_counts[i])

@@ -321,24 +321,25 @@ def read_dense(folder: Path, mmap: bool = True):
             raise IndexCorruptError(f"dense index in {folder} is unreadable: {REBUILD_HINT}") from None
 
 
-def _live_build_of(index_dir: Path, model: dict) -> Path | None:
-    """The live build's folder, checked whole, when it used the same model (its identity); None when
-    there is none or it used another. Raises when it is damaged."""
+def _live_build_of(index_dir: Path, model: dict) -> tuple[Path, dict] | None:
+    """The live build's folder and manifest, checked whole, when it used the same model (its
+    identity); None when it used another. Raises when there is none or it is damaged."""
     from .embedding import same_model
 
     folder = current_build(index_dir)
     manifest = read_manifest(folder)
     verify_checksums(folder, manifest)
-    return folder if same_model(manifest.get("model"), model) else None
+    return (folder, manifest) if same_model(manifest.get("model"), model) else None
 
 
 def previous_vectors(index_dir: Path, model: dict) -> dict[str, np.ndarray]:
     """text hash → vector from the live build when it used the same model (its identity): the
     embedding cache, for its sentences and its stored texts."""
     try:
-        folder = _live_build_of(index_dir, model)
-        if folder is None:
+        live = _live_build_of(index_dir, model)
+        if live is None:
             return {}
+        folder = live[0]
         from .chunking import text_hash
 
         chunks = read_chunks(folder)
@@ -362,9 +363,10 @@ def previous_pieces(index_dir: Path, model: dict, recipe: str) -> dict[str, np.n
     same model and kept them the same way (`recipe`: `build.pieces_recipe`, in its manifest): a
     rebuild reads again only the passages that changed."""
     try:
-        folder = _live_build_of(index_dir, model)
-        if folder is None or read_manifest(folder).get("pieces") != recipe:
+        live = _live_build_of(index_dir, model)
+        if live is None or live[1].get("pieces") != recipe:
             return {}
+        folder = live[0]
         from .chunking import text_hash
 
         chunks = read_chunks(folder)
