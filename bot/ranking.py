@@ -145,6 +145,28 @@ def model(path: str, features: tuple[str, ...]) -> LinearModel | NeuralModel | N
     return found
 
 
+@lru_cache(maxsize=16)
+def second_stage(path: str, key: str, features: tuple[str, ...]) -> LinearModel | None:
+    """A logistic regression kept inside another model's file under `key` (a two-stage model: the red
+    flags' network reads parts, this reads the message whole); None (said once in the log) when it
+    is not there, unreadable or fitted on other features: the first stage then decides alone."""
+    from .embedding import say_once
+
+    p = Path(path)
+    if not p.is_file():
+        return None
+    try:
+        data = json.loads(p.read_text(encoding="utf-8")).get(key)
+        found = LinearModel.from_dict(data) if data is not None else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        say_once(f"the model {p.name} is unreadable ({e}): run `make fit`")
+        return None
+    if found is not None and found.features != features:
+        say_once(f"the model {p.name} was fitted on other features: run `make fit`")
+        return None
+    return found
+
+
 # ---- the re-ranker's features ----------------------------------------------------------------------
 
 PASSAGE_FEATURES = ("dense", "dense_gap", "second", "lexical", "fused_gap", "coverage", "heading", "dense_rank",

@@ -163,7 +163,8 @@ class TriageSettings:
     # "" for the rule alone (meaning, patterns and context; no caution tier).
     red_flag_model: str = "triage.json"
     # A flag's precise pattern read as the writer's own, now ("a fever and chills"), is urgent from
-    # this probability of the model (below its urgent threshold; a caution from the caution one).
+    # this probability of the model (below its urgent threshold; a caution from the caution one); only
+    # for a model without the message read whole ("whole" in its file), which weighs the pattern itself.
     pattern_urgent: float = 0.5
     # The urgent reply only for a message that speaks of a red flag in its words (a flag's word or
     # lay expression reported now, as ConText reads it; cancer's in the past too), naming those; one the model finds alarming

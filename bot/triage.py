@@ -1,9 +1,11 @@
 """Red-flag triage by meaning and context: which red flags a message reports now (the urgent reply)
 or comes near (a caution beside the answer).
 
-With the fitted model (data/models/triage.json, `Triage.read`): a logistic regression over the
-message's sentence vector and, per red flag, the features below (`Triage.features`). Without it, the
-rule that follows decides (urgent only).
+With the fitted model (data/models/triage.json, `Triage.read`): a small network over each part of
+the message (a clause in its sentence: their vectors and, per red flag, the features below,
+`Triage.features`), then, for a message with a part past the caution tier, a logistic regression over
+the message read whole (`Triage.whole`) for the urgent reply. Without it, the rule that follows
+decides (urgent only).
 
 A red flag (one row of data/red_flags.yaml) matches a clause of the message that is close in
 meaning to one of its urgent phrasings, and closer to them than to its calm look-alikes, or that
@@ -53,6 +55,20 @@ def message_features(dimensions: int) -> tuple[str, ...]:
             + tuple(f"most_{f}" for f in FEATURES))
 
 
+# The message read whole, once one of its parts reaches the caution tier: a logistic regression
+# (triage.json's "whole") over how alarming its most alarming parts are, what ConText reads at the
+# likeliest, and whether the flags' words anywhere are spoken of now, decides the urgent reply. The
+# network weighs each part alone, not how many alarm nor whether a flag is told in its words. What
+# ConText reads elsewhere (a denial, a past, a question, a look-alike) is left out on purpose: a
+# preamble or a closing question never dilutes the part that matters ("no fever, but I can't feel
+# my legs"); read in, it held out no better and undid "lost normal feeling in my groin".
+_ANY = ("pattern", "term", "term_present", "someone_else_now", "expression", "expression_present")
+_ITS = ("negated", "hypothetical", "historical", "someone_else", "lookalike", "asks", "term_present",
+        "expression_present", "urgent", "margin")
+WHOLE_FEATURES = (("likeliest", "next_likeliest", "parts_near", "parts", "none_now", "spoken_of", "reported",
+                   "only_not_now") + tuple(f"any_{f}" for f in _ANY) + tuple(f"its_{f}" for f in _ITS))
+
+
 def part_inputs(rows: np.ndarray, clause_vectors: np.ndarray, sentence_vectors: np.ndarray) -> np.ndarray:
     """The model's inputs, one per part: rows is [parts, flags, FEATURES]."""
     return np.concatenate([clause_vectors, sentence_vectors, rows.max(axis=1)], axis=1)
@@ -72,6 +88,11 @@ def parts(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
 def says_something(text: str, span: tuple[int, int]) -> bool:
     """A part with a word besides stopwords: "what do I do" alone tells nothing about a symptom."""
     return any(w not in lexical.STOPWORDS for w in lexical.words(text[span[0]:span[1]]))
+
+
+def telling_parts(text: str, found: list) -> list[bool]:
+    """Which of a message's parts (`parts`) say something: not stopwords alone."""
+    return [says_something(text, clause) for clause, _ in found]
 
 
 def _sentence_parts(text: str) -> tuple[list[tuple[tuple[int, int], tuple[int, int]]], int]:
@@ -106,6 +127,11 @@ def reported_in_its_words(rows: np.ndarray) -> bool:
     fits = (rows[:, col("pattern")] > 0) & (rows[:, col("term_present")] > 0)
     unsure = rows[:, [col("negated"), col("hypothetical"), col("historical"), col("someone_else")]].max(axis=1) > 0
     return bool((fits & ~unsure).any())
+
+
+def _log_odds(p: float) -> float:
+    p = min(max(float(p), 1e-4), 1 - 1e-4)
+    return float(np.log(p / (1 - p)))
 
 
 def only_not_now(rows: np.ndarray) -> bool:
@@ -374,8 +400,13 @@ class Triage:
         if p < model.caution:
             return Reading(probability=p)
         named = self.named(rows, best)
-        urgent = (p >= model.threshold or (p >= self._pattern_urgent and reported_in_its_words(rows))) \
-            and not only_not_now(rows)
+        whole = self.whole_model()
+        if whole is not None:
+            likely = float(whole.probability(self.whole(rows, each, model.caution)[None])[0])
+            urgent = likely >= whole.threshold and not only_not_now(rows)
+        else:
+            urgent = (p >= model.threshold or (p >= self._pattern_urgent and reported_in_its_words(rows))) \
+                and not only_not_now(rows)
         if urgent and self._urgent_needs_words:
             # The urgent reply names what the message speaks of; a message that speaks of no red flag
             # in its words gets the caution instead ("can't turn my head, it's stuck" is no night pain).
@@ -388,6 +419,29 @@ class Triage:
             # horse years ago, fine since"): a note needs a likelier emergency than the caution tier.
             return Reading(probability=p)
         return Reading((), named, p)
+
+    def whole(self, rows: np.ndarray, each: np.ndarray, caution: float) -> np.ndarray:
+        """The message read whole (WHOLE_FEATURES), from its parts' rows [parts, flags, FEATURES] and
+        the network's probability for each part: the likeliest part and the next (as log-odds), how
+        many parts reach the caution tier and how many there are; whether the flags' words are all
+        denied, past or supposed, spoken of now, in a precise pattern, or only supposed; each
+        feature's highest over the parts and flags, and over the flags at the likeliest part."""
+        col = FEATURES.index
+        if not len(each):
+            return np.zeros(len(WHOLE_FEATURES))
+        order = np.sort(each)[::-1]
+        best = rows[int(np.argmax(each))].max(axis=0)
+        anywhere = rows.max(axis=(0, 1))
+        return np.array([_log_odds(order[0]), _log_odds(order[1]) if len(order) > 1 else _log_odds(0.0),
+                         float((each >= caution).sum()), float(np.log(len(each))),
+                         float(self.speaks_of_none_now(rows)), float(bool(self.spoken_of(rows))),
+                         float(reported_in_its_words(rows)), float(only_not_now(rows))]
+                        + [anywhere[col(f)] for f in _ANY] + [best[col(f)] for f in _ITS])
+
+    def whole_model(self):
+        from .ranking import MODELS, second_stage
+
+        return second_stage(str(MODELS / self._model_name), "whole", WHOLE_FEATURES) if self._model_name else None
 
     def speaks_of_none_now(self, rows: np.ndarray) -> bool:
         """medspaCy finds red flags' words or lay expressions in the message, and ConText reads none
@@ -439,7 +493,7 @@ class Triage:
         lowered = text.lower()
         found = parts(text)
         if telling:
-            found = [pt for pt in found if says_something(text, pt[0])]
+            found = [pt for pt, keep in zip(found, telling_parts(text, found)) if keep]
         n, dims = len(self.flags), len(self._flag_vectors[0])
         if not found:
             if any(also):  # the caller's texts still take their one pass

@@ -1,7 +1,8 @@
 """Fits the red-flag model on the project's own bank of labelled messages and reports it held out
 family by family (never fitted on the shared sets):
 
-    python eval/fit_triage.py     (part of make fit)
+    python eval/fit_triage.py           (part of make fit)
+    python eval/fit_triage.py --whole   (the message read whole only, the shipped network kept)
 
 The bank, bot/data/triage_bank.jsonl, holds messages written in families: one scenario phrased
 many ways ("wet the bed", "hay fever in spring"), each labelled with the red flag it reports now or
@@ -14,6 +15,7 @@ the caution tier for recall, the urgent tier for precision.
 """
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -44,12 +46,24 @@ URGENT_FALSE_ALARMS = 0.02
 MIL_ROUNDS = 2  # re-choosing each emergency's most alarming part by the model so far
 FOLDS = 10  # held out by family, in this many groups of families
 GRID = tuple(round(0.02 * i, 2) for i in range(1, 50))  # 0.02 … 0.98
+# The message read whole (triage.whole): a logistic regression fitted on the messages whose parts
+# reach the network's caution tier, from the part probabilities of networks that never saw their
+# family. Its urgent threshold is the lowest at which held-out calm messages get the urgent reply at
+# most WHOLE_FALSE_ALARMS of the time: 2.5%, chosen on the own material never fitted on (the blind
+# triage sets eval/sets/triage_*.jsonl, 844 emergencies and 731 calm messages, and the own
+# libraries' 2,108 everyday questions and chat turns) as the largest budget at which it gives no
+# more urgent replies to calm and everyday messages than the network alone (17 against 19; at 3%,
+# 20), while its emergencies' urgent tier rose 80% -> 84% (at 3%, 85%; at 2%, 81% with 15).
+WHOLE_C = 1.0
+WHOLE_FALSE_ALARMS = 0.025
+WHOLE_GRID = tuple(round(0.01 * i, 2) for i in range(1, 100))
 
 
 def features(rows: list[dict]):
     """Every message's parts as the bot's triage reads them (its model pass and ConText): their rows
-    [parts, flags, FEATURES] and model inputs [parts, features]."""
+    [parts, flags, FEATURES] and model inputs [parts, features]; and which of them the bot reads."""
     from bot import BackCareBot
+    from bot.triage import parts, telling_parts
 
     bot = BackCareBot.load(settings=library_index("seed", None).but(gap_log=False))
     triage = bot.index.triage
@@ -58,7 +72,14 @@ def features(rows: list[dict]):
     if unknown:
         raise SystemExit(f"{BANK.name}: labels that are not red flags: {', '.join(sorted(unknown))}")
     # Mended towards the content's words as a question is before triage reads it.
-    return triage, [triage.features(bot.index.vocabulary.mend(r["text"])) for r in rows]
+    mended = [bot.index.vocabulary.mend(r["text"]) for r in rows]
+    read = [triage.features(text) for text in mended]
+    # Which parts the bot reads (those that say something: `Triage.features` with telling).
+    telling = []
+    for text in mended:
+        text = triage.mend(text)
+        telling.append(np.array(telling_parts(text, parts(text)), dtype=bool))
+    return triage, read, telling
 
 
 def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...]):
@@ -107,23 +128,58 @@ def fit_parts(inputs: list[np.ndarray], urgent: np.ndarray, names, dimensions: i
     return model
 
 
-def message_probability(model: dict, inputs: np.ndarray) -> float:
-    return float(model.probability(inputs).max()) if len(inputs) else 0.0
+def held_out(rows: list[dict], inputs: list[np.ndarray], names, dimensions: int) -> list[np.ndarray]:
+    """Each message's parts' probabilities of an emergency from the model fitted without its family
+    (families in FOLDS groups)."""
+    urgent = np.array([r["label"] != CALM for r in rows])
+    each = [np.zeros(0)] * len(rows)
+    for train, test in folds(rows):
+        model = fit_parts([inputs[m] for m in train], urgent[train], names, dimensions)
+        for m in test:
+            each[m] = model.probability(inputs[m]) if len(inputs[m]) else np.zeros(0)
+    return each
 
 
-def held_out(rows: list[dict], inputs: list[np.ndarray], names, dimensions: int) -> np.ndarray:
-    """Each message's probability of an emergency from the model fitted without its family (families
-    in FOLDS groups)."""
+def folds(rows: list[dict]):
     from sklearn.model_selection import GroupKFold
 
     urgent = np.array([r["label"] != CALM for r in rows])
-    families = np.array([r["family"] for r in rows])
-    p = np.zeros(len(rows))
-    for train, test in GroupKFold(n_splits=FOLDS).split(np.zeros(len(rows)), urgent, families):
-        model = fit_parts([inputs[m] for m in train], urgent[train], names, dimensions)
-        for m in test:
-            p[m] = message_probability(model, inputs[m])
-    return p
+    return GroupKFold(n_splits=FOLDS).split(np.zeros(len(rows)), urgent, [r["family"] for r in rows])
+
+
+def fit_whole(x: np.ndarray, y: np.ndarray) -> dict:
+    """The message-level regression over triage.WHOLE_FEATURES, standardised."""
+    from sklearn.linear_model import LogisticRegression
+
+    from bot.triage import WHOLE_FEATURES
+
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    fitted = LogisticRegression(C=WHOLE_C, max_iter=5000).fit((x - mean) / scale, y)
+    return {"features": list(WHOLE_FEATURES), "mean": _rounded(mean), "scale": _rounded(scale),
+            "weights": _rounded(fitted.coef_[0]), "bias": float(fitted.intercept_[0])}
+
+
+def whole_held_out(rows: list[dict], x: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """Each message's probability read whole, from the regression fitted without its family on the
+    messages `near` the caution tier (0 for a message that is not)."""
+    from bot.ranking import LinearModel
+
+    urgent = np.array([r["label"] != CALM for r in rows])
+    likely = np.zeros(len(rows))
+    for train, test in folds(rows):
+        train = train[near[train]]
+        likely[test] = LinearModel.from_dict(fit_whole(x[train], urgent[train])).probability(x[test])
+    return np.where(near, likely, 0.0)
+
+
+def whole_threshold(rows: list[dict], likely: np.ndarray, may: np.ndarray) -> float:
+    """The lowest threshold at which held-out calm messages get the urgent reply (`may`: the message
+    may have one at all, triage.only_not_now and urgent_needs_words) at most WHOLE_FALSE_ALARMS of
+    the time."""
+    calm = np.array([r["label"] == CALM for r in rows])
+    return min((t for t in WHOLE_GRID if np.mean((likely[calm] >= t) & may[calm]) <= WHOLE_FALSE_ALARMS),
+               default=WHOLE_GRID[-1])
 
 
 def thresholds(rows: list[dict], p: np.ndarray) -> tuple[float, float]:
@@ -146,60 +202,84 @@ def not_now_caution(rows: list[dict], p: np.ndarray, quiet: np.ndarray, alarm: f
     return max((t for t in GRID if caution <= t <= ceiling), default=caution)
 
 
-def report(rows: list[dict], p: np.ndarray, named: list[tuple[str, ...]], alarm: float, caution: float) -> None:
+def report(rows: list[dict], p: np.ndarray, named: list[tuple[str, ...]], alarm: np.ndarray, caution: float,
+           how: str) -> None:
+    """alarm: whether each message gets the urgent reply held out."""
     print(f"red flags, held out family by family ({len({r['family'] for r in rows})} families, {len(rows)} messages; "
-          f"urgent at {alarm}, caution at {caution}):")
+          f"urgent {how}, caution at {caution}):")
     print("| red flag | messages | urgent reply | either tier | flag named | lowest probability |")
     print("|---|---|---|---|---|---|")
     for name in dict.fromkeys(r["label"] for r in rows if r["label"] != CALM):
         mine = [j for j, r in enumerate(rows) if r["label"] == name]
         v = p[mine]
-        print(f"| {name} | {len(mine)} | {100 * np.mean(v >= alarm):.0f}% | {100 * np.mean(v >= caution):.0f}% "
+        print(f"| {name} | {len(mine)} | {100 * np.mean(alarm[mine]):.0f}% | {100 * np.mean(v >= caution):.0f}% "
               f"| {100 * np.mean([name in named[j] for j in mine]):.0f}% | {v.min():.2f} |")
     print(f"flags named per emergency: {np.mean([len(named[j]) for j, r in enumerate(rows) if r['label'] != CALM]):.2f}")
-    calm = p[[r["label"] == CALM for r in rows]]
-    print(f"calm messages: {len(calm)}, highest probability {calm.max():.2f} (margin below the urgent tier "
-          f"{alarm - calm.max():+.2f})")
+    calm = [r["label"] == CALM for r in rows]
+    print(f"calm messages: {sum(calm)}, the urgent reply to {100 * np.mean(alarm[calm]):.1f}%")
     print("| calm (kind) | messages | urgent reply | caution note |")
     print("|---|---|---|---|")
     kinds = defaultdict(list)
     for j, r in enumerate(rows):
         if r["label"] == CALM:
-            kinds[r.get("kind", "")].append(p[j])
-    for kind, values in sorted(kinds.items()):
-        v = np.array(values)
-        print(f"| {kind} | {len(v)} | {100 * np.mean(v >= alarm):.0f}% | {100 * np.mean((v >= caution) & (v < alarm)):.0f}% |")
+            kinds[r.get("kind", "")].append(j)
+    for kind, mine in sorted(kinds.items()):
+        print(f"| {kind} | {len(mine)} | {100 * np.mean(alarm[mine]):.0f}% "
+              f"| {100 * np.mean((p[mine] >= caution) & ~alarm[mine]):.0f}% |")
 
 
-def fit_triage() -> None:
-    from bot.triage import FEATURES, message_features
+def fit_triage(whole_only: bool = False) -> None:
+    """Fits the network and the message read whole; with whole_only, the shipped network and its
+    thresholds stay and only the message read whole is fitted again (on the same held-out parts)."""
+    from bot.ranking import NeuralModel
+    from bot.triage import FEATURES, message_features, only_not_now
 
     rows = load_rows(BANK)
-    triage, read = features(rows)
+    triage, read, telling = features(rows)
     inputs = [x for _, x in read]
     dimensions = (inputs[0].shape[1] - len(FEATURES)) // 2
     names = message_features(dimensions)
-    p = held_out(rows, inputs, names, 2 * dimensions)
-    alarm, caution = thresholds(rows, p)
+    each = held_out(rows, inputs, names, 2 * dimensions)
+    p = np.array([e.max() if len(e) else 0.0 for e in each])
+    urgent = np.array([r["label"] != CALM for r in rows])
     # Read on every part; the bot reads only those that say something, which reads the same: the
     # words it looks at are each sentence's, and every sentence is a part of its own (and a message
     # of several sentences one part whole).
     quiet = np.array([triage.speaks_of_none_now(flag_rows) for flag_rows, _ in read])
-    not_now = not_now_caution(rows, p, quiet, alarm, caution)
-    urgent = np.array([r["label"] != CALM for r in rows])
-    model = fit_parts(inputs, urgent, names, 2 * dimensions)
+    if whole_only:
+        data = json.loads((MODELS / "triage.json").read_text(encoding="utf-8"))
+        model = NeuralModel.from_dict(data)
+        caution, not_now = model.caution, model.caution_not_now
+    else:
+        network_alarm, caution = thresholds(rows, p)
+        not_now = not_now_caution(rows, p, quiet, network_alarm, caution)
+        model = fit_parts(inputs, urgent, names, 2 * dimensions)
+        data = as_data(model)
+        data.update(threshold=network_alarm, caution=caution, caution_not_now=not_now,
+                    bank=dict(Counter("calm" if r["label"] == CALM else "urgent" for r in rows)))
+    # The message read whole, on the parts the bot reads, once one of them reaches the caution tier.
+    told = [(flag_rows[keep], e[keep]) for (flag_rows, _), e, keep in zip(read, each, telling)]
+    near = np.array([bool(len(e)) and float(e.max()) >= caution for _, e in told])
+    x = np.stack([triage.whole(r, e, caution) for r, e in told])
+    likely = whole_held_out(rows, x, near)
+    may = np.array([bool(len(r)) and not only_not_now(r) and bool(triage.spoken_of(r)) for r, _ in told])
+    threshold = whole_threshold(rows, likely, may)
+    alarm = near & may & (likely >= threshold)
+    data["whole"] = {**fit_whole(x[near], urgent[near]), "threshold": threshold}
     named = [triage.named(flag_rows, int(np.argmax(model.probability(x)))) for flag_rows, x in read]
-    report(rows, p, named, alarm, caution)
-    noted = (p >= caution) & (p < alarm)
+    report(rows, p, named, alarm, caution, f"read whole from {threshold}")
+    noted = (p >= caution) & ~alarm
     spared = noted & quiet & (p < not_now)
     print(f"red-flag words all denied, past or supposed: {int(quiet.sum())} messages; a note from {not_now} "
           f"(held out: {int((spared & ~urgent).sum())} of {int((noted & ~urgent).sum())} calm notes spared, "
           f"{int((spared & urgent).sum())} emergencies lose their note)")
-    data = as_data(model)
-    data.update(threshold=alarm, caution=caution, caution_not_now=not_now,
-                bank=dict(Counter("calm" if r["label"] == CALM else "urgent" for r in rows)))
     write(MODELS / "triage.json", data)
 
 
 if __name__ == "__main__":
-    fit_triage()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--whole", action="store_true",
+                        help="keep the shipped network; fit only the message read whole")
+    fit_triage(parser.parse_args().whole)

@@ -21,6 +21,10 @@ def test_shipped_models_match_the_features_the_code_reads():
     model = intents.load("intents.json", 384, frozenset(FIXED_REPLIES))
     assert model is not None and "question" in model.labels and model.weights.shape[1] == 384
     assert intents.load("intents.json", 768, frozenset(FIXED_REPLIES)) is None  # another model's vectors
+    from bot.triage import WHOLE_FEATURES
+
+    whole = ranking.second_stage(str(ranking.MODELS / "triage.json"), "whole", WHOLE_FEATURES)
+    assert whole is not None and len(whole.weights) == len(WHOLE_FEATURES) and 0 < whole.threshold < 1
 
 
 def test_a_model_fitted_on_other_features_is_set_aside_not_a_crash(tmp_path, caplog):
@@ -28,6 +32,16 @@ def test_a_model_fitted_on_other_features_is_set_aside_not_a_crash(tmp_path, cap
     data["features"] = data["features"][:-1]
     (tmp_path / "old.json").write_text(json.dumps(data))
     assert ranking.model(str(tmp_path / "old.json"), ranking.PASSAGE_FEATURES) is None
+    from bot.triage import WHOLE_FEATURES
+
+    data = json.loads((ranking.MODELS / "triage.json").read_text())
+    data["whole"]["features"] = data["whole"]["features"][:-1]
+    (tmp_path / "older.json").write_text(json.dumps(data))
+    assert ranking.second_stage(str(tmp_path / "older.json"), "whole", WHOLE_FEATURES) is None
+    del data["whole"]
+    (tmp_path / "oldest.json").write_text(json.dumps(data))
+    assert ranking.second_stage(str(tmp_path / "oldest.json"), "whole", WHOLE_FEATURES) is None
+    assert ranking.model(str(tmp_path / "oldest.json"), tuple(data["features"])) is not None  # the network stays
 
 
 @pytest.mark.parametrize("message", ["hey, quick one", "ok cool thanks", "are you a real person?", "lol", "bye for now"])

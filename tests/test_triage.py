@@ -218,26 +218,46 @@ def test_the_emergency_number_is_a_setting(settings):
     assert answer.urgent and "call 999" in answer.text
 
 
-def test_skipping_medspacy_never_changes_a_reading(bot):
+@pytest.mark.parametrize("whole", [True, False], ids=["read-whole", "network-alone"])
+def test_skipping_medspacy_never_changes_a_reading(bot, settings, tmp_path, whole):
     """medspaCy is skipped when even the most alarming context could not reach the caution tier: the
-    tiers are the same as with the context always read."""
+    tiers are the same as with the context always read. Past the caution tier, the message read whole
+    (triage.json's "whole") decides the urgent reply; a model file without it leaves that to the
+    network's own threshold."""
+    import json
+
+    from bot.ranking import MODELS
     from bot.triage import only_not_now, reported_in_its_words
 
+    if not whole:
+        data = json.loads((MODELS / "triage.json").read_text(encoding="utf-8"))
+        del data["whole"]
+        (tmp_path / "triage.json").write_text(json.dumps(data), encoding="utf-8")
+        bot = BackCareBot.load(settings=settings.but(triage__red_flag_model=str(tmp_path / "triage.json"),
+                                                     gap_log=False))
     triage = bot.index.triage
-    model = triage.model()
-    assert model is not None
+    model, read_whole = triage.model(), triage.whole_model()
+    assert model is not None and (read_whole is not None) == whole
     messages_ = [r["question"] for r in load_rows(TRIAGE)] + [
         "How can I stop slouching at my desk?", "hi there", "what stretches help a stiff back in the morning?"]
+    urgent_ones = 0
     for text in messages_:
         reading = triage.read(text)
         rows, inputs = triage.features(text, telling=True)
-        p = float(model.probability(inputs).max()) if len(inputs) else 0.0
-        pattern = p >= bot.settings.triage.pattern_urgent and reported_in_its_words(rows)
+        each = model.probability(inputs) if len(inputs) else np.zeros(1)
+        p = float(each.max())
+        if whole:
+            likely = float(read_whole.probability(triage.whole(rows, each, model.caution)[None])[0])
+            alarming = likely >= read_whole.threshold
+        else:
+            alarming = p >= model.threshold or (p >= bot.settings.triage.pattern_urgent and reported_in_its_words(rows))
         quiet = p < model.caution_not_now and triage.speaks_of_none_now(rows)
-        full = ("urgent" if (p >= model.threshold or pattern) and not only_not_now(rows) and triage.spoken_of(rows)
+        full = ("urgent" if p >= model.caution and alarming and not only_not_now(rows) and triage.spoken_of(rows)
                 else "caution" if p >= model.caution and not quiet else "calm")
         got = "urgent" if reading.urgent else "caution" if reading.cautions else "calm"
         assert got == full, text
+        urgent_ones += got == "urgent"
+    assert urgent_ones >= 30
 
 
 def test_a_networks_bound_holds_whatever_the_context_reads():
