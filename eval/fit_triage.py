@@ -53,7 +53,8 @@ GRID = tuple(round(0.02 * i, 2) for i in range(1, 50))  # 0.02 … 0.98
 # triage sets eval/sets/triage_*.jsonl, 844 emergencies and 731 calm messages, and the own
 # libraries' 2,108 everyday questions and chat turns) as the largest budget at which it gives no
 # more urgent replies to calm and everyday messages than the network alone (17 against 19; at 3%,
-# 20), while its emergencies' urgent tier rose 80% -> 84% (at 3%, 85%; at 2%, 81% with 15).
+# 20), while its emergencies' urgent tier rose 80% -> 84% (at 3%, 85%; at 2%, 81% with 15). See the
+# model card (bot/data/models/README.md).
 WHOLE_C = 1.0
 WHOLE_FALSE_ALARMS = 0.025
 WHOLE_GRID = tuple(round(0.01 * i, 2) for i in range(1, 100))
