@@ -45,9 +45,16 @@ class LinearModel:
 
     @classmethod
     def from_dict(cls, data: dict) -> "LinearModel":
-        return cls(tuple(data["features"]), np.array(data["mean"], dtype=np.float64),
-                   np.array(data["scale"], dtype=np.float64), np.array(data["weights"], dtype=np.float64),
-                   float(data["bias"]), float(data.get("threshold", 0.5)), *_cautions(data))
+        found = cls(tuple(data["features"]), np.array(data["mean"], dtype=np.float64),
+                    np.array(data["scale"], dtype=np.float64), np.array(data["weights"], dtype=np.float64),
+                    float(data["bias"]), float(data.get("threshold", 0.5)), *_cautions(data))
+        n = len(found.features)
+        if not (found.mean.shape == found.scale.shape == found.weights.shape == (n,)):
+            raise ValueError("its means, scales and weights do not fit its features")
+        if not (np.isfinite(found.mean).all() and np.isfinite(found.weights).all() and (found.scale > 0).all()
+                and np.isfinite(found.scale).all() and np.isfinite(found.bias)):
+            raise ValueError("its numbers are not all finite, or a scale is not positive")
+        return found
 
     def logits(self, rows: np.ndarray) -> np.ndarray:
         return ((rows - self.mean) / self.scale) @ self.weights + self.bias
@@ -129,35 +136,33 @@ def load_model(path: Path) -> LinearModel | NeuralModel:
 def model(path: str, features: tuple[str, ...]) -> LinearModel | NeuralModel | None:
     """A shipped model by file path, for these features; None (said once in the log) when it is not
     there, unreadable, or fitted on other features: the step then decides without it."""
-    from .embedding import say_once
-
-    p = Path(path)
-    if not p.is_file():
-        return None
-    try:
-        found = load_model(p)
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        say_once(f"the model {p.name} is unreadable ({e}): run `make fit`")
-        return None
-    if found.features != features:
-        say_once(f"the model {p.name} was fitted on other features: run `make fit`")
-        return None
-    return found
+    return _checked(path, features, load_model)
 
 
 @lru_cache(maxsize=16)
 def second_stage(path: str, key: str, features: tuple[str, ...]) -> LinearModel | None:
     """A logistic regression kept inside another model's file under `key` (a two-stage model: the red
-    flags' network reads parts, this reads the message whole); None (said once in the log) when it
-    is not there, unreadable or fitted on other features: the first stage then decides alone."""
+    flags' network reads parts, this reads the message whole); None when the file has none (an older
+    fit: the first stage then decides alone), and None said once in the log when it is unreadable or
+    fitted on other features."""
+    def load(p: Path) -> LinearModel | None:
+        data = json.loads(p.read_text(encoding="utf-8")).get(key)
+        if data is None:
+            return None
+        if "threshold" not in data:
+            raise ValueError(f"its {key!r} has no threshold")
+        return LinearModel.from_dict(data)
+    return _checked(path, features, load)
+
+
+def _checked(path: str, features: tuple[str, ...], load):
     from .embedding import say_once
 
     p = Path(path)
     if not p.is_file():
         return None
     try:
-        data = json.loads(p.read_text(encoding="utf-8")).get(key)
-        found = LinearModel.from_dict(data) if data is not None else None
+        found = load(p)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         say_once(f"the model {p.name} is unreadable ({e}): run `make fit`")
         return None

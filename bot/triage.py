@@ -56,17 +56,19 @@ def message_features(dimensions: int) -> tuple[str, ...]:
 
 
 # The message read whole, once one of its parts reaches the caution tier: a logistic regression
-# (triage.json's "whole") over how alarming its most alarming parts are, what ConText reads at the
-# likeliest, and whether the flags' words anywhere are spoken of now, decides the urgent reply. The
-# network weighs each part alone, not how many alarm nor whether a flag is told in its words. What
-# ConText reads elsewhere (a denial, a past, a question, a look-alike) is left out on purpose: a
-# preamble or a closing question never dilutes the part that matters ("no fever, but I can't feel
-# my legs"); read in, it held out no better and undid "lost normal feeling in my groin".
+# (triage.json's "whole") over how alarming its most alarming parts are and how many come near,
+# whether a flag's precise pattern fits words reported now, whether any part tells a flag in its words
+# (now, or by someone with the writer now), and, at the likeliest part for the flag it comes closest
+# to, its closeness, whether it asks or is a look-alike and whether the flag's words are there now,
+# decides the urgent reply. The network weighs each part alone, ConText's reading of it included;
+# what ConText reads (a denial, a past, someone else's) is not read in again here, at the likeliest
+# part or elsewhere: read in, it held out no better and weighed ConText's slips twice ("lost normal
+# feeling in my groin" reads "normal" as a denial), and a preamble or a closing question in another
+# part should not pull the part that matters down ("no fever, but I can't feel my legs").
 _ANY = ("pattern", "term", "term_present", "someone_else_now", "expression", "expression_present")
-_ITS = ("negated", "hypothetical", "historical", "someone_else", "lookalike", "asks", "term_present",
-        "expression_present", "urgent", "margin")
-WHOLE_FEATURES = (("likeliest", "next_likeliest", "parts_near", "parts", "none_now", "spoken_of", "reported",
-                   "only_not_now") + tuple(f"any_{f}" for f in _ANY) + tuple(f"its_{f}" for f in _ITS))
+_ITS = ("lookalike", "asks", "term_present", "expression_present", "urgent", "margin")
+WHOLE_FEATURES = (("likeliest", "next_likeliest", "parts_near", "parts", "reported")
+                  + tuple(f"any_{f}" for f in _ANY) + tuple(f"its_{f}" for f in _ITS))
 
 
 def part_inputs(rows: np.ndarray, clause_vectors: np.ndarray, sentence_vectors: np.ndarray) -> np.ndarray:
@@ -423,22 +425,24 @@ class Triage:
     def whole(self, rows: np.ndarray, each: np.ndarray, caution: float) -> np.ndarray:
         """The message read whole (WHOLE_FEATURES), from its parts' rows [parts, flags, FEATURES] and
         the network's probability for each part: the likeliest part and the next (as log-odds), how
-        many parts reach the caution tier and how many there are; whether the flags' words are all
-        denied, past or supposed, spoken of now, in a precise pattern, or only supposed; each
-        feature's highest over the parts and flags, and over the flags at the likeliest part."""
+        many parts reach the caution tier and the log of how many there are; whether a flag's precise
+        pattern fits words reported now; each of some features' highest over the parts and flags;
+        and at the likeliest part, the row of the flag it comes closest to (a look-alike, whether the
+        part asks, the flag's words there now, its closeness). Whether a message may get the urgent reply at all
+        (`only_not_now`, `spoken_of`) is decided beside it, not in it."""
         col = FEATURES.index
         if not len(each):
             return np.zeros(len(WHOLE_FEATURES))
         order = np.sort(each)[::-1]
-        best = rows[int(np.argmax(each))].max(axis=0)
+        part = rows[int(np.argmax(each))]
+        best = part[int(np.argmax(part[:, col("urgent")]))]
         anywhere = rows.max(axis=(0, 1))
         return np.array([_log_odds(order[0]), _log_odds(order[1]) if len(order) > 1 else _log_odds(0.0),
-                         float((each >= caution).sum()), float(np.log(len(each))),
-                         float(self.speaks_of_none_now(rows)), float(bool(self.spoken_of(rows))),
-                         float(reported_in_its_words(rows)), float(only_not_now(rows))]
+                         float((each >= caution).sum()), float(np.log(len(each))), float(reported_in_its_words(rows))]
                         + [anywhere[col(f)] for f in _ANY] + [best[col(f)] for f in _ITS])
 
     def whole_model(self):
+        """The message read whole (triage.json's "whole"), or None: the network's threshold decides."""
         from .ranking import MODELS, second_stage
 
         return second_stage(str(MODELS / self._model_name), "whole", WHOLE_FEATURES) if self._model_name else None

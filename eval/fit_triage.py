@@ -163,7 +163,7 @@ def fit_whole(x: np.ndarray, y: np.ndarray) -> dict:
 
 def whole_held_out(rows: list[dict], x: np.ndarray, near: np.ndarray) -> np.ndarray:
     """Each message's probability read whole, from the regression fitted without its family on the
-    messages `near` the caution tier (0 for a message that is not)."""
+    messages `near` the urgent reply (past the caution tier, and one they may get: 0 for the rest)."""
     from bot.ranking import LinearModel
 
     urgent = np.array([r["label"] != CALM for r in rows])
@@ -174,13 +174,11 @@ def whole_held_out(rows: list[dict], x: np.ndarray, near: np.ndarray) -> np.ndar
     return np.where(near, likely, 0.0)
 
 
-def whole_threshold(rows: list[dict], likely: np.ndarray, may: np.ndarray) -> float:
-    """The lowest threshold at which held-out calm messages get the urgent reply (`may`: the message
-    may have one at all, triage.only_not_now and urgent_needs_words) at most WHOLE_FALSE_ALARMS of
-    the time."""
+def whole_threshold(rows: list[dict], likely: np.ndarray) -> float:
+    """The lowest threshold at which held-out calm messages get the urgent reply at most
+    WHOLE_FALSE_ALARMS of the time."""
     calm = np.array([r["label"] == CALM for r in rows])
-    return min((t for t in WHOLE_GRID if np.mean((likely[calm] >= t) & may[calm]) <= WHOLE_FALSE_ALARMS),
-               default=WHOLE_GRID[-1])
+    return min((t for t in WHOLE_GRID if np.mean(likely[calm] >= t) <= WHOLE_FALSE_ALARMS), default=WHOLE_GRID[-1])
 
 
 def thresholds(rows: list[dict], p: np.ndarray) -> tuple[float, float]:
@@ -232,7 +230,7 @@ def report(rows: list[dict], p: np.ndarray, named: list[tuple[str, ...]], alarm:
 def fit_triage(whole_only: bool = False) -> None:
     """Fits the network and the message read whole; with whole_only, the shipped network and its
     thresholds stay and only the message read whole is fitted again (on the same held-out parts)."""
-    from bot.ranking import NeuralModel
+    from bot import ranking
     from bot.triage import FEATURES, message_features, only_not_now
 
     rows = load_rows(BANK)
@@ -248,8 +246,10 @@ def fit_triage(whole_only: bool = False) -> None:
     # of several sentences one part whole).
     quiet = np.array([triage.speaks_of_none_now(flag_rows) for flag_rows, _ in read])
     if whole_only:
+        model = ranking.model(str(MODELS / "triage.json"), names)
+        if model is None:
+            raise SystemExit("triage.json: no network fitted on these features to keep: run without --whole")
         data = json.loads((MODELS / "triage.json").read_text(encoding="utf-8"))
-        model = NeuralModel.from_dict(data)
         caution, not_now = model.caution, model.caution_not_now
     else:
         network_alarm, caution = thresholds(rows, p)
@@ -258,15 +258,16 @@ def fit_triage(whole_only: bool = False) -> None:
         data = as_data(model)
         data.update(threshold=network_alarm, caution=caution, caution_not_now=not_now,
                     bank=dict(Counter("calm" if r["label"] == CALM else "urgent" for r in rows)))
-    # The message read whole, on the parts the bot reads, once one of them reaches the caution tier.
+    # The message read whole, on the parts the bot reads, once one of them reaches the caution tier
+    # and it may get the urgent reply at all (not only supposed; a flag spoken of in its words).
     told = [(flag_rows[keep], e[keep]) for (flag_rows, _), e, keep in zip(read, each, telling)]
-    near = np.array([bool(len(e)) and float(e.max()) >= caution for _, e in told])
+    may = np.array([bool(len(e)) and float(e.max()) >= caution and not only_not_now(r) and bool(triage.spoken_of(r))
+                    for r, e in told])
     x = np.stack([triage.whole(r, e, caution) for r, e in told])
-    likely = whole_held_out(rows, x, near)
-    may = np.array([bool(len(r)) and not only_not_now(r) and bool(triage.spoken_of(r)) for r, _ in told])
-    threshold = whole_threshold(rows, likely, may)
-    alarm = near & may & (likely >= threshold)
-    data["whole"] = {**fit_whole(x[near], urgent[near]), "threshold": threshold}
+    likely = whole_held_out(rows, x, may)
+    threshold = whole_threshold(rows, likely)
+    alarm = likely >= threshold
+    data["whole"] = {**fit_whole(x[may], urgent[may]), "threshold": threshold}
     named = [triage.named(flag_rows, int(np.argmax(model.probability(x)))) for flag_rows, x in read]
     report(rows, p, named, alarm, caution, f"read whole from {threshold}")
     noted = (p >= caution) & ~alarm

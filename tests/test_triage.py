@@ -3,6 +3,7 @@ answer for a message that comes near one; denied, general, past and look-alike m
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eval"))
@@ -33,13 +34,15 @@ def test_own_triage_set_reaches_a_tier_and_rarely_alarms_the_calm(bot):
 # Sets written blind after the model was built and never fitted on, each with floors where it stands:
 # - triage_holdout (241 messages, every red flag and kind of calm): measured urgent 83%, either tier
 #   100%, calm without the urgent reply 98% (urgent 84% before the urgent reply needed the message to
-#   speak of a red flag in its words: TriageSettings.urgent_needs_words);
+#   speak of a red flag in its words: TriageSettings.urgent_needs_words); since the message is read
+#   whole for the urgent reply, urgent 88%, either tier 99%, calm 100%;
 # - triage_minimised (422 messages, written after the shipped model): every red flag played down or
 #   buried ("probably nothing but...", a question tacked on) and calm messages hedged alike; measured
-#   urgent 83%, either tier 100%, calm 99%;
+#   urgent 83%, either tier 100%, calm 99% (read whole: urgent 88%, calm 100%);
 # - triage_fresh (864 messages in 156 families, written after the shipped model): emergencies told in
 #   slang, numbers ("running 101.8 f") or mid-way through an ordinary question, often of someone with
-#   the writer now, and every kind of calm; measured urgent 76%, either tier 99%, calm 99%.
+#   the writer now, and every kind of calm; measured urgent 76%, either tier 99%, calm 99% (read
+#   whole: urgent 79%).
 @pytest.mark.parametrize("path,flagged,urgent,calm", [(HOLDOUT, 96.0, 72.0, 97.0), (MINIMISED, 98.0, 75.0, 97.0),
                                                       (FRESH, 98.0, 70.0, 97.0)],
                          ids=["holdout", "minimised", "fresh"])
@@ -163,6 +166,7 @@ def test_a_denial_is_not_taken_into_the_expression_it_denies(bot, denied, report
 @pytest.mark.parametrize("message", [
     "I've lost normal feeling in my groin and my back is agony",  # "normal feeling in" states no denial
     "no real feeling down there since this morning and my back is agony",  # a word between "no" and its symptom
+    "no fever, but I can't feel my legs and my back is agony",  # another flag's denial beside it
 ])
 def test_words_near_a_denial_do_not_deny_an_emergency(bot, message):
     assert bot.ask(message).urgent
@@ -244,9 +248,11 @@ def test_skipping_medspacy_never_changes_a_reading(bot, settings, tmp_path, whol
     for text in messages_:
         reading = triage.read(text)
         rows, inputs = triage.features(text, telling=True)
-        each = model.probability(inputs) if len(inputs) else np.zeros(1)
-        p = float(each.max())
-        if whole:
+        each = model.probability(inputs) if len(inputs) else np.zeros(0)
+        p = float(each.max()) if len(each) else 0.0
+        if p < model.caution:
+            alarming = False
+        elif whole:
             likely = float(read_whole.probability(triage.whole(rows, each, model.caution)[None])[0])
             alarming = likely >= read_whole.threshold
         else:
@@ -258,6 +264,24 @@ def test_skipping_medspacy_never_changes_a_reading(bot, settings, tmp_path, whol
         assert got == full, text
         urgent_ones += got == "urgent"
     assert urgent_ones >= 30
+
+
+def test_the_message_read_whole_decides_the_urgent_reply(settings, tmp_path):
+    """Past the caution tier the urgent reply is the message read whole's: with its threshold out of
+    reach an emergency gets the caution, still naming its flag; with it shipped, the urgent reply."""
+    import json
+
+    from bot.ranking import MODELS
+
+    text = "I have lost control of my bladder and my back is agony"
+    data = json.loads((MODELS / "triage.json").read_text(encoding="utf-8"))
+    data["whole"]["threshold"] = 1.01
+    (tmp_path / "triage.json").write_text(json.dumps(data), encoding="utf-8")
+    shipped = BackCareBot.load(settings=settings.but(gap_log=False)).ask(text)
+    unreachable = BackCareBot.load(settings=settings.but(triage__red_flag_model=str(tmp_path / "triage.json"),
+                                                         gap_log=False)).ask(text)
+    assert shipped.urgent and "loss of bladder or bowel control" in shipped.red_flags
+    assert not unreachable.urgent and "loss of bladder or bowel control" in unreachable.cautions
 
 
 def test_a_networks_bound_holds_whatever_the_context_reads():
