@@ -65,7 +65,8 @@ def message_features(dimensions: int) -> tuple[str, ...]:
 # part or elsewhere: read in, it held out no better and weighed ConText's slips twice ("lost normal
 # feeling in my groin" reads "normal" as a denial), and a preamble or a closing question in another
 # part should not pull the part that matters down ("no fever, but I can't feel my legs").
-_ANY = ("pattern", "term", "term_present", "someone_else_now", "expression", "expression_present")
+# (A flag's word anywhere is not among them: every message that may get the urgent reply has one.)
+_ANY = ("pattern", "term_present", "someone_else_now", "expression", "expression_present")
 _ITS = ("lookalike", "asks", "term_present", "expression_present", "urgent", "margin")
 WHOLE_FEATURES = (("likeliest", "next_likeliest", "parts_near", "parts", "reported")
                   + tuple(f"any_{f}" for f in _ANY) + tuple(f"its_{f}" for f in _ITS))
@@ -404,11 +405,10 @@ class Triage:
         named = self.named(rows, best)
         whole = self.whole_model()
         if whole is not None:
-            likely = float(whole.probability(self.whole(rows, each, model.caution)[None])[0])
-            urgent = likely >= whole.threshold and not only_not_now(rows)
+            alarming = float(whole.probability(self.whole(rows, each, model.caution)[None])[0]) >= whole.threshold
         else:
-            urgent = (p >= model.threshold or (p >= self._pattern_urgent and reported_in_its_words(rows))) \
-                and not only_not_now(rows)
+            alarming = p >= model.threshold or (p >= self._pattern_urgent and reported_in_its_words(rows))
+        urgent = alarming and not only_not_now(rows)
         if urgent and self._urgent_needs_words:
             # The urgent reply names what the message speaks of; a message that speaks of no red flag
             # in its words gets the caution instead ("can't turn my head, it's stuck" is no night pain).
@@ -440,6 +440,11 @@ class Triage:
         return np.array([_log_odds(order[0]), _log_odds(order[1]) if len(order) > 1 else _log_odds(0.0),
                          float((each >= caution).sum()), float(np.log(len(each))), float(reported_in_its_words(rows))]
                         + [anywhere[col(f)] for f in _ANY] + [best[col(f)] for f in _ITS])
+
+    def telling(self, text: str) -> np.ndarray:
+        """Which of the message's parts `features` keeps with telling (those that say something)."""
+        text = self.mend(text)
+        return np.array(telling_parts(text, parts(text)), dtype=bool)
 
     def whole_model(self):
         """The message read whole (triage.json's "whole"), or None: the network's threshold decides."""

@@ -48,8 +48,9 @@ FOLDS = 10  # held out by family, in this many groups of families
 GRID = tuple(round(0.02 * i, 2) for i in range(1, 50))  # 0.02 … 0.98
 # The message read whole (triage.whole): a logistic regression fitted on the messages that may get
 # the urgent reply (a part past the network's caution tier, a flag spoken of, not only supposed),
-# from the part probabilities of networks that never saw their family. Its urgent threshold is the lowest at which held-out calm messages get the urgent reply at
-# most WHOLE_FALSE_ALARMS of the time: 2.5%, chosen on the own material never fitted on (the triage
+# from the part probabilities of networks that never saw their family. Its urgent threshold is the
+# lowest at which held-out calm messages get the urgent reply at most WHOLE_FALSE_ALARMS of the
+# time: 2.5%, chosen on the own material never fitted on (the triage
 # sets eval/triage.jsonl and eval/sets/triage_*.jsonl, 844 emergencies and 772 calm messages, and the
 # own libraries' 2,108 everyday questions and chat turns) as the largest budget at which calm and
 # everyday messages get no more urgent replies than from the network alone; the model card
@@ -63,7 +64,6 @@ def features(rows: list[dict]):
     """Every message's parts as the bot's triage reads them (its model pass and ConText): their rows
     [parts, flags, FEATURES] and model inputs [parts, features]; and which of them the bot reads."""
     from bot import BackCareBot
-    from bot.triage import parts, telling_parts
 
     bot = BackCareBot.load(settings=library_index("seed", None).but(gap_log=False))
     triage = bot.index.triage
@@ -73,13 +73,7 @@ def features(rows: list[dict]):
         raise SystemExit(f"{BANK.name}: labels that are not red flags: {', '.join(sorted(unknown))}")
     # Mended towards the content's words as a question is before triage reads it.
     mended = [bot.index.vocabulary.mend(r["text"]) for r in rows]
-    read = [triage.features(text) for text in mended]
-    # Which parts the bot reads (those that say something: `Triage.features` with telling).
-    telling = []
-    for text in mended:
-        text = triage.mend(text)
-        telling.append(np.array(telling_parts(text, parts(text)), dtype=bool))
-    return triage, read, telling
+    return triage, [triage.features(text) for text in mended], [triage.telling(text) for text in mended]
 
 
 def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...]):
@@ -160,17 +154,18 @@ def fit_whole(x: np.ndarray, y: np.ndarray) -> dict:
             "weights": _rounded(fitted.coef_[0]), "bias": float(fitted.intercept_[0])}
 
 
-def whole_held_out(rows: list[dict], x: np.ndarray, near: np.ndarray) -> np.ndarray:
+def whole_held_out(rows: list[dict], x: np.ndarray, may: np.ndarray) -> np.ndarray:
     """Each message's probability read whole, from the regression fitted without its family on the
-    messages `near` the urgent reply (past the caution tier, and one they may get: 0 for the rest)."""
+    messages that `may` get the urgent reply (past the caution tier, not only supposed, a flag spoken
+    of: 0 for the rest)."""
     from bot.ranking import LinearModel
 
     urgent = np.array([r["label"] != CALM for r in rows])
     likely = np.zeros(len(rows))
     for train, test in folds(rows):
-        train = train[near[train]]
+        train = train[may[train]]
         likely[test] = LinearModel.from_dict(fit_whole(x[train], urgent[train])).probability(x[test])
-    return np.where(near, likely, 0.0)
+    return np.where(may, likely, 0.0)
 
 
 def whole_threshold(rows: list[dict], likely: np.ndarray) -> float:
