@@ -150,9 +150,12 @@ LIBRARIES = [
     {"name": "seed", "origin": "own", "docs": None,
      # triage_holdout.jsonl: emergencies and near misses written blind after the model was built, never fitted on;
      # triage_minimised.jsonl: the same, played down or buried ("probably nothing but…", "also is yoga ok?");
-     # triage_fresh.jsonl: the same again, later still (slang, numbers, someone with the writer now)
+     # triage_fresh.jsonl: the same again, later still (slang, numbers, someone with the writer now);
+     # triage_wide.jsonl: four writers more (the nerve flags in euphemism and slang, the other flags,
+     # calm near misses, long messages with the flag buried in them)
      "sets": ["questions.jsonl", "sets/seed_more.jsonl", "sets/seed_conversations.jsonl", "triage.jsonl",
-              "sets/triage_holdout.jsonl", "sets/triage_minimised.jsonl", "sets/triage_fresh.jsonl"]},
+              "sets/triage_holdout.jsonl", "sets/triage_minimised.jsonl", "sets/triage_fresh.jsonl",
+              "sets/triage_wide.jsonl"]},
     {"name": "fixtures", "origin": "own", "docs": "../tests/fixtures/library", "sets": ["library_questions.jsonl"]},
     # The libraries written for the project, each laid out the same way (eval/libraries/NAME/ and
     # eval/sets/NAME.jsonl, NAME_conversations.jsonl; NAME_fit.jsonl, 30 near misses the pages do not

@@ -15,6 +15,7 @@ TRIAGE = Path(__file__).resolve().parent.parent / "eval" / "triage.jsonl"
 HOLDOUT = TRIAGE.parent / "sets" / "triage_holdout.jsonl"
 MINIMISED = TRIAGE.parent / "sets" / "triage_minimised.jsonl"
 FRESH = TRIAGE.parent / "sets" / "triage_fresh.jsonl"
+WIDE = TRIAGE.parent / "sets" / "triage_wide.jsonl"
 
 
 def test_own_triage_set_is_large_and_covers_every_red_flag():
@@ -42,10 +43,14 @@ def test_own_triage_set_reaches_a_tier_and_rarely_alarms_the_calm(bot):
 # - triage_fresh (864 messages in 156 families, written after the shipped model): emergencies told in
 #   slang, numbers ("running 101.8 f") or mid-way through an ordinary question, often of someone with
 #   the writer now, and every kind of calm; measured urgent 76%, either tier 99%, calm 99% (read
-#   whole: urgent 79%).
+#   whole: urgent 79%);
+# - triage_wide (586 messages in 126 families, by four more writers after the message was read
+#   whole): the nerve flags in euphemism and slang ("can't feel the toilet paper", "tripping over my
+#   toes"), the other flags, calm near misses, and long messages with the flag buried in them;
+#   measured urgent 78%, either tier 98%, calm 99%.
 @pytest.mark.parametrize("path,flagged,urgent,calm", [(HOLDOUT, 96.0, 72.0, 97.0), (MINIMISED, 98.0, 75.0, 97.0),
-                                                      (FRESH, 98.0, 70.0, 97.0)],
-                         ids=["holdout", "minimised", "fresh"])
+                                                      (FRESH, 98.0, 70.0, 97.0), (WIDE, 96.0, 72.0, 97.0)],
+                         ids=["holdout", "minimised", "fresh", "wide"])
 def test_blind_sets_reach_a_tier_and_rarely_alarm_the_calm(bot, path, flagged, urgent, calm):
     rows = load_rows(path)
     assert len({r["flag"] for r in rows if r["kind"] == "urgent"}) == len(bot.index.triage.flags)
@@ -62,7 +67,7 @@ def test_no_scored_triage_message_is_in_the_bank_the_model_is_fitted_on():
 
     bank = {said(r["text"]) for r in load_rows(lexical.DATA / "triage_bank.jsonl")}
     assert len(bank) > 1000
-    for path in (TRIAGE, HOLDOUT, MINIMISED, FRESH):
+    for path in (TRIAGE, HOLDOUT, MINIMISED, FRESH, WIDE):
         rows = load_rows(path)
         shared = [r["id"] for r in rows if said(r["question"]) in bank]
         assert rows and not shared, (path.name, shared)
