@@ -60,6 +60,11 @@ WHOLE_FALSE_ALARMS = 0.025
 WHOLE_GRID = tuple(round(0.01 * i, 2) for i in range(1, 100))
 
 
+def emergencies(rows: list[dict]) -> np.ndarray:
+    """Which of the bank's messages report a red flag now (the rest are calm)."""
+    return np.array([r["label"] != CALM for r in rows])
+
+
 def features(rows: list[dict]):
     """Every message's parts as the bot's triage reads them (its model pass and ConText): their rows
     [parts, flags, FEATURES] and model inputs [parts, features]; and which of them the bot reads."""
@@ -125,7 +130,7 @@ def fit_parts(inputs: list[np.ndarray], urgent: np.ndarray, names, dimensions: i
 def held_out(rows: list[dict], inputs: list[np.ndarray], names, dimensions: int) -> list[np.ndarray]:
     """Each message's parts' probabilities of an emergency from the model fitted without its family
     (families in FOLDS groups)."""
-    urgent = np.array([r["label"] != CALM for r in rows])
+    urgent = emergencies(rows)
     each = [np.zeros(0)] * len(rows)
     for train, test in folds(rows):
         model = fit_parts([inputs[m] for m in train], urgent[train], names, dimensions)
@@ -137,7 +142,7 @@ def held_out(rows: list[dict], inputs: list[np.ndarray], names, dimensions: int)
 def folds(rows: list[dict]):
     from sklearn.model_selection import GroupKFold
 
-    urgent = np.array([r["label"] != CALM for r in rows])
+    urgent = emergencies(rows)
     return GroupKFold(n_splits=FOLDS).split(np.zeros(len(rows)), urgent, [r["family"] for r in rows])
 
 
@@ -160,7 +165,7 @@ def whole_held_out(rows: list[dict], x: np.ndarray, may: np.ndarray) -> np.ndarr
     of: 0 for the rest)."""
     from bot.ranking import LinearModel
 
-    urgent = np.array([r["label"] != CALM for r in rows])
+    urgent = emergencies(rows)
     likely = np.zeros(len(rows))
     for train, test in folds(rows):
         train = train[may[train]]
@@ -171,12 +176,12 @@ def whole_held_out(rows: list[dict], x: np.ndarray, may: np.ndarray) -> np.ndarr
 def whole_threshold(rows: list[dict], likely: np.ndarray) -> float:
     """The lowest threshold at which held-out calm messages get the urgent reply at most
     WHOLE_FALSE_ALARMS of the time."""
-    calm = np.array([r["label"] == CALM for r in rows])
+    calm = ~emergencies(rows)
     return min((t for t in WHOLE_GRID if np.mean(likely[calm] >= t) <= WHOLE_FALSE_ALARMS), default=WHOLE_GRID[-1])
 
 
 def thresholds(rows: list[dict], p: np.ndarray) -> tuple[float, float]:
-    urgent = np.array([r["label"] != CALM for r in rows])
+    urgent = emergencies(rows)
     caution = max((t for t in GRID if np.mean(p[urgent] < t) <= CAUTION_MISSES), default=GRID[0])
     alarm = min((t for t in GRID if t >= caution and np.mean(p[~urgent] >= t) <= URGENT_FALSE_ALARMS),
                 default=GRID[-1])
@@ -187,7 +192,7 @@ def not_now_caution(rows: list[dict], p: np.ndarray, quiet: np.ndarray, alarm: f
     """The caution tier for a message whose red-flag words are all denied, past or supposed (`quiet`,
     `Triage.speaks_of_none_now`): the highest at which no held-out emergency so read that reached
     the caution tier loses it (at most the urgent tier)."""
-    urgent = np.array([r["label"] != CALM for r in rows])
+    urgent = emergencies(rows)
     at_risk = p[urgent & quiet & (p >= caution)]
     if not len(at_risk):
         return caution  # no emergency so read to learn from: no second tier
@@ -208,8 +213,8 @@ def report(rows: list[dict], p: np.ndarray, named: list[tuple[str, ...]], alarm:
         print(f"| {name} | {len(mine)} | {100 * np.mean(alarm[mine]):.0f}% | {100 * np.mean(v >= caution):.0f}% "
               f"| {100 * np.mean([name in named[j] for j in mine]):.0f}% | {v.min():.2f} |")
     print(f"flags named per emergency: {np.mean([len(named[j]) for j, r in enumerate(rows) if r['label'] != CALM]):.2f}")
-    calm = [r["label"] == CALM for r in rows]
-    print(f"calm messages: {sum(calm)}, the urgent reply to {100 * np.mean(alarm[calm]):.1f}%")
+    calm = ~emergencies(rows)
+    print(f"calm messages: {int(calm.sum())}, the urgent reply to {100 * np.mean(alarm[calm]):.1f}%")
     print("| calm (kind) | messages | urgent reply | caution note |")
     print("|---|---|---|---|")
     kinds = defaultdict(list)
@@ -234,7 +239,7 @@ def fit_triage(whole_only: bool = False) -> None:
     names = message_features(dimensions)
     each = held_out(rows, inputs, names, 2 * dimensions)
     p = np.array([e.max() if len(e) else 0.0 for e in each])
-    urgent = np.array([r["label"] != CALM for r in rows])
+    urgent = emergencies(rows)
     # Read on every part; the bot reads only those that say something, which reads the same: the
     # words it looks at are each sentence's, and every sentence is a part of its own (and a message
     # of several sentences one part whole).
