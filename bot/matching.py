@@ -3,7 +3,8 @@ question, as the model read it in its sentence, against the closest piece of the
 model read it in the passage. A question the passage answers finds each of its words there, in
 their sense ("how long does a wry neck last" in "A wry neck usually eases within 24 to 48 hours");
 a near miss leaves one behind ("does she have to stop her calcium tablets before the next scan?"
-against a page on the scan). Read by the answerability model (`FEATURES`, in `ranking.QUESTION_FEATURES`)."""
+against a page on the scan). Read by the answerability model (`FEATURES`, in `ranking.QUESTION_FEATURES`)
+and, passage by passage, by the re-ranker (`each`, in `ranking.PASSAGE_FEATURES`)."""
 from __future__ import annotations
 
 import re
@@ -68,9 +69,37 @@ def match(question: Pieces, passages: list[np.ndarray]) -> tuple[float, float, f
     for vectors in passages:
         if not len(vectors):
             continue
-        closest = (asked @ unpacked(vectors).T).max(axis=1)
+        closest = _closest(asked, vectors)
         found = (float(closest.mean()), float(closest.min()), float(np.mean(closest > CLOSE)),
                  float(np.sort(closest)[:2].mean()))
         if found[0] > best[0]:
             best = found
     return best
+
+
+EACH = ("mean", "min", "share")  # per passage: `match`'s first three
+EACH_UNKNOWN = (float("nan"),) * len(EACH)
+
+
+def each(question: "Pieces | None", passages: list[np.ndarray] | None, count: int) -> np.ndarray:
+    """Per passage (`count` of them, in order), how much of what is asked it says: the mean
+    closeness of the question's salient pieces to their closest in the passage, the farthest one's,
+    and the share closer than CLOSE. Rows of NaN when there is nothing to match (no salient piece,
+    no pieces given, or a build that kept none); zeros for a passage without a salient piece."""
+    out = np.full((count, len(EACH)), np.nan)
+    rows = salient(question.tokens) if question is not None else []
+    if not rows or passages is None or len(passages) != count:
+        return out
+    asked = question.vectors[rows]
+    for i, vectors in enumerate(passages):
+        if not len(vectors):
+            out[i] = 0.0
+            continue
+        closest = _closest(asked, vectors)
+        out[i] = (float(closest.mean()), float(closest.min()), float(np.mean(closest > CLOSE)))
+    return out
+
+
+def _closest(asked: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Each asked piece's closeness to its closest piece of a passage."""
+    return (asked @ unpacked(vectors).T).max(axis=1)

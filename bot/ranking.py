@@ -57,6 +57,8 @@ class LinearModel:
         return found
 
     def logits(self, rows: np.ndarray) -> np.ndarray:
+        """A feature with nothing to read (NaN: no word piece to match) weighs as the training mean, not at all."""
+        rows = np.where(np.isnan(rows), self.mean, rows)
         return ((rows - self.mean) / self.scale) @ self.weights + self.bias
 
     def probability(self, rows: np.ndarray) -> np.ndarray:
@@ -176,7 +178,8 @@ def _checked(path: str, features: tuple[str, ...], load):
 
 PASSAGE_FEATURES = ("dense", "dense_gap", "second", "lexical", "fused_gap", "coverage", "heading", "dense_rank",
                     "lexical_rank", "amount_match", "length", "fused_rank", "earlier_document",
-                    "earlier_document_followup", "earlier_passage", "passage", "earlier_document_elsewhere")
+                    "earlier_document_followup", "earlier_passage", "passage", "earlier_document_elsewhere",
+                    *(f"says_{name}" for name in matching.EACH))
 
 
 @dataclass(frozen=True)
@@ -189,15 +192,19 @@ class Earlier:
 
 
 def passage_features(question_terms: set[str], asks_amount: bool, hits: list,
-                     earlier: Earlier = Earlier()) -> np.ndarray:
+                     earlier: Earlier = Earlier(), says: np.ndarray | None = None) -> np.ndarray:
     """One row per candidate passage (given in fused order), relative to the others where that carries
     across libraries: its closest sentence (and the gap to the best candidate's), its second-closest,
     BM25 against the best, how much of the question its words and its headings cover, its ranks, and
     whether it has a number or a time word when the question asks how long, how often or how many,
-    whether the chat's latest answer cited its document (or the passage itself), and how close the
-    passage read whole (under its headings) comes to the question."""
+    whether the chat's latest answer cited its document (or the passage itself), how close the
+    passage read whole (under its headings) comes to the question, and how much of what is asked it
+    says word piece by word piece (`says`: `matching.each`, NaN where there is nothing to match,
+    which the ranker weighs as its training mean, that is not at all)."""
     if not hits:
         return np.zeros((0, len(PASSAGE_FEATURES)))
+    if says is None:
+        says = np.full((len(hits), len(matching.EACH)), np.nan)
     dense = np.array([h.dense for h in hits])
     lex = np.array([h.lexical for h in hits])
     fused = np.array([h.score for h in hits])
@@ -224,6 +231,7 @@ def passage_features(question_terms: set[str], asks_amount: bool, hits: list,
             *_where_earlier(h.chunk, earlier),
             h.passage,
             elsewhere if earlier.document and h.chunk.doc_id == earlier.document else 0.0,
+            *says[i],
         ))
     return np.array(rows, dtype=np.float64)
 
@@ -252,11 +260,11 @@ def asks_amount(text: str) -> bool:
 
 
 def rerank(hits: list, question_terms: set[str], question: str, ranker: LinearModel | None,
-           earlier: Earlier = Earlier()) -> list:
+           earlier: Earlier = Earlier(), says: np.ndarray | None = None) -> list:
     """The candidates in the ranker's order (the fused order where no ranker is shipped)."""
     if ranker is None or len(hits) < 2:
         return hits
-    scores = ranker.logits(passage_features(question_terms, asks_amount(question), hits, earlier))
+    scores = ranker.logits(passage_features(question_terms, asks_amount(question), hits, earlier, says))
     order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))
     return [hits[i] for i in order]
 

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import lexical, ranking, store
+from . import lexical, matching, ranking, store
 from .chunking import Chunk
+from .embedding import Pieces
 from .errors import IndexCorruptError
 from .settings import RetrievalSettings
 
@@ -37,6 +38,7 @@ class Query:
     text: str = ""  # what was asked, for the re-ranker's question type
     earlier: ranking.Earlier = ranking.Earlier()  # where the chat's latest answer was, for the re-ranker
     alone: np.ndarray | None = None  # a follow-up's own vector, without what it leans on
+    pieces: "Pieces | None" = None  # the word pieces of what is asked, for `matching.each`
 
     def own_terms(self) -> set[str]:
         """The typed terms of the question and of what it leans on (not the guessed standard words)."""
@@ -87,7 +89,8 @@ def query(text: str, context: tuple[tuple[str, float], ...], index: "Index") -> 
 def query_for(message: "Message", index: "Index") -> Query:
     """The query for what a message asks, with the earlier questions it leans on and where the
     chat's latest answer was."""
-    found = query(message.asked, message.context, index)
+    found = replace(query(message.asked, message.context, index),
+                    pieces=index.embedder.query_pieces(message.asking) if message.asking else None)
     if not message.earlier:
         return found
     chunks = index.passages.chunks
@@ -174,7 +177,15 @@ class PassageSearch:
     def search(self, query: Query, k: int | None = None) -> list[Hit]:
         """Passages best first: the fused candidates, re-ranked by the learned ranker."""
         hits = self.candidates(query, k)
-        return ranking.rerank(hits, query.own_terms(), query.text, self.ranker, query.earlier)[: self.settings.max_hits]
+        return ranking.rerank(hits, query.own_terms(), query.text, self.ranker, query.earlier,
+                              self.says(hits, query))[: self.settings.max_hits]
+
+    def says(self, hits: list[Hit], query: Query) -> np.ndarray | None:
+        """How much of what is asked each candidate says, word piece by word piece (`matching.each`);
+        None where the ranker would not read it."""
+        if self.ranker is None or len(hits) < 2:
+            return None
+        return matching.each(query.pieces, self.pieces_of(hits), len(hits))
 
     def candidates(self, query: Query, k: int | None = None) -> list[Hit]:
         """The candidates in fused order. Fusion adds BM25, scaled to the best passage's, to the cosine

@@ -35,6 +35,7 @@ class Message:
     search_text: str = ""  # `asked` with the content's standard words after everyday ones, for word search
     standard: str = ""  # `asked` with the content's standard words instead of everyday ones (closeness)
     frame: str = ""  # `asked` with the salient words the content knows put as "something" (answerability)
+    asking: str = ""  # what `asked` asks (`scope.asking_clause`): its word pieces are matched against passages
     context: tuple[tuple[str, float], ...] = ()  # earlier questions a follow-up leans on, with weights
     words: WordCheck | None = None  # the message's own salient words, known or not
     # Declined unless the content answers it surely (intents.DECLINED): "service" asks for what no page
@@ -64,7 +65,8 @@ def understand(question: object, history: object, index: "Index") -> Message:
     # and its frame (both read by the answerability model), what it asks (whose word pieces the
     # answerability model matches against the passages found), and its unknown words with the
     # versions of it that leave each one out.
-    reading = triage.read(mended, also=(mended, asked, standard, frame, WithPieces(scope.asking_clause(asked)),
+    asking = scope.asking_clause(asked)
+    reading = triage.read(mended, also=(mended, asked, standard, frame, WithPieces(asking),
                                         *scope.texts_to_encode(search_text, words)))
     flags, cautions = reading.urgent, reading.cautions
     # Read as typed (mending could turn "unalive" into another word) and whole (a long message is cut).
@@ -99,7 +101,7 @@ def understand(question: object, history: object, index: "Index") -> Message:
         earlier = _earlier_passages(turns[back: back + 2] if back is not None else checked, index)
     return Message(
         mended, notice, red_flags=flags, cautions=cautions, acute=safety.describes_acute_pain(mended),
-        asked=asked, search_text=search_text, standard=standard, frame=frame, context=context, words=words,
+        asked=asked, search_text=search_text, standard=standard, frame=frame, asking=asking, context=context, words=words,
         request=request, earlier=earlier, crisis=crisis,
     )
 

@@ -96,7 +96,7 @@ class Replies:
 
 def ranker_rows(lib: dict) -> list[dict]:
     """Each answerable question's candidates: features and whether each holds an expected fragment."""
-    from bot import ranking, retrieval
+    from bot import matching, ranking, retrieval
 
     rows = []
     for question, expected, message, index in asked(lib, questions(lib)):
@@ -106,7 +106,8 @@ def ranker_rows(lib: dict) -> list[dict]:
         labels = [any(p in norm(h.chunk.text) for p in wanted) for h in hits]
         if not any(labels):
             continue  # the answer is not among the candidates: nothing to learn about their order
-        features = ranking.passage_features(query.own_terms(), ranking.asks_amount(query.text), hits, query.earlier)
+        features = ranking.passage_features(query.own_terms(), ranking.asks_amount(query.text), hits, query.earlier,
+                                            matching.each(query.pieces, index.passages.pieces_of(hits), len(hits)))
         rows.append({"library": lib["name"], "question": question, "x": features.tolist(), "y": labels})
     return rows
 
@@ -132,7 +133,7 @@ def ranking_scores(model: dict | None, groups: list[dict]) -> tuple[float, float
         lm = LinearModel.from_dict(model)
     h1 = h3 = 0
     for g in groups:
-        x, y = np.array(g["x"]), g["y"]
+        x, y = np.array(g["x"], dtype=np.float64), g["y"]
         order = list(range(len(y))) if lm is None else sorted(range(len(y)), key=lambda i: (-lm.logits(x[i:i + 1])[0], i))
         h1 += y[order[0]]
         h3 += any(y[i] for i in order[:3])
@@ -149,12 +150,13 @@ def fit_pairwise(groups: list[dict], names: tuple[str, ...]) -> dict:
     logistic regression on their feature differences, so it learns the order within a question."""
     from sklearn.linear_model import LogisticRegression
 
-    x_all = np.vstack([np.array(g["x"]) for g in groups])
-    mean, scale = x_all.mean(axis=0), x_all.std(axis=0)
-    scale[scale == 0] = 1.0
+    x_all = np.vstack([np.array(g["x"], dtype=np.float64) for g in groups])
+    mean, scale = np.nanmean(x_all, axis=0), np.nanstd(x_all, axis=0)
+    scale[~(scale > 0)] = 1.0
     diffs, labels = [], []
     for g in groups:
-        x, y = (np.array(g["x"]) - mean) / scale, g["y"]
+        x = np.array(g["x"], dtype=np.float64)
+        x, y = (np.where(np.isnan(x), mean, x) - mean) / scale, g["y"]  # nothing to match: the mean, as answering reads it
         right = [i for i, ok in enumerate(y) if ok]
         wrong = [i for i, ok in enumerate(y) if not ok][:RANKER_NEGATIVES]
         for p in right:

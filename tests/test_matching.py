@@ -139,3 +139,39 @@ def test_the_shipped_answerability_model_reads_the_match():
     assert all(f in data["features"] for f in matching.FEATURES)
     weights = dict(zip(data["features"], data["weights"]))
     assert weights["match_mean"] + weights["match_min"] + weights["match_share"] + weights["match_lowest"] > 0
+
+
+def test_the_re_ranker_reads_how_much_of_what_is_asked_each_candidate_says(bot):
+    """Candidate by candidate (`matching.each`): the passage that holds the answer says more of what is
+    asked than the others, and the shipped ranker lifts a candidate that says more."""
+    message = understand("do strong quadriceps help prevent back injuries when lifting?", [], bot.index)
+    query = retrieval.query_for(message, bot.index)
+    search = bot.index.passages
+    hits = search.candidates(query)
+    says = search.says(hits, query)
+    assert says.shape == (len(hits), len(matching.EACH)) and not np.isnan(says).any()
+    holding = [i for i, h in enumerate(hits) if "quadriceps" in h.chunk.text.lower()]
+    assert holding and int(np.argmax(says[:, 0])) in holding
+    assert search.search(query)[0].chunk.chunk_id == hits[int(np.argmax(says[:, 0]))].chunk.chunk_id
+    weights = dict(zip(search.ranker.features, search.ranker.weights))
+    assert weights["says_mean"] > 0
+    level = np.repeat(says.mean(axis=0, keepdims=True), len(hits), axis=0)
+    lifted = search.ranker.logits(ranking.passage_features(query.own_terms(), False, hits, query.earlier, says))
+    flat = search.ranker.logits(ranking.passage_features(query.own_terms(), False, hits, query.earlier, level))
+    best = int(np.argmax(says[:, 0]))
+    assert lifted[best] - flat[best] > 0
+
+
+def test_nothing_to_match_leaves_the_re_ranker_s_order_to_the_other_features(bot):
+    """No salient word in what is asked, or a build without pieces: NaN, weighed as the training mean."""
+    nothing = matching.each(matching.Pieces(("?",), np.ones((1, 3), dtype=np.float32)), [np.ones((2, 3))], 1)
+    assert np.isnan(nothing).all()
+    assert np.isnan(matching.each(None, None, 4)).all() and matching.each(None, None, 4).shape == (4, len(matching.EACH))
+    message = understand("I have a stiff lower back. What should I do?", [], bot.index)
+    query = retrieval.query_for(message, bot.index)
+    hits = bot.index.passages.candidates(query)
+    ranker = bot.index.passages.ranker
+    unknown = ranker.logits(ranking.passage_features(query.own_terms(), False, hits, query.earlier))
+    means = np.tile([ranker.mean[ranker.features.index(f"says_{n}")] for n in matching.EACH], (len(hits), 1))
+    as_mean = ranker.logits(ranking.passage_features(query.own_terms(), False, hits, query.earlier, means))
+    assert np.isfinite(unknown).all() and np.allclose(unknown, as_mean)
