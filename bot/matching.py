@@ -78,14 +78,14 @@ def match(question: Pieces, passages: list[np.ndarray]) -> tuple[float, float, f
 
 
 EACH = ("mean", "min", "share")  # per passage: `match`'s first three
-EACH_UNKNOWN = (float("nan"),) * len(EACH)
 
 
 def each(question: "Pieces | None", passages: list[np.ndarray] | None, count: int) -> np.ndarray:
     """Per passage (`count` of them, in order), how much of what is asked it says: the mean
     closeness of the question's salient pieces to their closest in the passage, the farthest one's,
     and the share closer than CLOSE. Rows of NaN when there is nothing to match (no salient piece,
-    no pieces given, or a build that kept none); zeros for a passage without a salient piece."""
+    no pieces given, a build that kept none, or not one list of pieces per passage); zeros for a
+    passage without a salient piece."""
     out = np.full((count, len(EACH)), np.nan)
     rows = salient(question.tokens) if question is not None else []
     if not rows or passages is None or len(passages) != count:

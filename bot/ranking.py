@@ -98,6 +98,7 @@ class NeuralModel:
         return found
 
     def logits(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.where(np.isnan(rows), self.mean, rows)  # nothing to read: the training mean, as the linear model
         return np.maximum(((rows - self.mean) / self.scale) @ self.hidden + self.hidden_bias, 0.0) @ self.weights + self.bias
 
     def probability(self, rows: np.ndarray) -> np.ndarray:

@@ -89,8 +89,12 @@ def query(text: str, context: tuple[tuple[str, float], ...], index: "Index") -> 
 def query_for(message: "Message", index: "Index") -> Query:
     """The query for what a message asks, with the earlier questions it leans on and where the
     chat's latest answer was."""
-    found = replace(query(message.asked, message.context, index),
-                    pieces=index.embedder.query_pieces(message.asking) if message.asking else None)
+    found = query(message.asked, message.context, index)
+    search = index.passages
+    if message.asking and search.ranker is not None and search.passage_pieces is not None:
+        # Only where the ranker reads them: on the torch path the pieces take a model pass of their
+        # own (shared with the answerability model's match, which reads the same text).
+        found = replace(found, pieces=index.embedder.query_pieces(message.asking))
     if not message.earlier:
         return found
     chunks = index.passages.chunks

@@ -276,7 +276,7 @@ def matched(message: "Message", hits: list["Hit"], index: "Index") -> tuple[floa
     found = index.passages.pieces_of(hits[:index.settings.retrieval.top_passages])
     if found is None:
         return matching.UNKNOWN
-    return matching.match(index.embedder.query_pieces(asking_clause(message.asked)), found)
+    return matching.match(index.embedder.query_pieces(message.asking), found) if message.asking else matching.UNKNOWN
 
 
 def named_topics(words: tuple[str, ...]) -> tuple[str, ...]:

@@ -106,8 +106,10 @@ def ranker_rows(lib: dict) -> list[dict]:
         labels = [any(p in norm(h.chunk.text) for p in wanted) for h in hits]
         if not any(labels):
             continue  # the answer is not among the candidates: nothing to learn about their order
+        # The pieces read here whether or not a ranker is loaded (a refit may find none that fits).
+        pieces = index.embedder.query_pieces(message.asking) if message.asking else None
         features = ranking.passage_features(query.own_terms(), ranking.asks_amount(query.text), hits, query.earlier,
-                                            matching.each(query.pieces, index.passages.pieces_of(hits), len(hits)))
+                                            matching.each(pieces, index.passages.pieces_of(hits), len(hits)))
         rows.append({"library": lib["name"], "question": question, "x": features.tolist(), "y": labels})
     return rows
 
@@ -151,7 +153,10 @@ def fit_pairwise(groups: list[dict], names: tuple[str, ...]) -> dict:
     from sklearn.linear_model import LogisticRegression
 
     x_all = np.vstack([np.array(g["x"], dtype=np.float64) for g in groups])
-    mean, scale = np.nanmean(x_all, axis=0), np.nanstd(x_all, axis=0)
+    known = ~np.isnan(x_all)
+    # Per column over the rows that have it (a column no row has, builds that kept no pieces: 0, scale 1).
+    mean = np.where(known, x_all, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
+    scale = np.sqrt(np.where(known, (x_all - mean) ** 2, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1))
     scale[~(scale > 0)] = 1.0
     diffs, labels = [], []
     for g in groups:

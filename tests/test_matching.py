@@ -170,8 +170,10 @@ def test_nothing_to_match_leaves_the_re_ranker_s_order_to_the_other_features(bot
     message = understand("I have a stiff lower back. What should I do?", [], bot.index)
     query = retrieval.query_for(message, bot.index)
     hits = bot.index.passages.candidates(query)
+    says = bot.index.passages.says(hits, query)
+    assert len(hits) > 2 and np.isnan(says).all()  # what is asked has no salient word
     ranker = bot.index.passages.ranker
-    unknown = ranker.logits(ranking.passage_features(query.own_terms(), False, hits, query.earlier))
+    unknown = ranker.logits(ranking.passage_features(query.own_terms(), False, hits, query.earlier, says))
     means = np.tile([ranker.mean[ranker.features.index(f"says_{n}")] for n in matching.EACH], (len(hits), 1))
     as_mean = ranker.logits(ranking.passage_features(query.own_terms(), False, hits, query.earlier, means))
     assert np.isfinite(unknown).all() and np.allclose(unknown, as_mean)
