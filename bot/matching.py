@@ -69,15 +69,13 @@ def match(question: Pieces, passages: list[np.ndarray]) -> tuple[float, float, f
     for vectors in passages:
         if not len(vectors):
             continue
-        closest = _closest(asked, vectors)
-        found = (float(closest.mean()), float(closest.min()), float(np.mean(closest > CLOSE)),
-                 float(np.sort(closest)[:2].mean()))
+        found = _said(asked, vectors)
         if found[0] > best[0]:
             best = found
     return best
 
 
-EACH = ("mean", "min", "share")  # per passage: `match`'s first three
+EACH = ("mean", "min", "share")  # per passage: the first three of `FEATURES`
 
 
 def each(question: "Pieces | None", passages: list[np.ndarray] | None, count: int) -> np.ndarray:
@@ -95,11 +93,14 @@ def each(question: "Pieces | None", passages: list[np.ndarray] | None, count: in
         if not len(vectors):
             out[i] = 0.0
             continue
-        closest = _closest(asked, vectors)
-        out[i] = (float(closest.mean()), float(closest.min()), float(np.mean(closest > CLOSE)))
+        out[i] = _said(asked, vectors)[:len(EACH)]
     return out
 
 
-def _closest(asked: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    """Each asked piece's closeness to its closest piece of a passage."""
-    return (asked @ unpacked(vectors).T).max(axis=1)
+def _said(asked: np.ndarray, vectors: np.ndarray) -> tuple[float, float, float, float]:
+    """How much of the asked pieces one passage says (`FEATURES`): each asked piece's closeness to
+    its closest piece of the passage; their mean, the farthest one's, the share closer than CLOSE,
+    and the two farthest ones' mean."""
+    closest = (asked @ unpacked(vectors).T).max(axis=1)
+    return (float(closest.mean()), float(closest.min()), float(np.mean(closest > CLOSE)),
+            float(np.sort(closest)[:2].mean()))

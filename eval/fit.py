@@ -114,10 +114,17 @@ def ranker_rows(lib: dict) -> list[dict]:
     return rows
 
 
+def known_mean(x: np.ndarray) -> np.ndarray:
+    """Each column's mean over the rows that have it (not NaN: something to match); 0 for a column
+    no row has (builds that kept no word pieces)."""
+    known = ~np.isnan(x)
+    return np.where(known, x, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
+
+
 def fit_linear(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float = 1.0, balanced: bool = False) -> dict:
     from sklearn.linear_model import LogisticRegression
 
-    x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)  # nothing to match: the mean, as answering reads it
+    x = np.where(np.isnan(x), known_mean(x), x)  # nothing to match: the mean, as answering reads it
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     lr = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balanced else None)
@@ -153,10 +160,8 @@ def fit_pairwise(groups: list[dict], names: tuple[str, ...]) -> dict:
     from sklearn.linear_model import LogisticRegression
 
     x_all = np.vstack([np.array(g["x"], dtype=np.float64) for g in groups])
-    known = ~np.isnan(x_all)
-    # Per column over the rows that have it (a column no row has, builds that kept no pieces: 0, scale 1).
-    mean = np.where(known, x_all, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
-    scale = np.sqrt(np.where(known, (x_all - mean) ** 2, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1))
+    mean = known_mean(x_all)
+    scale = np.sqrt(known_mean((x_all - mean) ** 2))  # over the rows that have it, as the mean
     scale[~(scale > 0)] = 1.0
     diffs, labels = [], []
     for g in groups:

@@ -212,8 +212,9 @@ def report(rows: list[dict], p: np.ndarray, named: list[tuple[str, ...]], alarm:
         v = p[mine]
         print(f"| {name} | {len(mine)} | {100 * np.mean(alarm[mine]):.0f}% | {100 * np.mean(v >= caution):.0f}% "
               f"| {100 * np.mean([name in named[j] for j in mine]):.0f}% | {v.min():.2f} |")
-    print(f"flags named per emergency: {np.mean([len(named[j]) for j, r in enumerate(rows) if r['label'] != CALM]):.2f}")
-    calm = ~emergencies(rows)
+    urgent = emergencies(rows)
+    print(f"flags named per emergency: {np.mean([len(named[j]) for j in np.flatnonzero(urgent)]):.2f}")
+    calm = ~urgent
     print(f"calm messages: {int(calm.sum())}, the urgent reply to {100 * np.mean(alarm[calm]):.1f}%")
     print("| calm (kind) | messages | urgent reply | caution note |")
     print("|---|---|---|---|")
