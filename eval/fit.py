@@ -297,8 +297,7 @@ def pct(count: int, rows: list) -> str:
 def probabilities(model: dict, x: np.ndarray) -> np.ndarray:
     from bot.ranking import LinearModel
 
-    fitted = LinearModel.from_dict(model)
-    return fitted.probability(np.where(np.isnan(x), fitted.mean, x))
+    return LinearModel.from_dict(model).probability(x)  # nothing to match (NaN) weighs as its mean there
 
 
 def write(path: Path, data: dict) -> None:
