@@ -142,6 +142,22 @@ def test_someone_else_with_an_emergency_now_gets_the_urgent_reply(bot):
     assert answer.urgent and "chest pain or trouble breathing" in answer.red_flags
 
 
+@pytest.mark.parametrize("message", [
+    "I've lost about 5 kilos in the last month without trying and my back has ached for weeks",
+    "over the past 3 months I've lost 8 kilograms without dieting, and my lower back hurts constantly",
+    "my dad has lost 7 kilo since the summer without trying and his back aches all day, he's here with me",
+])
+def test_weight_lost_over_a_span_of_time_is_the_symptom_not_its_past(bot, message):
+    # "in the last month", "since the summer": ConText reads the span as the past, but weight loss is
+    # told over one; each was a caution only while the past did not count for this red flag.
+    answer = bot.ask(message)
+    assert answer.urgent and answer.red_flags == ["weight loss you can't explain"]
+
+
+def test_weight_lost_and_put_back_on_long_ago_stays_calm(bot):
+    assert not bot.ask("I lost a lot of weight years ago when I was ill but put it all back on, now my back is stiff").urgent
+
+
 @pytest.mark.parametrize("message, flag", [
     ("my mum hasn't been able to feel her legs since this morning", "new or worsening weakness or numbness in the legs"),
     ("I haven't been able to control my bladder since yesterday and my back is agony", "loss of bladder or bowel control"),
