@@ -154,6 +154,25 @@ def test_weight_lost_over_a_span_of_time_is_the_symptom_not_its_past(bot, messag
     assert answer.urgent and answer.red_flags == ["weight loss you can't explain"]
 
 
+@pytest.mark.parametrize("message, flag", [
+    ("my son's running a temp and his back has been hurting all day, he's here with me", "fever, chills or sweats"),
+    ("had my knee op 3 days ago, temp of 38.4 now and my back is sore", "fever, chills or sweats"),
+    ("on immunotherapy for lung mets, new pain in my mid back", "cancer, now or in the past"),
+    ("was in an RTC this morning and my lower back is really painful now", "back pain after a fall, accident or other injury"),
+])
+def test_a_red_flags_everyday_short_forms_are_its_words(bot, message, flag):
+    # "temp", "mets", "RTC": without them the message spoke of no red flag in its words (a caution at
+    # most, naming the wrong flag for the last two).
+    answer = bot.ask(message)
+    assert answer.urgent and flag in answer.red_flags
+
+
+@pytest.mark.parametrize("message", ["checked my temp and it's normal, my back just aches after gardening",
+                                     "what's a normal temp for an adult? my back aches a bit"])
+def test_a_normal_temp_stays_calm(bot, message):
+    assert not bot.ask(message).urgent
+
+
 def test_weight_lost_and_put_back_on_long_ago_stays_calm(bot):
     assert not bot.ask("I lost a lot of weight years ago when I was ill but put it all back on, now my back is stiff").urgent
 
