@@ -159,17 +159,22 @@ def test_weight_lost_over_a_span_of_time_is_the_symptom_not_its_past(bot, messag
     ("had my knee op 3 days ago, temp of 38.4 now and my back is sore", "fever, chills or sweats"),
     ("on immunotherapy for lung mets, new pain in my mid back", "cancer, now or in the past"),
     ("was in an RTC this morning and my lower back is really painful now", "back pain after a fall, accident or other injury"),
+    ("mum's back hurts much more when she lies flat, she's been dozing in her armchair all week",
+     "severe pain at night or at rest"),
+    ("grandad couldn't get to the loo in time just now and didn't feel it happen, his back has been bad all week",
+     "loss of bladder or bowel control"),
 ])
 def test_a_red_flags_everyday_short_forms_are_its_words(bot, message, flag):
-    # "temp", "mets", "RTC": without them the message spoke of no red flag in its words (a caution at
-    # most, naming the wrong flag for the last two).
+    # "temp", "mets", "RTC", "lies", "loo": without them the message spoke of no red flag in its words
+    # (a caution at most, often naming another flag), or named only another flag.
     answer = bot.ask(message)
     assert answer.urgent and flag in answer.red_flags
 
 
 @pytest.mark.parametrize("message", ["checked my temp and it's normal, my back just aches after gardening",
-                                     "what's a normal temp for an adult? my back aches a bit"])
-def test_a_normal_temp_stays_calm(bot, message):
+                                     "what's a normal temp for an adult? my back aches a bit",
+                                     "does it matter which side I lie on if my lower back aches?"])
+def test_the_same_words_in_everyday_questions_stay_calm(bot, message):
     assert not bot.ask(message).urgent
 
 
@@ -237,7 +242,7 @@ def test_red_flag_words_only_denied_or_past_need_a_likelier_emergency_for_a_note
     triage = bot.index.triage
     model = triage.model()
     assert model.caution < model.caution_not_now < model.threshold
-    calm = ["sore lower back, not waking me at night, it eases when i lie down. no sweats or chills. normal?",
+    calm = ["sore lower back, not waking me at night. no sweats or chills. normal?",
             "had some bladder leaks and back pain in pregnancy 3 yrs ago, fully resolved. pelvic floor stuff still worth doing for my back?"]
     for text in calm:
         rows, inputs = triage.features(text, telling=True)
