@@ -163,17 +163,23 @@ def test_weight_lost_over_a_span_of_time_is_the_symptom_not_its_past(bot, messag
      "severe pain at night or at rest"),
     ("grandad couldn't get to the loo in time just now and didn't feel it happen, his back has been bad all week",
      "loss of bladder or bowel control"),
+    ("breast ca 5 yrs ago, new pain in my upper back this month", "cancer, now or in the past"),
+    ("I've shat myself twice today without feeling it and my back is killing me", "loss of bladder or bowel control"),
+    ("had to punch a new hole in my belt and I'm not dieting, back aches every day", "weight loss you can't explain"),
 ])
 def test_a_red_flags_everyday_short_forms_are_its_words(bot, message, flag):
-    # "temp", "mets", "RTC", "lies", "loo": without them the message spoke of no red flag in its words
-    # (a caution at most, often naming another flag), or named only another flag.
+    # "temp", "mets", "RTC", "lies", "loo", "breast ca", "shat myself", "a new hole in my belt": without
+    # them the message spoke of no red flag in its words (a caution at most, often naming another flag),
+    # or named only another flag. ("ca" alone is no word of the flag: spaCy reads "can't" as "ca" "n't".)
     answer = bot.ask(message)
     assert answer.urgent and flag in answer.red_flags
 
 
 @pytest.mark.parametrize("message", ["checked my temp and it's normal, my back just aches after gardening",
                                      "what's a normal temp for an adult? my back aches a bit",
-                                     "does it matter which side I lie on if my lower back aches?"])
+                                     "does it matter which side I lie on if my lower back aches?",
+                                     "I nearly shat myself when the dog jumped out at me, now my back twinges a bit",
+                                     "can I use a back support belt at work?"])
 def test_the_same_words_in_everyday_questions_stay_calm(bot, message):
     assert not bot.ask(message).urgent
 
