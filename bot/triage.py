@@ -10,7 +10,8 @@ decides (urgent only).
 A red flag (one row of data/red_flags.yaml) matches a clause of the message that is close in
 meaning to one of its urgent phrasings, and closer to them than to its calm look-alikes, or that
 fits one of its precise patterns. medspaCy's ConText then reads the clause: a denied, hypothetical
-or someone else's symptom does not count, nor a past one unless the row says past counts (cancer).
+or someone else's symptom does not count, nor a past one unless the row says past counts (cancer;
+weight loss, which is told over a span of time that ConText reads as the past).
 The similarity threshold is calibrated on ordinary messages (the off-topic bank and the content's
 example questions); see `calibrate`.
 """
@@ -455,7 +456,7 @@ class Triage:
     def speaks_of_none_now(self, rows: np.ndarray) -> bool:
         """medspaCy finds red flags' words or lay expressions in the message, and ConText reads none
         as reported now, by the writer or anyone (`spoken_of`): each is denied, supposed, or past (a
-        cancer, anyone's, counts when past)."""
+        cancer, anyone's, or a weight loss counts when past)."""
         return bool((rows[:, :, FEATURES.index("term")] > 0).any()) and not self.spoken_of(rows)
 
     def spoken_of(self, rows: np.ndarray) -> tuple[str, ...]:
