@@ -36,6 +36,7 @@ def _pairs(name: str) -> list[tuple[str, str]]:
 
 
 CONTRACTIONS = dict(_pairs("contractions.tsv"))
+SHORTHAND = dict(_pairs("shorthand.tsv"))  # "shud" → should, "wks" → weeks
 SPELLING_SWAPS = tuple(sorted(_pairs("spelling_variants.tsv"), key=lambda p: -len(p[0])))
 BODY_PARTS = frozenset(w.strip().lower() for w in lexical.read_lines("body_parts.txt"))
 PEOPLE = frozenset(w.strip().lower() for w in lexical.read_lines("people.txt"))
@@ -234,6 +235,8 @@ class Vocabulary:
             return typed
         if word in CONTRACTIONS:
             return CONTRACTIONS[word]
+        if word in SHORTHAND:
+            return SHORTHAND[word]
         if self.knows(word):
             return typed
         for variant in spelling_variants(word):

@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from bot import BackCareBot, intents, messages, ranking
+from bot import BackCareBot, intents, lexical, messages, ranking
 from bot.build import build_index
 from bot.settings import Settings
 from conftest import CORPUS
@@ -186,6 +186,21 @@ def test_what_the_pages_do_not_say_is_said_first(bot):
     answer = bot.ask("and how often?", history=history)
     assert answer.in_scope and answer.not_said == "how often"
     assert answer.text.startswith("My pages don't say how often")
+
+
+@pytest.mark.parametrize("question,body,unsaid", [
+    # An amount is said in a share, a price, a time or a weight, not only in a dose.
+    ("By how much can I increase my weekly mileage?", "Increase it by no more than 10 per cent a week.", ""),
+    ("how much does a session cost?", "A session costs £40.", ""),
+    ("how much exercise should I do?", "Aim for 150 minutes a week.", ""),
+    ("how much should I lift?", "Lift with your legs, not your back.", "how much"),
+    # A time is said in words as well as in numbers.
+    ("how long does it last?", "It usually settles within a few weeks.", ""),
+    ("how long does it last?", "It can take months to settle.", ""),
+    ("how long does it last?", "It is a common problem in runners.", "how long"),
+])
+def test_what_a_question_asks_for_is_said_in_its_many_forms(question, body, unsaid):
+    assert lexical.not_said(question, body) == unsaid
 
 
 @pytest.mark.parametrize("question", ["how much do back exercise classes cost?",

@@ -80,6 +80,16 @@ def test_typos_and_apostrophe_free_contractions_are_understood(library):
     assert follow.in_scope and any("Split a heavy load" in c.text for c in follow.citations)
 
 
+def test_chat_shorthand_is_read_as_the_words_it_stands_for(library):
+    _, bot = library
+    mend = bot.index.vocabulary.mend
+    assert mend("how high shud my seat be, ppl say 2 hrs max") == "how high should my seat be, people say 2 hours max"
+    # Shorthand that is also a word in a health chat stays as typed.
+    assert mend("a bout of flu till friday") == "a bout of flu till friday"
+    plain, short = bot.ask("How high should my seat be?"), bot.ask("how high shud my seat be")
+    assert short.in_scope and short.citations[0].chunk_id == plain.citations[0].chunk_id
+
+
 def test_examples_come_from_the_content_and_are_checked(library):
     report, bot = library
     assert bot.examples == ["How high should my seat be?", "What is sciatica?", "How should I lift a heavy box?"]
