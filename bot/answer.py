@@ -73,7 +73,7 @@ def reply(message: "Message", hits: list[Hit], verdict: "Verdict", index: "Index
     if message.acute:
         chosen = acute_first(chosen, lexical.term_set(message.asked), index)
     return compose(chosen, query_terms, s.lead_sentences, s.sentence_term_bonus, s.list_items,
-                   acute=message.acute, notice=message.notice, asked=message.asked)
+                   support_sentences=s.support_sentences, acute=message.acute, notice=message.notice, asked=message.asked)
 
 
 def with_cautions(reply: Answer, cautions: tuple[str, ...] | list[str]) -> Answer:
@@ -278,7 +278,7 @@ def _lay_out(quoted: list[tuple[str, bool, int]]) -> str:
 
 
 def compose(hits: list[Hit], query_terms: set[str], lead_sentences: int, term_bonus: float, list_items: int,
-            acute: bool = False, notice: str = "", asked: str = "") -> Answer:
+            support_sentences: int = 1, acute: bool = False, notice: str = "", asked: str = "") -> Answer:
     """Builds the reply; every sentence in it is quoted from a cited passage or is a fixed template.
     When the quoted sentences do not say what `asked` asks for (how often...), the lead says so."""
     citations, quoted, said = [], [], set()
@@ -286,7 +286,7 @@ def compose(hits: list[Hit], query_terms: set[str], lead_sentences: int, term_bo
         chunk = hit.chunk
         citations.append(Citation(number, chunk.text, chunk.cited_as, chunk.chunk_id, round(hit.score, 4),
                                   chunk.doc_id, chunk.paragraph, safe_text.web_url(chunk.url)))
-        limit = lead_sentences if number == 1 else 1
+        limit = lead_sentences if number == 1 else support_sentences
         sentences = chunk.sentence_texts()
         picked = pick_sentences(hit, query_terms, limit, term_bonus, closest_first=number == 1)
         for i in _with_lists(chunk, picked, list_items):

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from bot import messages, safe_text
+from bot import BackCareBot, messages, safe_text
 
 CORE_QUESTIONS = [
     ("Why should I work on my core?", "Improving core stability reduces the risk of injury"),
@@ -168,3 +168,17 @@ def test_quotes_are_grouped_a_paragraph_per_source(bot):
     assert all(len(numbers) == 1 for numbers in cited)  # one source per paragraph (or list)
     order = [int(n.pop()) for n in cited]
     assert order == sorted(order) and len(set(order)) >= 2  # sources in citation order, each on its own
+
+
+def test_the_best_passage_and_each_supporting_one_are_quoted_at_their_set_lengths(settings):
+    # The answer is often the fourth closest sentence of its passage, or a runner-up's second.
+    counts = {}
+    for lead, support in ((3, 1), (4, 2)):
+        bot = BackCareBot.load(index_dir=settings.index_dir, corpus_dir=settings.corpus_dir,
+                               settings=settings.but(lead_sentences=lead, support_sentences=support))
+        answer = bot.ask("How can I prevent slouching?")
+        quoted = [int(n) for n in re.findall(r"\[(\d+)\]", answer.body)]
+        counts[lead, support] = [quoted.count(c.number) for c in answer.citations]
+        assert len(counts[lead, support]) >= 2
+        assert 1 <= counts[lead, support][0] <= lead and all(1 <= n <= support for n in counts[lead, support][1:])
+    assert sum(counts[4, 2]) > sum(counts[3, 1])
