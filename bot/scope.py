@@ -18,7 +18,7 @@ import numpy as np
 
 from . import lexical, matching, ranking, retrieval
 from .settings import ScopeSettings
-from .vocabulary import Vocabulary, WordCheck
+from .vocabulary import BODY_PARTS, Vocabulary, WordCheck
 
 if TYPE_CHECKING:
     from .index import Index
@@ -230,16 +230,30 @@ def judge(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
         # fitted on, where the chat gives them a topic.)
         return Verdict(False, request=message.request)
     verdict, words = _answerable(message, hits, index)
-    if verdict.in_scope and message.context and (message.request or words.unknown_subjects):
-        # A request, or a message about a subject the content does not know ("what about painkillers?"),
-        # must be met by its own words: the conversation it follows ("can I book the op at your
-        # hospital?" after questions the pages answer) makes the content look surer than it is.
+    if verdict.in_scope and message.context and (message.request or words.unknown_subjects
+                                                 or unsaid_things(message, hits, index)):
+        # A request, a message about a subject the content does not know ("what about painkillers?"),
+        # or one that names a thing none of the passages found with the chat holds ("would taping it
+        # help when I go back?" after an answer on core exercises), must be met by its own words:
+        # the conversation it follows ("can I book the op at your hospital?" after questions the
+        # pages answer) makes the content look surer than it is.
         alone = replace(message, context=(), earlier=())
         alone_verdict, _ = _answerable(alone, index.search(retrieval.query_for(alone, index)), index)
         verdict = min(verdict, alone_verdict, key=lambda v: (v.in_scope, v.confidence or 0.0))
     if message.request and (not verdict.in_scope or (verdict.confidence or 0.0) < index.settings.scope.request_answered):
         return Verdict(False, confidence=verdict.confidence, request=message.request)
     return verdict
+
+
+def unsaid_things(message: "Message", hits: list["Hit"], index: "Index") -> tuple[str, ...]:
+    """The things what a message asks names (its salient words that can name a thing, body parts
+    aside) that none of the top passages holds by stem: "taping" in "would taping it help when I go
+    back?" beside passages on core exercises."""
+    said: set[str] = set()
+    for hit in hits[:index.settings.retrieval.top_passages]:
+        said |= lexical.term_set(hit.chunk.text)
+    words = index.vocabulary.salient_words(message.asking or message.asked)
+    return tuple(w for w in words if w not in BODY_PARTS and not lexical.term_set(w) & said and lexical.names_a_thing(w))
 
 
 def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> tuple[Verdict, WordCheck]:

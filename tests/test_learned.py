@@ -654,6 +654,24 @@ def test_a_follow_up_about_a_subject_the_pages_never_name_is_declined_by_name(bo
     assert answer.in_scope and answer.citations, answer.text
 
 
+def test_a_follow_up_naming_what_the_passages_found_never_say_is_met_by_its_own_words(bot):
+    # The chat lends "it" a topic the pages answer, but none of the passages found holds the thing
+    # asked about ("taping"): the follow-up is judged alone too, and the lower verdict stands.
+    from bot import retrieval, scope
+    from bot.understanding import understand
+
+    history = _asked(bot, "which exercises strengthen my core for a sore lower back?")
+    for question, things in (("would taping it help when I go back?", ("taping",)),
+                             ("would a kneeling chair be better for it?", ("kneeling",)),
+                             ("and how many times a week should I do them?", ()),
+                             ("would my shoulders hurt less?", ())):  # a body part is no thing asked about
+        message = understand(question, history, bot.index)
+        hits = bot.index.search(retrieval.query_for(message, bot.index))
+        assert scope.unsaid_things(message, hits, bot.index) == things, question
+        answer = bot.ask(question, history=history)
+        assert answer.in_scope == (not things) and all(t in answer.text for t in things), answer.text
+
+
 def test_an_item_of_a_list_run_into_one_sentence_is_found_and_quoted_alone(tmp_path):
     # Read as one sentence, the list is too far from the question to answer it.
     shutil.copytree(CORPUS, tmp_path / "corpus")
