@@ -277,7 +277,7 @@ _COMMON = 7.5  # the Zipf frequency of the commonest English words
 QUESTION_FEATURES = ("best", "best_all", "own", "leaned", "followup", "coverage", "heading", "shared",
                      "terms", "unknown", "unknown_subject", "shift", "foreign", "body_parts_only", "lexical",
                      "sentence_coverage", "over_floor", "over_strong", "request", "unknown_rarity", "price", "pull", "unsaid",
-                     *matching.FEATURES)
+                     "things", *matching.FEATURES)
 PRICE_WORDS = frozenset(w.strip().lower() for w in lexical.read_lines("price_words.txt"))
 _CURRENCY = re.compile(r"[£$€]\s?\d")
 
@@ -293,7 +293,7 @@ def answerability_features(dimensions: int) -> tuple[str, ...]:
 
 
 def question_features(near, words, message, hits: list, calibration, top_passages: int,
-                      asked: np.ndarray, matched: tuple[float, ...] = matching.UNKNOWN) -> np.ndarray:
+                      asked: np.ndarray, matched: tuple[float, ...] = matching.UNKNOWN, things: int = 0) -> np.ndarray:
     """One row: how close the passages found come (the top ones, any of them, to the message alone
     and to what it leans on), how much of the question's own words the best-covering top passage has
     (in its text and its headings), and what the content makes of the question's words; then the
@@ -301,7 +301,8 @@ def question_features(near, words, message, hits: list, calibration, top_passage
     kind of question pages seldom answer whatever their topic ("which brand…", "is it worth
     buying…", "how long is the waiting list…"): held out library by library it lifted off-topic
     questions declined from 63% to 73% at 3% of answerable ones refused. `matched`: how much of what
-    is asked the top passages say, word piece by word piece (`matching.match`)."""
+    is asked the top passages say, word piece by word piece (`matching.match`); `things`: how many
+    things what is asked names that none of the top passages holds (`scope.unsaid_things`)."""
     top = hits[:top_passages]
     terms = set(lexical.terms(message.search_text or message.asked))
     n_terms = max(1, len(terms))
@@ -331,6 +332,8 @@ def question_features(near, words, message, hits: list, calibration, top_passage
         words.pull,
         # Asks how often, how long, how many or how much, and none of the top passages says it.
         float(bool(lexical.not_said(message.asked, " ".join(h.chunk.text for h in top)))),
+        # Names things none of the top passages holds ("would taping help?" beside core exercises).
+        float(things),
         *matched,
     )
     return np.concatenate([np.array(row, dtype=np.float64), np.asarray(asked, dtype=np.float64)])[None, :]

@@ -267,7 +267,8 @@ def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> tuple[
     # No rule before the model: a body part the content never names weighs in as one of its features
     # ("can I take co-codamol for my tooth?" is answered by a page on co-codamol).
     features = ranking.question_features(near, words, message, hits, index.calibration,
-                                         index.settings.retrieval.top_passages, asked, matched(message, hits, index))
+                                         index.settings.retrieval.top_passages, asked, matched(message, hits, index),
+                                         len(unsaid_things(message, hits, index)))
     # Nothing to match (a question with no salient word, "what should I do?", or a build that kept
     # no pieces): the match weighs as the fitted questions' mean, that is not at all.
     unknown = np.isnan(features[0])

@@ -217,7 +217,8 @@ def answerability_rows(lib: dict) -> list[dict]:
                      "x": ranking.question_features(near, words, message, hits, index.calibration,
                                                     index.settings.retrieval.top_passages,
                                                     scope.asked_vector(message, index),
-                                                    scope.matched(message, hits, index))[0].tolist()})
+                                                    scope.matched(message, hits, index),
+                                                    len(scope.unsaid_things(message, hits, index)))[0].tolist()})
     return rows
 
 

@@ -685,7 +685,12 @@ def test_an_item_of_a_list_run_into_one_sentence_is_found_and_quoted_alone(tmp_p
     build_index(s, **QUIET)
     answer = BackCareBot.load(settings=s).ask("how high should my monitor be at my desk?")
     assert answer.in_scope and "Raising your computer screen" in answer.citations[0].text, answer.text
-    assert "Raising your computer screen" in answer.body and "walking about" not in answer.body, answer.body
+    # The item answers first, quoted as a sentence of its own; the passage's next closest follow it.
+    assert answer.body.startswith("Changes that help include Raising your computer screen") and "eyes; [1]" in answer.body
+    assert "Sitting for long spells" not in answer.body, answer.body
+    alone = BackCareBot.load(settings=s.but(lead_sentences=1, support_sentences=1)).ask(
+        "how high should my monitor be at my desk?")
+    assert "Raising your computer screen" in alone.body and "walking about" not in alone.body, alone.body
     from ui.render import reply_html
 
     # The source shows which item was quoted, as for any sentence, read with the build's own setting.
