@@ -100,9 +100,9 @@ def names_a_thing(word: str) -> bool:
     an activity ("kayaking", "dry needling"), or a word no English word list has (a medicine, a
     brand, slang: "tramadol", "zirtek"). Not "recover", "calms" or "safest", which only tell what is
     done or how: a refusal that named them ("My pages don't cover recover") would name no topic.
-    From lemminflect's word lists, loaded by the first refusal that names words (0.3 s, 35 MB; not at
-    start-up, so a page that never refuses by name never holds them); without them, every word
-    counts as one (said once in the log)."""
+    From lemminflect's word lists, loaded by the first question naming a salient word that the
+    passages found lack (`scope.unsaid_things`) or the first refusal that names words (0.3 s; not at
+    start-up); without them, every word counts as one (said once in the log)."""
     last = (word.split() or [""])[-1].lower()
     try:
         with _LEMMAS_LOCK:  # its lists load on first use
