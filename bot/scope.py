@@ -229,16 +229,15 @@ def judge(message: "Message", hits: list["Hit"], index: "Index") -> Verdict:
         # kind of question from its vector, and such words come only as follow-ups in what it was
         # fitted on, where the chat gives them a topic.)
         return Verdict(False, request=message.request)
-    verdict, words = _answerable(message, hits, index)
-    if verdict.in_scope and message.context and (message.request or words.unknown_subjects
-                                                 or unsaid_things(message, hits, index)):
+    verdict, words, things = _answerable(message, hits, index)
+    if verdict.in_scope and message.context and (message.request or words.unknown_subjects or things):
         # A request, a message about a subject the content does not know ("what about painkillers?"),
         # or one that names a thing none of the passages found with the chat holds ("would taping it
         # help when I go back?" after an answer on core exercises), must be met by its own words:
         # the conversation it follows ("can I book the op at your hospital?" after questions the
         # pages answer) makes the content look surer than it is.
         alone = replace(message, context=(), earlier=())
-        alone_verdict, _ = _answerable(alone, index.search(retrieval.query_for(alone, index)), index)
+        alone_verdict, _, _ = _answerable(alone, index.search(retrieval.query_for(alone, index)), index)
         verdict = min(verdict, alone_verdict, key=lambda v: (v.in_scope, v.confidence or 0.0))
     if message.request and (not verdict.in_scope or (verdict.confidence or 0.0) < index.settings.scope.request_answered):
         return Verdict(False, confidence=verdict.confidence, request=message.request)
@@ -256,30 +255,32 @@ def unsaid_things(message: "Message", hits: list["Hit"], index: "Index") -> tupl
     return tuple(w for w in words if w not in BODY_PARTS and not lexical.term_set(w) & said and lexical.names_a_thing(w))
 
 
-def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> tuple[Verdict, WordCheck]:
-    """The verdict, and what the content makes of the message's own words."""
+def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> tuple[Verdict, WordCheck, tuple[str, ...]]:
+    """The verdict, what the content makes of the message's own words, and the things it asks about
+    that none of the top passages holds (`unsaid_things`)."""
     words, near = evidence(message, hits, index)
+    things = unsaid_things(message, hits, index)
     asked = asked_vector(message, index)
     model = ranking.model(str(ranking.MODELS / index.settings.scope.answerability),
                           ranking.answerability_features(len(asked))) if index.settings.scope.answerability else None
     if model is None:
-        return decide(near, words, index.calibration, index.settings.scope.shared_words), words
+        return decide(near, words, index.calibration, index.settings.scope.shared_words), words, things
     # No rule before the model: a body part the content never names weighs in as one of its features
     # ("can I take co-codamol for my tooth?" is answered by a page on co-codamol).
     features = ranking.question_features(near, words, message, hits, index.calibration,
                                          index.settings.retrieval.top_passages, asked, matched(message, hits, index),
-                                         len(unsaid_things(message, hits, index)))
+                                         len(things))
     # Nothing to match (a question with no salient word, "what should I do?", or a build that kept
     # no pieces): the match weighs as the fitted questions' mean, that is not at all.
     unknown = np.isnan(features[0])
     features[0, unknown] = model.mean[unknown]
     p = float(model.probability(features)[0])
     if p >= model.threshold:
-        return Verdict(True, confidence=p), words
+        return Verdict(True, confidence=p), words, things
     # The refusal names what is not covered: the unknown subject first ("glaucoma"), then a body part
     # the content never names ("ankle"), then the details.
     named = words.unknown_subjects + words.unknown_body_parts + words.unknown
-    return Verdict(False, named_topics(named), confidence=p), words
+    return Verdict(False, named_topics(named), confidence=p), words, things
 
 
 def matched(message: "Message", hits: list["Hit"], index: "Index") -> tuple[float, ...]:
