@@ -156,13 +156,28 @@ def _without_body_parts(text: str, words: WordCheck) -> list[str]:
     return [_without(text, [w]) for w in words.unknown_body_parts]
 
 
+def _in_what_is_asked(text: str, others: list[str]) -> tuple[str, list[str]]:
+    """What the message asks, when it is less than the whole text, and the unknown words in it: such a
+    word is weighed there too, where a preamble cannot dilute it ("My 6 week old has yellow crusty
+    flakes on his scalp. How do I get rid of cradle cap?" rides on "cradle" as much as the question
+    alone does). ("", []) when what is asked is the whole text."""
+    asked = asking_clause(text)
+    inside = [w for w in others if _has_word(asked, w)] if asked.strip() != text.strip() else []
+    return (asked, inside) if inside else ("", [])
+
+
+def _all_weighed_texts(text: str, others: list[str]) -> list[str]:
+    asked, inside = _in_what_is_asked(text, others)
+    return _weighed_texts(text, others) + (_weighed_texts(asked, inside) if inside else [])
+
+
 def texts_to_encode(text: str, words: WordCheck) -> list[str]:
     """What `known_by_meaning` and `weigh_unknown` will encode for this question (when no word turns
     out a synonym), so the message's one model pass can carry them."""
     candidates = _candidates(words)
     if not candidates and not words.unknown_body_parts:
         return []
-    return candidates + _weighed_texts(text, candidates) + _without_body_parts(text, words)
+    return candidates + _all_weighed_texts(text, candidates) + _without_body_parts(text, words)
 
 
 def known_by_meaning(words: WordCheck, encode_many, word_vectors: np.ndarray, min_cosine: float) -> WordCheck:
@@ -192,14 +207,17 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
     if not others and not words.unknown_body_parts:
         return words
     texts = _weighed_texts(text, others)
-    vectors = encode_many(texts + _without_body_parts(text, words))
+    asked_text, inside = _in_what_is_asked(text, others)
+    in_asked = _weighed_texts(asked_text, inside) if inside else []
+    vectors = encode_many(texts + in_asked + _without_body_parts(text, words))
+    body_vectors = vectors[len(texts) + len(in_asked):]
     pull = 0.0
     if found is not None and len(found):
         with_all = float((found @ vectors[0]).max())
         asked = asking_clause(text)
         pulls = [(w, float((found @ v).max()) - with_all) for w, v in zip(others, vectors[1:len(others) + 1])]
         pulls += [(w, float((found @ v).max()) - with_all)
-                  for w, v in zip(words.unknown_body_parts, vectors[len(texts):])]
+                  for w, v in zip(words.unknown_body_parts, body_vectors)]
         # A word told as a circumstance ("34 weeks pregnant with sciatica, can I take codeine?") is
         # not what is asked about: only the words of what is asked pull, body parts too ("my eyes are
         # streaming, how long does a cold last?" asks of a cold).
@@ -207,6 +225,10 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
     if not others:
         return replace(words, pull=pull)
     moved = [1.0 - float(vectors[0] @ v) for v in vectors[1:len(texts)]]
+    if inside:  # a word in what is asked moves it at least as far as it moves the whole text
+        base = vectors[len(texts)]
+        in_moved = dict(zip(inside, (1.0 - float(base @ v) for v in vectors[len(texts) + 1:len(texts) + 1 + len(inside)])))
+        moved[:len(others)] = [max(m, in_moved.get(w, 0.0)) for w, m in zip(others, moved)]
     details, subjects = [], []
     for word, shift in zip(others, moved):
         if shift >= settings.subject_word_shift:

@@ -743,3 +743,14 @@ def test_the_answerability_model_reads_the_kind_of_question_not_its_topic(sectio
     # A word the content does not know stays: it may be what no page answers.
     framed = vocabulary.frame("which humidifier brand is best for sneezing?")
     assert "humidifier" in framed and "sneezing" not in framed, framed
+
+
+def test_a_word_in_what_is_asked_weighs_as_much_after_a_long_preamble(bot):
+    # A preamble dilutes the whole message's vector: the word the question rides on is also weighed
+    # in the clause that asks, where it is the subject as it is in the question alone.
+    alone = "What is the best treatment for glaucoma?"
+    told = ("I have had a sore lower back for a few weeks and I have been doing the stretches every morning "
+            "before work, which helps a bit. " + alone)
+    assert _pull(bot, alone)[1].unknown_subjects == ("glaucoma",)
+    assert _pull(bot, told)[1].unknown_subjects == ("glaucoma",)
+    assert not bot.ask(told).in_scope
