@@ -123,6 +123,18 @@ def test_a_look_alike_is_not_the_red_flag(bot):
     assert not answer.urgent and "fever, chills or sweats" not in answer.cautions
 
 
+@pytest.mark.parametrize("calm,urgent", [
+    ("I hurt my back climbing up to fix a roof leak.", "I hurt my back and now I'm leaking wee without noticing."),
+    ("I've started working as a temp and the office chairs are hurting my back.",
+     "My back is agony and my temp is 39 with chills."),
+])
+def test_an_everyday_phrase_with_a_flags_word_is_a_look_alike_not_the_flag(bot, calm, urgent):
+    # "a roof leak" is no loss of bladder control and "working as a temp" no fever: the look-alike
+    # keeps the urgent reply away, while the same word told as the symptom keeps it.
+    assert not bot.ask(calm).urgent
+    assert bot.ask(urgent).urgent
+
+
 def test_a_look_alike_of_one_flag_can_be_another_flags_expression(bot):
     # "had an accident in my pants" is no injury (a look-alike of it), but it is a loss of bowel
     # control: the longer look-alike must not hide the expression inside it.
