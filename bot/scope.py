@@ -156,19 +156,14 @@ def _without_body_parts(text: str, words: WordCheck) -> list[str]:
     return [_without(text, [w]) for w in words.unknown_body_parts]
 
 
-def _in_what_is_asked(text: str, others: list[str]) -> tuple[str, list[str]]:
-    """What the message asks, when it is less than the whole text, and the unknown words in it: such a
-    word is weighed there too, where a preamble cannot dilute it ("My 6 week old has yellow crusty
-    flakes on his scalp. How do I get rid of cradle cap?" rides on "cradle" as much as the question
-    alone does). ("", []) when what is asked is the whole text."""
-    asked = asking_clause(text)
+def _weighed_in_both(text: str, asked: str, others: list[str]) -> tuple[list[str], list[str]]:
+    """The texts the unknown words are weighed in (`_weighed_texts`), first in the whole message, then
+    in what it asks (`asked`, its `asking_clause`) when that is less than the whole text; and the
+    words weighed there too. A word in what is asked is weighed where a preamble cannot dilute it:
+    "My 6 week old has yellow crusty flakes on his scalp. How do I get rid of cradle cap?" rides on
+    "cradle" as much as the question alone does."""
     inside = [w for w in others if _has_word(asked, w)] if asked.strip() != text.strip() else []
-    return (asked, inside) if inside else ("", [])
-
-
-def _all_weighed_texts(text: str, others: list[str]) -> list[str]:
-    asked, inside = _in_what_is_asked(text, others)
-    return _weighed_texts(text, others) + (_weighed_texts(asked, inside) if inside else [])
+    return _weighed_texts(text, others) + (_weighed_texts(asked, inside) if inside else []), inside
 
 
 def texts_to_encode(text: str, words: WordCheck) -> list[str]:
@@ -177,7 +172,7 @@ def texts_to_encode(text: str, words: WordCheck) -> list[str]:
     candidates = _candidates(words)
     if not candidates and not words.unknown_body_parts:
         return []
-    return candidates + _all_weighed_texts(text, candidates) + _without_body_parts(text, words)
+    return candidates + _weighed_in_both(text, asking_clause(text), candidates)[0] + _without_body_parts(text, words)
 
 
 def known_by_meaning(words: WordCheck, encode_many, word_vectors: np.ndarray, min_cosine: float) -> WordCheck:
@@ -206,15 +201,14 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
     others = _candidates(words)
     if not others and not words.unknown_body_parts:
         return words
-    texts = _weighed_texts(text, others)
-    asked_text, inside = _in_what_is_asked(text, others)
-    in_asked = _weighed_texts(asked_text, inside) if inside else []
-    vectors = encode_many(texts + in_asked + _without_body_parts(text, words))
-    body_vectors = vectors[len(texts) + len(in_asked):]
+    asked = asking_clause(text)
+    weighed, inside = _weighed_in_both(text, asked, others)
+    vectors = encode_many(weighed + _without_body_parts(text, words))
+    n_whole = 1 + len(others) + (len(others) > 1)  # the whole message's versions; then those of what it asks
+    body_vectors = vectors[len(weighed):]
     pull = 0.0
     if found is not None and len(found):
         with_all = float((found @ vectors[0]).max())
-        asked = asking_clause(text)
         pulls = [(w, float((found @ v).max()) - with_all) for w, v in zip(others, vectors[1:len(others) + 1])]
         pulls += [(w, float((found @ v).max()) - with_all)
                   for w, v in zip(words.unknown_body_parts, body_vectors)]
@@ -224,10 +218,10 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
         pull = max([0.0] + [d for w, d in pulls if _has_word(asked, w)])
     if not others:
         return replace(words, pull=pull)
-    moved = [1.0 - float(vectors[0] @ v) for v in vectors[1:len(texts)]]
+    moved = [1.0 - float(vectors[0] @ v) for v in vectors[1:n_whole]]
     if inside:  # a word in what is asked moves it at least as far as it moves the whole text
-        base = vectors[len(texts)]
-        in_moved = dict(zip(inside, (1.0 - float(base @ v) for v in vectors[len(texts) + 1:len(texts) + 1 + len(inside)])))
+        base = vectors[n_whole]
+        in_moved = dict(zip(inside, (1.0 - float(base @ v) for v in vectors[n_whole + 1:n_whole + 1 + len(inside)])))
         moved[:len(others)] = [max(m, in_moved.get(w, 0.0)) for w, m in zip(others, moved)]
     details, subjects = [], []
     for word, shift in zip(others, moved):
