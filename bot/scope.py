@@ -156,14 +156,14 @@ def _without_body_parts(text: str, words: WordCheck) -> list[str]:
     return [_without(text, [w]) for w in words.unknown_body_parts]
 
 
-def _weighed_in_both(text: str, asked: str, others: list[str]) -> tuple[list[str], list[str]]:
-    """The texts the unknown words are weighed in (`_weighed_texts`), first in the whole message, then
-    in what it asks (`asked`, its `asking_clause`) when that is less than the whole text; and the
-    words weighed there too. A word in what is asked is weighed where a preamble cannot dilute it:
-    "My 6 week old has yellow crusty flakes on his scalp. How do I get rid of cradle cap?" rides on
+def _weighed_in_both(text: str, asked: str, others: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """The texts the unknown words are weighed in (`_weighed_texts`): in the whole message, and in what
+    it asks (`asked`, its `asking_clause`) when that is less than the whole text; and the words
+    weighed there too. A word in what is asked is weighed where a preamble cannot dilute it: "My 6
+    week old has yellow crusty flakes on his scalp. How do I get rid of cradle cap?" rides on
     "cradle" as much as the question alone does."""
     inside = [w for w in others if _has_word(asked, w)] if asked.strip() != text.strip() else []
-    return _weighed_texts(text, others) + (_weighed_texts(asked, inside) if inside else []), inside
+    return _weighed_texts(text, others), _weighed_texts(asked, inside) if inside else [], inside
 
 
 def texts_to_encode(text: str, words: WordCheck) -> list[str]:
@@ -172,7 +172,8 @@ def texts_to_encode(text: str, words: WordCheck) -> list[str]:
     candidates = _candidates(words)
     if not candidates and not words.unknown_body_parts:
         return []
-    return candidates + _weighed_in_both(text, asking_clause(text), candidates)[0] + _without_body_parts(text, words)
+    whole, in_asked, _ = _weighed_in_both(text, asking_clause(text), candidates)
+    return candidates + whole + in_asked + _without_body_parts(text, words)
 
 
 def known_by_meaning(words: WordCheck, encode_many, word_vectors: np.ndarray, min_cosine: float) -> WordCheck:
@@ -202,10 +203,10 @@ def weigh_unknown(text: str, words: WordCheck, encode_many, settings: ScopeSetti
     if not others and not words.unknown_body_parts:
         return words
     asked = asking_clause(text)
-    weighed, inside = _weighed_in_both(text, asked, others)
-    vectors = encode_many(weighed + _without_body_parts(text, words))
-    n_whole = 1 + len(others) + (len(others) > 1)  # the whole message's versions; then those of what it asks
-    body_vectors = vectors[len(weighed):]
+    whole, in_asked, inside = _weighed_in_both(text, asked, others)
+    vectors = encode_many(whole + in_asked + _without_body_parts(text, words))
+    n_whole = len(whole)
+    body_vectors = vectors[n_whole + len(in_asked):]
     pull = 0.0
     if found is not None and len(found):
         with_all = float((found @ vectors[0]).max())
@@ -276,16 +277,13 @@ def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> tuple[
     that none of the top passages holds (`unsaid_things`)."""
     words, near = evidence(message, hits, index)
     things = unsaid_things(message, hits, index)
-    asked = asked_vector(message, index)
     model = ranking.model(str(ranking.MODELS / index.settings.scope.answerability),
-                          ranking.answerability_features(len(asked))) if index.settings.scope.answerability else None
+                          ranking.answerability_features(index.embedder.dim)) if index.settings.scope.answerability else None
     if model is None:
         return decide(near, words, index.calibration, index.settings.scope.shared_words), words, things
     # No rule before the model: a body part the content never names weighs in as one of its features
     # ("can I take co-codamol for my tooth?" is answered by a page on co-codamol).
-    features = ranking.question_features(near, words, message, hits, index.calibration,
-                                         index.settings.retrieval.top_passages, asked, matched(message, hits, index),
-                                         len(things))
+    features = answerability_row(message, hits, index, words, near, things)
     # Nothing to match (a question with no salient word, "what should I do?", or a build that kept
     # no pieces): the match weighs as the fitted questions' mean, that is not at all.
     unknown = np.isnan(features[0])
@@ -297,6 +295,15 @@ def _answerable(message: "Message", hits: list["Hit"], index: "Index") -> tuple[
     # the content never names ("ankle"), then the details.
     named = words.unknown_subjects + words.unknown_body_parts + words.unknown
     return Verdict(False, named_topics(named), confidence=p), words, things
+
+
+def answerability_row(message: "Message", hits: list["Hit"], index: "Index", words: WordCheck, near: Closeness,
+                      things: tuple[str, ...]) -> np.ndarray:
+    """The answerability model's input for a message (`ranking.question_features`), from what
+    `evidence` and `unsaid_things` made of it: answering and `make fit` both read it here."""
+    return ranking.question_features(near, words, message, hits, index.calibration,
+                                     index.settings.retrieval.top_passages, asked_vector(message, index),
+                                     matched(message, hits, index), len(things))
 
 
 def matched(message: "Message", hits: list["Hit"], index: "Index") -> tuple[float, ...]:

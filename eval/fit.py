@@ -205,7 +205,7 @@ def labelled_questions(lib: dict) -> list[tuple[str, list[str], bool]]:
 
 def answerability_rows(lib: dict) -> list[dict]:
     """Each labelled question's features, read with the re-ranker fitted without this library."""
-    from bot import ranking, retrieval, scope
+    from bot import retrieval, scope
 
     rows = []
     ranker = str(FOLDS / lib["name"] / "ranker.json")
@@ -214,11 +214,8 @@ def answerability_rows(lib: dict) -> list[dict]:
         words, near = scope.evidence(message, hits, index)
         calibrated = scope.decide(near, words, index.calibration, index.settings.scope.shared_words).in_scope
         rows.append({"library": lib["name"], "question": question, "y": answerable, "calibrated": calibrated,
-                     "x": ranking.question_features(near, words, message, hits, index.calibration,
-                                                    index.settings.retrieval.top_passages,
-                                                    scope.asked_vector(message, index),
-                                                    scope.matched(message, hits, index),
-                                                    len(scope.unsaid_things(message, hits, index)))[0].tolist()})
+                     "x": scope.answerability_row(message, hits, index, words, near,
+                                                  scope.unsaid_things(message, hits, index))[0].tolist()})
     return rows
 
 
